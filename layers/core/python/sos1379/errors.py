@@ -1,0 +1,101 @@
+"""Typed domain errors. The API maps each class to an HTTP answer once (app.py); nothing matches on
+message text. Every error carries Korean and English text so any channel can show it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One rejected input field: a JSON-pointer-like dotted path plus a reason in both languages."""
+
+    field: str
+    message_ko: str
+    message_en: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "code": self.code, "message_ko": self.message_ko,
+                "message_en": self.message_en}
+
+
+class DomainError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    title_en = "Request failed"
+    title_ko = "요청을 처리하지 못했습니다"
+
+    def __init__(self, detail_en: str = "", detail_ko: str = "") -> None:
+        super().__init__(detail_en or self.title_en)
+        self.detail_en = detail_en or self.title_en
+        self.detail_ko = detail_ko or self.title_ko
+
+
+class ValidationFailed(DomainError):
+    title_en = "Invalid input"
+    title_ko = "입력값이 올바르지 않습니다"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        fields = ", ".join(e.field for e in errors)
+        super().__init__(f"Invalid fields: {fields}", f"올바르지 않은 항목: {fields}")
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    """Also raised for a wrong credential where existence itself is private (no 403 oracle)."""
+
+    title_en = "Not found"
+    title_ko = "찾을 수 없습니다"
+
+
+class CaseNotFound(NotFound):
+    pass
+
+
+class Unauthorized(DomainError):
+    title_en = "Authentication required"
+    title_ko = "인증이 필요합니다"
+
+
+class Forbidden(DomainError):
+    title_en = "Not allowed"
+    title_ko = "권한이 없습니다"
+
+
+class Conflict(DomainError):
+    title_en = "Conflict"
+    title_ko = "요청이 현재 상태와 충돌합니다"
+
+
+class InvalidTransition(Conflict):
+    title_en = "Transition not allowed"
+    title_ko = "현재 상태에서 허용되지 않는 변경입니다"
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"A case in status '{current}' cannot move to '{target}'",
+                         f"'{current}' 상태의 사례는 '{target}'(으)로 변경할 수 없습니다")
+        self.current = current
+        self.target = target
+
+
+class ConcurrentUpdate(Conflict):
+    """Optimistic locking lost: someone changed the item since it was read."""
+
+    title_en = "The case was changed by someone else; reload and retry"
+    title_ko = "다른 사용자가 먼저 변경했습니다. 새로 고친 뒤 다시 시도하세요"
+
+
+class IdempotencyKeyReused(Conflict):
+    title_en = "Idempotency-Key reused with a different body"
+    title_ko = "같은 Idempotency-Key가 다른 요청 본문과 함께 사용되었습니다"
+
+
+class AlreadyDone(Conflict):
+    """A once-only action (e.g. a satisfaction rating) was already taken."""
+
+    title_en = "Already done"
+    title_ko = "이미 처리되었습니다"
+
+
+class TransientError(Exception):
+    """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""

@@ -1,0 +1,209 @@
+"""Korean-first text analysis shared by the router and the catalog search.
+
+Both indexes (institute profiles, catalog items) and the queries that hit them must be analysed
+by the same function, so it lives here once. ``analyze`` is the project default; the other
+analyzers stay available by name (``get_analyzer``) because the routing evaluation measures them
+against each other (docs/routing.md has the figures).
+
+Analyzers:
+
+- ``kiwi``: Kiwi morphemes. Korean nouns, roots and stems of verbs/adjectives (particles and
+  endings dropped, compounds split by the morphological analyser), English words and codes as
+  whole lower-cased tokens with a light plural/-ing/-ed strip so "cracks" meets "crack".
+- ``ngram``: Korean character bigrams inside each word (robust to typos, spacing and unknown
+  compounds, no dictionary needed) plus the same English tokens.
+- ``hybrid``: both streams in one bag, so an exact morpheme match counts and a misspelt or
+  oddly spaced word still shares bigrams.
+
+Import is cheap: the Kiwi model (~1 s, ~100 MB) loads on first use, once per process, behind a
+lock. Kiwi's native tokenizer holds the GIL, so concurrent calls serialise but are safe.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+Analyzer = Callable[[str], list[str]]
+
+DEFAULT_ANALYZER = "hybrid"
+
+_kiwi: Any = None
+_kiwi_lock = threading.Lock()
+
+# Kiwi tags kept as content: general/proper nouns, roots, verb and adjective stems, foreign words
+# (SL), hanja (SH), and numbers only when glued to letters (model codes are handled by the regex).
+_CONTENT_TAGS = frozenset({"NNG", "NNP", "XR", "VV", "VA", "SL", "SH", "VV-R", "VV-I", "VA-R", "VA-I"})
+# Very frequent stems that carry no topic; 하다/되다 and friends appear in every complaint.
+_KO_STOP = frozenset(
+    {
+        "하", "되", "있", "없", "같", "싶", "보", "주", "받", "알", "수", "것", "등", "때", "곳", "중",
+        "문의", "요청", "관련", "경우", "부분", "정도", "어떻", "그렇", "이렇", "저희", "회사", "업체",
+        "기업", "우리", "제품", "문제", "방법", "도움", "가능", "필요", "지원", "확인", "사용", "생각",
+    }
+)
+_EN_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being it its
+    this that these those we our us you your they them their he she i me my do does did done have has
+    had not no can could would should will shall may might must so than then there here what which who
+    whom how why when where any all some each more most very also just only into out up down over about
+    after before again per via get got need needs want wants please help hi hello thanks thank regards
+    company our product problem issue issues question questions any some one two""".split()
+)
+
+_HANGUL = r"\uac00-\ud7a3\u3131-\u318e"
+# A token is a run of Hangul, or a run of Latin letters/digits (keeping things like "sus304",
+# "ip67", "5g", "co2" whole), with inner "-", "." or "+" allowed between alphanumerics.
+_TOKEN_RE = re.compile(rf"[{_HANGUL}]+|[a-z0-9]+(?:[-.+][a-z0-9]+)*")
+_LATIN_RE = re.compile(r"[a-z0-9]")
+
+
+def normalize(text: str) -> str:
+    """NFC (Hangul typed on macOS arrives decomposed), lower case, full-width ASCII folded."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return unicodedata.normalize("NFC", text).lower()
+
+
+def _stem_en(word: str) -> str:
+    """A deliberately light English stemmer: enough for plurals and -ing/-ed forms.
+
+    English is the minority language of the cases; a full Snowball stemmer would add a compiled
+    dependency for little gain, and over-stemming technical words ("plating" -> "plate") is worse
+    than leaving "plating" alone.
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        return word[:-3]
+    if word.endswith("ed") and len(word) > 4:
+        return word[:-2]
+    return word
+
+
+def _latin_tokens(token: str) -> list[str]:
+    """An alphanumeric chunk as index terms: the whole chunk and, if joined, its parts."""
+    if token.isdigit():
+        return []  # bare numbers (dates, quantities) only add noise to the ranking
+    out: list[str] = []
+    if token not in _EN_STOP and len(token) > 1:
+        out.append(_stem_en(token))
+    parts = re.split(r"[-.+]", token)
+    if len(parts) > 1:
+        out.extend(_stem_en(p) for p in parts if len(p) > 1 and not p.isdigit() and p not in _EN_STOP)
+    return out
+
+
+def _get_kiwi() -> Any:
+    global _kiwi
+    if _kiwi is None:
+        with _kiwi_lock:
+            if _kiwi is None:
+                from kiwipiepy import Kiwi  # heavy: only when first needed
+
+                _kiwi = Kiwi()
+    return _kiwi
+
+
+def _kiwi_korean(text: str) -> list[str]:
+    """Content morphemes of the Hangul parts of ``text`` (already normalised)."""
+    if not re.search(f"[{_HANGUL}]", text):
+        return []
+    kiwi = _get_kiwi()
+    with _kiwi_lock:
+        tokens = kiwi.tokenize(text)
+    out: list[str] = []
+    for tok in tokens:
+        tag = tok.tag
+        form = tok.form
+        if tag not in _CONTENT_TAGS or tag == "SL":
+            continue  # Latin text is tokenised by our regex, identically for every analyzer
+        if form in _KO_STOP:
+            continue
+        out.append(form)
+    return out
+
+
+def _bigrams(word: str) -> list[str]:
+    if len(word) < 2:
+        return [word]
+    return [word[i : i + 2] for i in range(len(word) - 1)]
+
+
+def _latin_stream(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _TOKEN_RE.finditer(text):
+        tok = m.group(0)
+        if _LATIN_RE.match(tok):
+            out.extend(_latin_tokens(tok))
+    return out
+
+
+def analyze_kiwi(text: str) -> list[str]:
+    """Kiwi content morphemes for Korean plus English/code tokens."""
+    norm = normalize(text)
+    return _kiwi_korean(norm) + _latin_stream(norm)
+
+
+def analyze_ngram(text: str) -> list[str]:
+    """Character bigrams of each Hangul word plus English/code tokens."""
+    norm = normalize(text)
+    out: list[str] = []
+    for m in _TOKEN_RE.finditer(norm):
+        tok = m.group(0)
+        if _LATIN_RE.match(tok):
+            out.extend(_latin_tokens(tok))
+        else:
+            out.extend(_bigrams(tok))
+    return out
+
+
+def analyze_hybrid(text: str) -> list[str]:
+    """Kiwi morphemes plus Hangul bigrams (prefixed so the two vocabularies never collide)."""
+    norm = normalize(text)
+    grams = [
+        "#" + g
+        for m in _TOKEN_RE.finditer(norm)
+        if not _LATIN_RE.match(m.group(0))
+        for g in _bigrams(m.group(0))
+        if len(g) == 2
+    ]
+    return _kiwi_korean(norm) + _latin_stream(norm) + grams
+
+
+_ANALYZERS: dict[str, Analyzer] = {
+    "kiwi": analyze_kiwi,
+    "ngram": analyze_ngram,
+    "hybrid": analyze_hybrid,
+}
+
+
+def analyzer_names() -> list[str]:
+    return sorted(_ANALYZERS)
+
+
+@lru_cache(maxsize=None)
+def get_analyzer(name: str | None = None) -> Analyzer:
+    """The analyzer called ``name`` (default: the project default). Raises KeyError if unknown."""
+    key = name or DEFAULT_ANALYZER
+    if key not in _ANALYZERS:
+        raise KeyError(f"unknown analyzer {key!r}; choose one of {analyzer_names()}")
+    return _ANALYZERS[key]
+
+
+def analyze(text: str) -> list[str]:
+    """Index terms of ``text`` with the project's default analyzer (see module docs)."""
+    return _ANALYZERS[DEFAULT_ANALYZER](text)
+
+
+def warm_up() -> None:
+    """Load the Kiwi model now (e.g. at Lambda init) instead of on the first request."""
+    _get_kiwi()
