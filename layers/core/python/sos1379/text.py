@@ -57,14 +57,20 @@ _EN_STOP = frozenset(
 _HANGUL = r"\uac00-\ud7a3\u3131-\u318e"
 # A token is a run of Hangul, or a run of Latin letters/digits (keeping things like "sus304",
 # "ip67", "5g", "co2" whole), with inner "-", "." or "+" allowed between alphanumerics.
-_TOKEN_RE = re.compile(rf"[{_HANGUL}]+|[a-z0-9]+(?:[-.+][a-z0-9]+)*")
+_TOKEN_RE = re.compile(r"[\uac00-\ud7a3]+|[a-z0-9]+(?:[-.+][a-z0-9]+)*")
 _LATIN_RE = re.compile(r"[a-z0-9]")
+_JAMO_RE = re.compile(r"^[\u1100-\u11ff\u3131-\u318e]+$")
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 def normalize(text: str) -> str:
-    """NFC (Hangul typed on macOS arrives decomposed), lower case, full-width ASCII folded."""
-    text = unicodedata.normalize("NFKC", text or "")
-    return unicodedata.normalize("NFC", text).lower()
+    """NFC (Hangul typed on macOS arrives decomposed), lower case, full-width ASCII folded.
+
+    Not NFKC: it would turn compatibility jamo (ㅠㅠ, ㅋㅋ) into conjoining jamo that Kiwi then
+    reads as nouns.
+    """
+    text = unicodedata.normalize("NFC", text or "").translate(_FULLWIDTH)
+    return text.lower()
 
 
 def _stem_en(word: str) -> str:
@@ -83,10 +89,17 @@ def _stem_en(word: str) -> str:
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     if word.endswith("ing") and len(word) > 5:
-        return word[:-3]
+        return _undouble(word[:-3])
     if word.endswith("ed") and len(word) > 4:
-        return word[:-2]
+        return _undouble(word[:-2])
     return word
+
+
+def _undouble(stem: str) -> str:
+    # "chipping" -> "chipp" -> "chip"; keep "ll"/"ss"/"zz" ("drilled" -> "drill")
+    if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz" and stem[-1] not in "aeiou":
+        return stem[:-1]
+    return stem
 
 
 def _latin_tokens(token: str) -> list[str]:
@@ -126,7 +139,7 @@ def _kiwi_korean(text: str) -> list[str]:
         form = tok.form
         if tag not in _CONTENT_TAGS or tag == "SL":
             continue  # Latin text is tokenised by our regex, identically for every analyzer
-        if form in _KO_STOP:
+        if form in _KO_STOP or _JAMO_RE.match(form):
             continue
         out.append(form)
     return out
