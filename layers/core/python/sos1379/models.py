@@ -1,0 +1,160 @@
+"""The case as the public API sees it: input validation, normalisation and bilingual field errors."""
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Literal
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, ValidationError,
+                      field_validator)
+from pydantic_core import PydanticCustomError
+
+from . import korea
+from .errors import FieldError, ValidationFailed
+
+Channel = Literal["web", "mobile", "call_center", "visit", "partner"]
+ServiceTypeCode = Literal["tech_consult", "equipment", "tech_transfer", "investment", "tech_upgrade"]
+CompanySize = Literal["small", "medium", "mid_tier"]
+Language = Literal["ko", "en"]
+ContactChannel = Literal["sms", "email"]
+
+
+def _nfc(value):
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).strip()
+    return value
+
+
+def Text(min_length: int, max_length: int):  # noqa: N802 - reads like a type
+    return Annotated[str, BeforeValidator(_nfc), Field(min_length=min_length, max_length=max_length)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Company(_Strict):
+    name: Text(1, 100)
+    business_number: str = Field(description="사업자등록번호 XXX-XX-XXXXX; the check digit is verified")
+    region: str = Field(description="One of the 17 시·도: Korean name or stable code (e.g. 'daejeon')")
+    size: CompanySize
+    industry: Text(1, 100) | None = None
+
+    @field_validator("business_number")
+    @classmethod
+    def _brn(cls, value: str) -> str:
+        try:
+            return korea.normalize_business_number(value)
+        except ValueError:
+            raise PydanticCustomError("business_number", "invalid business registration number") from None
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        try:
+            return korea.normalize_region(value).code
+        except ValueError:
+            raise PydanticCustomError("region", "unknown region") from None
+
+
+class Contact(_Strict):
+    name: Text(1, 50)
+    phone: str
+    email: EmailStr = Field(max_length=254)
+    preferred_channels: list[ContactChannel] = Field(min_length=1, max_length=2)
+    language: Language = "ko"
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        try:
+            return korea.normalize_mobile(value)
+        except ValueError:
+            raise PydanticCustomError("phone", "not a Korean mobile number") from None
+
+    @field_validator("preferred_channels")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+class Consent(_Strict):
+    personal_info: bool
+    share_with_institutes: bool = False
+
+    @field_validator("personal_info")
+    @classmethod
+    def _required(cls, value: bool) -> bool:
+        if value is not True:
+            raise PydanticCustomError("consent_required", "consent to collect personal data is required")
+        return value
+
+
+class CaseSubmission(_Strict):
+    """What an SME (or a counselor on its behalf) submits. JSON names are the public contract."""
+
+    channel: Channel
+    service_type: ServiceTypeCode
+    title: Text(2, 200)
+    description: Text(10, 5000)
+    company: Company
+    contact: Contact
+    consent: Consent
+
+
+# --- bilingual error messages ----------------------------------------------------------------------
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("필수 항목입니다.", "This field is required."),
+    "string_too_short": ("{min_length}자 이상 입력하세요.", "Enter at least {min_length} characters."),
+    "string_too_long": ("{max_length}자 이하로 입력하세요.", "Enter at most {max_length} characters."),
+    "too_short": ("하나 이상 선택하세요.", "Choose at least one."),
+    "too_long": ("선택 항목이 너무 많습니다.", "Too many items."),
+    "literal_error": ("허용된 값 중 하나여야 합니다: {expected}", "Must be one of: {expected}"),
+    "string_type": ("문자열이어야 합니다.", "Must be a string."),
+    "bool_type": ("true 또는 false여야 합니다.", "Must be true or false."),
+    "bool_parsing": ("true 또는 false여야 합니다.", "Must be true or false."),
+    "list_type": ("목록이어야 합니다.", "Must be a list."),
+    "model_type": ("객체여야 합니다.", "Must be an object."),
+    "model_attributes_type": ("객체여야 합니다.", "Must be an object."),
+    "dict_type": ("객체여야 합니다.", "Must be an object."),
+    "extra_forbidden": ("알 수 없는 항목입니다.", "Unknown field."),
+    "value_error": ("올바른 형식이 아닙니다.", "Invalid value."),
+    "business_number": ("사업자등록번호가 올바르지 않습니다(형식 XXX-XX-XXXXX, 검증번호 확인).",
+                        "Invalid business registration number (format XXX-XX-XXXXX, check digit)."),
+    "region": ("17개 시·도 중 하나여야 합니다(예: 대전광역시).",
+               "Must be one of the 17 provinces/metropolitan cities (e.g. 대전광역시 or 'daejeon')."),
+    "phone": ("휴대전화 번호가 올바르지 않습니다(예: 010-1234-5678).",
+              "Invalid Korean mobile number (e.g. 010-1234-5678)."),
+    "consent_required": ("개인정보 수집·이용에 동의해야 접수할 수 있습니다.",
+                         "Consent to the collection and use of personal data is required."),
+    "json_invalid": ("JSON 형식이 올바르지 않습니다.", "The body is not valid JSON."),
+}
+
+
+def field_errors_from(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "body"
+        kind = err["type"]
+        if kind == "value_error" and "email" in field:
+            kind_ko, kind_en = "이메일 주소가 올바르지 않습니다.", "Invalid email address."
+        else:
+            ko, en = _MESSAGES.get(kind, ("올바르지 않은 값입니다.", err.get("msg", "Invalid value.")))
+            ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+            try:
+                kind_ko, kind_en = ko.format(**ctx), en.format(**ctx)
+            except (KeyError, IndexError):
+                kind_ko, kind_en = ko, en
+        errors.append(FieldError(field=field, code=kind, message_ko=kind_ko, message_en=kind_en))
+    return errors
+
+
+def parse_model(model: type[BaseModel], payload) -> BaseModel:
+    """Validate ``payload`` into ``model`` or raise ValidationFailed listing every bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed([FieldError("body", _MESSAGES["model_type"][0], "The body must be a JSON object.",
+                                           "model_type")])
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors_from(exc)) from None

@@ -1,0 +1,115 @@
+"""Routing evaluation: top-1/top-3 accuracy, handoff decisions and the confusion of the misses.
+
+A labelled case is a JSON object with ``id``, ``title``, ``text`` (optional ``service_type``,
+``channel``, ``region``, ``lang``), ``gold`` (codes that count as right) and ``expected_decision``
+(``refer`` or ``handoff``). A ranking hits at k when one of its first k codes is in ``gold``.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sos1379.routing.models import RoutingInput
+from sos1379.routing.router import Router
+
+
+@dataclass
+class Miss:
+    id: str
+    gold: list[str]
+    predicted: list[str]
+    decision: str
+    expected_decision: str
+    title: str
+
+
+@dataclass
+class EvalReport:
+    n: int = 0
+    top1: int = 0
+    top3: int = 0
+    decision_ok: int = 0
+    handoff_expected: int = 0
+    handoff_ok: int = 0
+    coordinator: int = 0
+    misses: list[Miss] = field(default_factory=list)
+    confusion: Counter = field(default_factory=Counter)
+
+    def rate(self, hits: int, total: int | None = None) -> float:
+        total = self.n if total is None else total
+        return hits / total if total else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "cases": self.n,
+            "top1": round(self.rate(self.top1), 4),
+            "top3": round(self.rate(self.top3), 4),
+            "decision_accuracy": round(self.rate(self.decision_ok), 4),
+            "handoff_recall": round(self.rate(self.handoff_ok, self.handoff_expected), 4),
+            "coordinator": self.coordinator,
+            "misses": [m.__dict__ for m in self.misses],
+            "confusion": {f"{g}->{p}": c for (g, p), c in self.confusion.most_common()},
+        }
+
+
+def load_cases(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _decision_family(decision: str) -> str:
+    # a coordinator decision on a refer case is a cautious miss, not a wrong handoff
+    return "handoff" if decision == "handoff" else "refer"
+
+
+def evaluate(router: Router, cases: Iterable[dict]) -> EvalReport:
+    report = EvalReport()
+    for case in cases:
+        result = router.route(RoutingInput(**{k: v for k, v in case.items() if k != "gold"}))
+        ranked = [s.code for s in result.institutes]
+        gold = list(case["gold"])
+        expected = case.get("expected_decision", "refer")
+        report.n += 1
+        hit1 = bool(ranked[:1]) and ranked[0] in gold
+        report.top1 += hit1
+        report.top3 += any(code in gold for code in ranked[:3])
+        report.coordinator += result.decision == "coordinator"
+        if expected == "handoff":
+            report.handoff_expected += 1
+            report.handoff_ok += result.decision == "handoff"
+        report.decision_ok += _decision_family(result.decision) == expected
+        if not hit1 or _decision_family(result.decision) != expected:
+            report.misses.append(
+                Miss(case.get("id", "?"), gold, ranked[:3], result.decision, expected, case.get("title", ""))
+            )
+            if not hit1:
+                report.confusion[(gold[0], ranked[0] if ranked else "-")] += 1
+    return report
+
+
+def format_report(report: EvalReport, label: str = "") -> str:
+    d = report.as_dict()
+    lines = [
+        f"routing evaluation {label}".rstrip(),
+        f"  cases               {d['cases']}",
+        f"  top-1 accuracy      {d['top1']:.3f}  ({report.top1}/{report.n})",
+        f"  top-3 accuracy      {d['top3']:.3f}  ({report.top3}/{report.n})",
+        f"  decision accuracy   {d['decision_accuracy']:.3f}  (refer vs handoff)",
+        f"  handoff recall      {d['handoff_recall']:.3f}  ({report.handoff_ok}/{report.handoff_expected})",
+        f"  coordinator         {report.coordinator}",
+    ]
+    if report.misses:
+        lines.append("  misses (id: gold -> predicted top-3 [decision/expected] title)")
+        for m in report.misses:
+            lines.append(
+                f"    {m.id}: {'/'.join(m.gold)} -> {', '.join(m.predicted)} "
+                f"[{m.decision}/{m.expected_decision}] {m.title}"
+            )
+    if report.confusion:
+        lines.append("  confusion of top-1 misses (gold -> predicted: count)")
+        for (g, p), c in report.confusion.most_common():
+            lines.append(f"    {g} -> {p}: {c}")
+    return "\n".join(lines)

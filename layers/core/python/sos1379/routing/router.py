@@ -1,0 +1,304 @@
+"""The router: ranks institutes for a case and decides refer / handoff / coordinator.
+
+How it scores (docs/routing.md has the measurements behind each choice):
+
+1. Every profile is cut into small facets (one problem description, one service, one equipment
+   class, the directory fields, ...), analysed with the shared Korean-first analyzer and indexed
+   with bm25s once. A case is scored against every facet; an institute's facet score is the
+   discounted sum of its best few facets, so an institute wins by matching the case closely in a
+   few places rather than by having the longest profile.
+2. A second bm25s index holds one document per institute (the whole profile) and adds a
+   smoother, whole-vocabulary signal.
+3. The two are normalised by the best institute and mixed, then the intake form's service type
+   adds the institute's affinity to that service (equipment requests lean to equipment owners,
+   tech_transfer to patent owners), the region adds a small bonus, and catalog hits (optional
+   ``evidence``) add the institute's own catalog items.
+4. A partner (BIZINFO1357, CCEI) on top means the case is not a technology matter: ``handoff``.
+   A case whose best match is weak or hardly ahead of the runner-up goes to a ``coordinator``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sos1379.routing.models import InstituteScore, RoutingInput, RoutingResult
+from sos1379.routing.profiles import Profile, load_profiles
+
+logger = logging.getLogger(__name__)
+
+Evidence = Callable[[str], list[dict]]
+
+TECH_SERVICES = frozenset({"tech_consult", "equipment", "tech_transfer", "tech_upgrade"})
+
+_FACET_LABELS = {
+    "field": "field",
+    "keyword": "keyword",
+    "problem": "typical problem",
+    "service": "service",
+    "equipment": "equipment",
+    "industry": "industry",
+    "summary": "profile",
+}
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """Tunable weights; the defaults are the measured best (docs/routing.md)."""
+
+    analyzer: str | None = None  # None: sos1379.text default
+    title_repeat: int = 2  # the title is the SME's own summary: count its words more
+    facet_top_k: int = 4
+    facet_discount: float = 0.6  # weight of the i-th best facet: discount ** i
+    facet_mix: float = 0.6  # share of the facet score against the whole-profile score
+    service_weight: float = 0.25
+    partner_penalty_tech: float = 0.4  # partner scores x this when the form asks for a tech service
+    region_weight: float = 0.03
+    evidence_weight: float = 0.3
+    second_target_ratio: float = 0.9
+    max_targets: int = 3
+    min_confidence: float = 0.15
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+
+@dataclass
+class _Facet:
+    code: str
+    kind: str
+    text: str
+    terms: frozenset[str] = field(default_factory=frozenset)
+
+
+def _facets_of(profile: Profile, institute: Any | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if institute is not None:
+        out.append(("field", f"{institute.name_ko} {institute.name_en}"))
+        out.extend(("field", f) for f in [*institute.fields_ko, *institute.fields_en])
+    out.extend(("summary", s) for s in (profile.summary_ko, profile.summary_en) if s)
+    out.extend(("keyword", k) for k in [*profile.keywords_ko, *profile.keywords_en])
+    out.extend(("problem", p) for p in [*profile.problems_ko, *profile.problems_en])
+    out.extend(("service", s) for s in profile.services)
+    out.extend(("equipment", e) for e in profile.equipment)
+    out.extend(("industry", i) for i in profile.industries)
+    return out
+
+
+def _normalise_region(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        from sos1379.korea import normalize_region
+    except ImportError:  # pragma: no cover - korea module absent: compare raw codes
+        return value.strip().lower()
+    try:
+        return normalize_region(value).code
+    except ValueError:
+        return None
+
+
+class Router:
+    """Ranks institutes for a case. Build once (indexes are made in the constructor), reuse."""
+
+    def __init__(
+        self,
+        profiles: Mapping[str, Profile] | None = None,
+        directory: Mapping[str, Any] | None = None,
+        *,
+        evidence: Evidence | None = None,
+        config: RouterConfig | None = None,
+    ) -> None:
+        import bm25s
+
+        from sos1379.text import get_analyzer
+
+        self.config = config or RouterConfig()
+        self._analyze = get_analyzer(self.config.analyzer)
+        if profiles is None:
+            profiles = load_profiles()
+        if directory is None:
+            directory = _load_directory_or_empty()
+        self.profiles: dict[str, Profile] = dict(profiles)
+        for code, inst in directory.items():  # a directory entry without a profile still routes
+            if code not in self.profiles:
+                self.profiles[code] = Profile(code=code, handoff=getattr(inst, "kind", "") == "partner")
+        self.directory = directory
+        self.codes: list[str] = sorted(self.profiles)
+        self._code_index = {c: i for i, c in enumerate(self.codes)}
+        self.evidence = evidence
+        # bm25s retrievers are read-only after indexing, but its query path keeps small caches:
+        # one lock keeps a threaded API server safe at a cost of microseconds.
+        self._lock = threading.Lock()
+
+        self._facets: list[_Facet] = []
+        facet_tokens: list[list[str]] = []
+        doc_tokens: list[list[str]] = []
+        for code in self.codes:
+            profile = self.profiles[code]
+            whole: list[str] = []
+            for kind, text in _facets_of(profile, directory.get(code)):
+                tokens = self._analyze(text)
+                if not tokens:
+                    continue
+                self._facets.append(_Facet(code, kind, text, frozenset(tokens)))
+                facet_tokens.append(tokens)
+                whole.extend(tokens)
+            doc_tokens.append(whole or ["__empty__"])
+        self._facet_owner = [self._code_index[f.code] for f in self._facets]
+        cfg = self.config
+        self._facet_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.bm25_b)
+        self._facet_bm25.index(facet_tokens, show_progress=False)
+        self._doc_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.bm25_b)
+        self._doc_bm25.index(doc_tokens, show_progress=False)
+        self._by_owner: list[list[int]] = [[] for _ in self.codes]
+        for i, owner in enumerate(self._facet_owner):
+            self._by_owner[owner].append(i)
+
+    # --- scoring -------------------------------------------------------------------------------
+
+    def query_terms(self, inp: RoutingInput) -> list[str]:
+        title = self._analyze(inp.title or "")
+        return title * self.config.title_repeat + self._analyze(inp.text or "")
+
+    def _text_scores(self, terms: list[str]) -> tuple[list[float], list[list[tuple[float, int]]]]:
+        cfg = self.config
+        with self._lock:
+            facet = self._facet_bm25.get_scores(terms)
+            whole = self._doc_bm25.get_scores(terms)
+        per_inst_facets: list[list[tuple[float, int]]] = []
+        agg: list[float] = []
+        for owned in self._by_owner:
+            ranked = sorted(((float(facet[i]), i) for i in owned), reverse=True)[: cfg.facet_top_k]
+            per_inst_facets.append(ranked)
+            agg.append(sum(s * cfg.facet_discount**k for k, (s, _) in enumerate(ranked)))
+        fmax = max(agg) or 1.0
+        wmax = float(whole.max()) or 1.0
+        mixed = [
+            cfg.facet_mix * a / fmax + (1 - cfg.facet_mix) * float(w) / wmax for a, w in zip(agg, whole)
+        ]
+        if max(agg) == 0.0:
+            mixed = [0.0] * len(mixed)
+        return mixed, per_inst_facets
+
+    def _evidence_scores(self, query: str) -> dict[str, list[dict]]:
+        if self.evidence is None or not query.strip():
+            return {}
+        try:
+            hits = self.evidence(query) or []
+        except Exception:  # the catalog is optional evidence: never let it fail a routing
+            logger.warning("routing evidence lookup failed", exc_info=True)
+            return {}
+        by_inst: dict[str, list[dict]] = defaultdict(list)
+        for hit in hits:
+            code = hit.get("institute")
+            if code in self._code_index:
+                by_inst[code].append(hit)
+        return by_inst
+
+    def route(self, inp: RoutingInput, *, exclude: Iterable[str] = frozenset()) -> RoutingResult:
+        """Rank institutes for ``inp`` and decide; ``exclude`` drops institutes that declined."""
+        cfg = self.config
+        excluded = set(exclude)
+        terms = self.query_terms(inp)
+        text_scores, facets = self._text_scores(terms)
+        service = inp.service_type if inp.service_type else None
+        region = _normalise_region(inp.region)
+        evidence = self._evidence_scores(f"{inp.title}\n{inp.text}")
+        ev_max = max((float(h.get("score", 0.0)) for hs in evidence.values() for h in hs), default=0.0)
+        query_words = [t for t in dict.fromkeys(terms) if not t.startswith("#")]
+
+        scored: list[InstituteScore] = []
+        for idx, code in enumerate(self.codes):
+            if code in excluded:
+                continue
+            profile = self.profiles[code]
+            score = text_scores[idx]
+            reasons: list[str] = []
+            if score > 0:
+                reasons.extend(self._text_reasons(idx, facets[idx], query_words))
+            if service:
+                affinity = profile.service_types.get(service, 0.0)
+                if affinity:
+                    score += cfg.service_weight * affinity
+                    reasons.append(f"service type {service} (affinity {affinity:.1f})")
+                if profile.handoff and service in TECH_SERVICES:
+                    score *= cfg.partner_penalty_tech
+            if region and region in profile.regions:
+                score += cfg.region_weight
+                reasons.append(f"located in the case's region ({region})")
+            hits = evidence.get(code)
+            if hits and ev_max > 0:
+                top = sorted(hits, key=lambda h: float(h.get("score", 0.0)), reverse=True)[:3]
+                score += cfg.evidence_weight * sum(float(h.get("score", 0.0)) for h in top) / (3 * ev_max)
+                reasons.extend(
+                    f"catalog {h.get('type', 'item')} {h.get('id')}: {h.get('title', '')}".strip() for h in top
+                )
+            scored.append(InstituteScore(code=code, score=round(score, 4), reasons=reasons))
+
+        scored.sort(key=lambda s: (-s.score, s.code))
+        return self._decide(scored, service)
+
+    def _text_reasons(
+        self, idx: int, best: list[tuple[float, int]], query_words: list[str]
+    ) -> list[str]:
+        reasons: list[str] = []
+        matched: list[str] = []
+        for score, fi in best[:2]:
+            if score <= 0:
+                continue
+            facet = self._facets[fi]
+            words = [w for w in query_words if w in facet.terms]
+            matched.extend(w for w in words if w not in matched)
+            label = _FACET_LABELS.get(facet.kind, facet.kind)
+            snippet = facet.text if len(facet.text) <= 80 else facet.text[:77] + "..."
+            reasons.append(f"{label}: {snippet}")
+        if matched:
+            reasons.insert(0, "matched words: " + ", ".join(matched[:8]))
+        return reasons
+
+    def _decide(self, scored: list[InstituteScore], service: str | None) -> RoutingResult:
+        cfg = self.config
+        if not scored or scored[0].score <= 0:
+            return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=0.0)
+        top = scored[0]
+        second = scored[1].score if len(scored) > 1 else 0.0
+        margin = (top.score - second) / top.score
+        strength = 1 - math.exp(-3 * top.score)
+        confidence = round(strength * (0.4 + 0.6 * margin), 4)
+        if self.profiles[top.code].handoff:
+            return RoutingResult(decision="handoff", institutes=scored, targets=[top.code], confidence=confidence)
+        if confidence < cfg.min_confidence:
+            return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=confidence)
+        targets = [top.code]
+        for other in scored[1 : cfg.max_targets]:
+            if self.profiles[other.code].handoff or other.score < cfg.second_target_ratio * top.score:
+                break
+            targets.append(other.code)
+        return RoutingResult(decision="refer", institutes=scored, targets=targets, confidence=confidence)
+
+
+def _load_directory_or_empty() -> Mapping[str, Any]:
+    try:
+        from sos1379.directory import load_directory
+    except ImportError:  # pragma: no cover
+        return {}
+    return load_directory()
+
+
+_router_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _cached_router(analyzer: str | None) -> Router:
+    return Router(config=RouterConfig(analyzer=analyzer))
+
+
+def get_router(analyzer: str | None = None) -> Router:
+    """The process-wide router on the default profiles, built on first use (then cached)."""
+    with _router_lock:  # two threads must not both pay the index build
+        return _cached_router(analyzer)

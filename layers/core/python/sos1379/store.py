@@ -1,0 +1,242 @@
+"""DynamoDB case store (single table). Access patterns and keys:
+
+| item            | PK                    | SK                              | GSI1 StatusDue (PK / SK)          | GSI2 InstituteStatus (PK / SK)      |
+|-----------------|-----------------------|---------------------------------|-----------------------------------|-------------------------------------|
+| case            | CASE#{case_id}        | META                            | STATUS#{status} / {due}#{case_id} |                                     |
+| history event   | CASE#{case_id}        | EVENT#{epoch_ms}#{event_id}     |                                   |                                     |
+| referral        | CASE#{case_id}        | REFERRAL#{institute}            |                                   | INST#{code} / {status}#{at}#{case}  |
+| case number     | CASENO#{case_number}  | META                            |                                   |                                     |
+| idempotency key | IDEMPOTENCY#{sha256}  | META                            |                                   |                                     |
+| day counter     | COUNTER#{yymmdd}      | META                            |                                   |                                     |
+
+- get a case and its whole history: Query PK = CASE#id (one partition, events in time order).
+- open cases due before T (SLA): Query GSI1 per open status with SK <= T (never a scan).
+- an institute's referrals by status: Query GSI2 PK = INST#code, SK begins_with status.
+- every update is conditional on ``version`` (optimistic locking) and writes the state change and
+  its history event in one TransactWriteItems, so the stream (the outbox) sees both or neither.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterator
+
+from .errors import CaseNotFound, ConcurrentUpdate, IdempotencyKeyReused
+from .events import CaseEvent, parse_iso
+from .lifecycle import OPEN_STATUSES
+
+
+def to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, set)):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def case_key(case_id: str) -> dict:
+    return {"PK": f"CASE#{case_id}", "SK": "META"}
+
+
+def event_item(event: CaseEvent) -> dict:
+    ms = int(parse_iso(event.at).timestamp() * 1000)
+    return to_dynamo({
+        "PK": f"CASE#{event.case_id}", "SK": f"EVENT#{ms:013d}#{event.event_id}", "kind": "event",
+        "event_id": event.event_id, "case_id": event.case_id, "type": event.type, "at": event.at,
+        "actor": event.actor.model_dump(), "data": event.data, "visibility": event.visibility,
+        "publish_to": event.publish_to,
+    })
+
+
+def _status_index(case: dict) -> dict:
+    return {"GSI1PK": f"STATUS#{case['status']}", "GSI1SK": f"{case.get('guidance_due_at', '')}#{case['case_id']}"}
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _cancellation_codes(exc: Exception) -> list[str]:
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    return [r.get("Code", "None") for r in reasons]
+
+
+class CaseStore:
+    """Case persistence. Takes a boto3 DynamoDB *resource*; its client serialises Python values."""
+
+    def __init__(self, table_name: str, dynamodb=None) -> None:
+        if dynamodb is None:
+            from .aws import resource
+
+            dynamodb = resource("dynamodb")
+        self.table = dynamodb.Table(table_name)
+        self.client = dynamodb.meta.client
+        self.table_name = table_name
+
+    # --- creation ------------------------------------------------------------------------------
+    def next_case_number(self, now: datetime) -> str:
+        """``YYMMDD-NNNN`` (Seoul date): short enough to read over the phone; gaps are harmless."""
+        from .korea import SEOUL
+
+        day = now.astimezone(SEOUL).strftime("%y%m%d")
+        out = self.table.update_item(Key={"PK": f"COUNTER#{day}", "SK": "META"},
+                                     UpdateExpression="ADD #v :one", ExpressionAttributeNames={"#v": "value"},
+                                     ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")
+        return f"{day}-{int(out['Attributes']['value']):04d}"
+
+    def create_case(self, case: dict, event: CaseEvent, *, idempotency: dict | None = None) -> None:
+        """Store the case, its number lookup, its first event and (optionally) the idempotency
+        record in one transaction. Raises IdempotencyKeyReused / returns silently on a replay."""
+        item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **_status_index(case)})
+        actions = [
+            {"Put": {"TableName": self.table_name, "Item": item,
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table_name,
+                     "Item": {"PK": f"CASENO#{case['case_number']}", "SK": "META", "case_id": case["case_id"]},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table_name, "Item": event_item(event),
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+        ]
+        if idempotency is not None:
+            actions.append({"Put": {"TableName": self.table_name, "Item": to_dynamo(idempotency),
+                                    "ConditionExpression": "attribute_not_exists(PK)"}})
+        self.client.transact_write_items(TransactItems=actions)
+
+    # --- idempotency keys ----------------------------------------------------------------------
+    @staticmethod
+    def idempotency_key(key: str) -> dict:
+        return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "META"}
+
+    def get_idempotency(self, key: str) -> dict | None:
+        out = self.table.get_item(Key=self.idempotency_key(key), ConsistentRead=True)
+        item = out.get("Item")
+        if item and int(item.get("expires_at", 0)) < int(datetime.now(timezone.utc).timestamp()):
+            return None
+        return from_dynamo(item) if item else None
+
+    # --- reads ------------------------------------------------------------------------------------
+    def get_case(self, case_id: str, *, consistent: bool = True) -> dict:
+        out = self.table.get_item(Key=case_key(case_id), ConsistentRead=consistent)
+        if "Item" not in out:
+            raise CaseNotFound()
+        return from_dynamo(out["Item"])
+
+    def find_case_id_by_number(self, case_number: str) -> str:
+        out = self.table.get_item(Key={"PK": f"CASENO#{case_number}", "SK": "META"})
+        if "Item" not in out:
+            raise CaseNotFound()
+        return out["Item"]["case_id"]
+
+    def history(self, case_id: str) -> list[dict]:
+        return [from_dynamo(i) for i in self._query_partition(case_id, "EVENT#")]
+
+    def referrals(self, case_id: str) -> list[dict]:
+        return [from_dynamo(i) for i in self._query_partition(case_id, "REFERRAL#")]
+
+    def _query_partition(self, case_id: str, prefix: str) -> Iterator[dict]:
+        from boto3.dynamodb.conditions import Key
+
+        kwargs = {"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(prefix),
+                  "ConsistentRead": True}
+        while True:
+            out = self.table.query(**kwargs)
+            yield from out["Items"]
+            if "LastEvaluatedKey" not in out:
+                return
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def open_cases_due_before(self, until_iso: str, statuses=None) -> Iterator[dict]:
+        """Open cases whose guidance is due before ``until_iso``, via GSI1 (cost ~ cases due)."""
+        from boto3.dynamodb.conditions import Key
+
+        for status in statuses or sorted(OPEN_STATUSES):
+            kwargs = {"IndexName": "StatusDue",
+                      "KeyConditionExpression": Key("GSI1PK").eq(f"STATUS#{status}") & Key("GSI1SK").lte(
+                          f"{until_iso}#~")}
+            while True:
+                out = self.table.query(**kwargs)
+                for item in out["Items"]:
+                    yield from_dynamo(item)
+                if "LastEvaluatedKey" not in out:
+                    break
+                kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def institute_referrals(self, code: str, status: str | None = None) -> list[dict]:
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("GSI2PK").eq(f"INST#{code}")
+        if status:
+            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
+        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
+        while True:
+            out = self.table.query(**kwargs)
+            items.extend(from_dynamo(i) for i in out["Items"])
+            if "LastEvaluatedKey" not in out:
+                return items
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    # --- writes -----------------------------------------------------------------------------------
+    def update_case(self, case: dict, changes: dict, events: list[CaseEvent] = (),
+                    extra_actions: list[dict] = ()) -> dict:
+        """Apply ``changes`` to the case if nobody changed it since ``case`` was read (its
+        ``version``), append ``events`` and run ``extra_actions`` in the same transaction.
+        Raises ConcurrentUpdate when the version moved. Returns the new case."""
+        new = {**case, **changes, "version": int(case["version"]) + 1}
+        updates = {k: v for k, v in changes.items()}
+        updates["version"] = new["version"]
+        if "status" in changes or "guidance_due_at" in changes:
+            updates.update(_status_index(new))
+        names = {f"#a{i}": k for i, k in enumerate(updates)}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(updates.values())}
+        removes = [k for k, v in updates.items() if v is None]
+        sets = [f"#a{i} = :v{i}" for i, (k, v) in enumerate(updates.items()) if v is not None]
+        expr = "SET " + ", ".join(sets)
+        if removes:
+            expr += " REMOVE " + ", ".join(f"#a{i}" for i, (k, v) in enumerate(updates.items()) if v is None)
+            for i, (k, v) in enumerate(updates.items()):
+                if v is None:
+                    values.pop(f":v{i}")
+        values[":expected"] = int(case["version"])
+        actions = [{"Update": {"TableName": self.table_name, "Key": case_key(case["case_id"]),
+                               "UpdateExpression": expr, "ConditionExpression": "version = :expected",
+                               "ExpressionAttributeNames": names,
+                               "ExpressionAttributeValues": values}}]
+        actions += [{"Put": {"TableName": self.table_name, "Item": event_item(e),
+                             "ConditionExpression": "attribute_not_exists(PK)"}} for e in events]
+        actions += list(extra_actions)
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            if _is_condition_failure(exc):
+                codes = _cancellation_codes(exc)
+                if not codes or codes[0] == "ConditionalCheckFailed":
+                    raise ConcurrentUpdate() from None
+            raise
+        return {k: v for k, v in new.items() if v is not None}
+
+    def append_event(self, event: CaseEvent) -> None:
+        """Add a history entry that does not change the case (notes, notification attempts)."""
+        self.table.put_item(Item=event_item(event), ConditionExpression="attribute_not_exists(PK)")
+
+    def referral_put_action(self, referral: dict, *, must_be_new: bool) -> dict:
+        item = to_dynamo({**referral, "PK": f"CASE#{referral['case_id']}", "SK": f"REFERRAL#{referral['institute']}",
+                          "kind": "referral", "GSI2PK": f"INST#{referral['institute']}",
+                          "GSI2SK": f"{referral['status']}#{referral['referred_at']}#{referral['case_id']}"})
+        action = {"Put": {"TableName": self.table_name, "Item": item}}
+        if must_be_new:
+            action["Put"]["ConditionExpression"] = "attribute_not_exists(PK)"
+        return action
