@@ -4,8 +4,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, ValidationError,
-                      field_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints,
+                      ValidationError, field_validator)
 from pydantic_core import PydanticCustomError
 
 from . import korea
@@ -25,7 +25,7 @@ def _nfc(value):
 
 
 def Text(min_length: int, max_length: int):  # noqa: N802 - reads like a type
-    return Annotated[str, BeforeValidator(_nfc), Field(min_length=min_length, max_length=max_length)]
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), BeforeValidator(_nfc)]
 
 
 class _Strict(BaseModel):
@@ -60,7 +60,7 @@ class Contact(_Strict):
     name: Text(1, 50)
     phone: str
     email: EmailStr = Field(max_length=254)
-    preferred_channels: list[ContactChannel] = Field(min_length=1, max_length=2)
+    preferred_channels: list[ContactChannel] = Field(min_length=1, max_length=4)
     language: Language = "ko"
 
     @field_validator("phone")

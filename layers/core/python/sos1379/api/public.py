@@ -40,3 +40,39 @@ def list_institutes():
 @route(bp, "/health", methods=["GET"])
 def health():
     return json_response({"status": "ok"})
+
+
+_TOKEN_PARAMS = [
+    {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "X-Tracking-Token", "in": "header", "required": False, "schema": {"type": "string"}},
+    {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+_JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_PROBLEM_REF = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+OPENAPI_PATHS = {
+    "/cases": {"post": {
+        "summary": "Submit a technology-support case",
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                        "schema": {"type": "string", "maxLength": 200}}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/CaseSubmission"}}}},
+        "responses": {"201": {"description": "Case accepted (or replayed for the same Idempotency-Key)",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object",
+                                  "required": ["case_id", "case_number", "tracking_token", "status",
+                                               "guidance_due_at"],
+                                  "properties": {k: {"type": "string"} for k in (
+                                      "case_id", "case_number", "tracking_token", "status",
+                                      "guidance_due_at", "created_at", "tracking_url")}}}}},
+                      "400": {"description": "Malformed request", **_PROBLEM_REF},
+                      "415": {"description": "Unsupported media type"},
+                      "422": {"description": "Invalid fields, or Idempotency-Key reused with another body",
+                              **_PROBLEM_REF}}}},
+    "/cases/{case_id}": {"get": {
+        "summary": "Track a case (needs its tracking token)", "parameters": _TOKEN_PARAMS,
+        "responses": {"200": _JSON, "404": {"description": "Unknown case or wrong token", **_PROBLEM_REF}}}},
+    "/services": {"get": {"summary": "Service types", "responses": {"200": _JSON}}},
+    "/institutes": {"get": {"summary": "Institute directory", "responses": {"200": _JSON}}},
+    "/health": {"get": {"summary": "Liveness", "responses": {"200": _JSON}}},
+}
