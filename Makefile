@@ -1,0 +1,62 @@
+# SOS 1379. `make up` starts the local stack; `make test` runs every test. Both install first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV ?= ../shared/reference/routing_dev.jsonl
+
+.PHONY: install up test test-fast browser-deps bench eval-routing demo package deploy lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the local stack (moto server + API on http://127.0.0.1:$${API_PORT:-8000}); Ctrl-C stops it.
+up: install
+	$(BIN)/sos1379 up
+
+## Debian's Chromium for the browser tests (needs root or sudo; skipped when already present).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## Every test: unit, integration (moto), API, end-to-end (local stack), browser (Chromium).
+test: install browser-deps
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest tests/unit tests/api tests/integration
+
+## All benchmarks; writes artifacts/bench/summary.json and summary.md.
+bench: install
+	$(BIN)/sos1379 bench
+
+## Router evaluation table on a JSON-lines set with gold labels.
+eval-routing: install
+	$(BIN)/sos1379 route eval $(DEV)
+
+demo: install
+	$(BIN)/sos1379 demo
+
+## Build deployable artefacts for Lambda python3.12 x86_64 into build/.
+package: install
+	rm -rf build/dependencies-layer build/api
+	mkdir -p build/dependencies-layer/python build/api
+	$(BIN)/pip install --quiet --platform manylinux2014_x86_64 --python-version 3.12 --only-binary=:all: \
+	  --implementation cp --target build/dependencies-layer/python -r requirements.txt
+	cp app.py build/api/
+
+## Deploy to the AWS account of the current credentials (needs the AWS SAM CLI: pip install aws-sam-cli).
+deploy: package
+	sam deploy --template-file template.yaml --stack-name $${STACK:-sos1379} --resolve-s3 \
+	  --capabilities CAPABILITY_IAM --parameter-overrides PublicBaseUrl=$${PUBLIC_BASE_URL:-https://example.invalid}
+
+clean:
+	rm -rf $(VENV) build artifacts .local .pytest_cache
