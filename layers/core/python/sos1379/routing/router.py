@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 Evidence = Callable[[str], list[dict]]
 
 TECH_SERVICES = frozenset({"tech_consult", "equipment", "tech_transfer", "tech_upgrade"})
+# Services of the one-stop window itself: a case filed under one of them is referred, not handed off
+# (investment linkage is a one-stop service even though a partner may also help).
+ONE_STOP_SERVICES = TECH_SERVICES | {"investment"}
 
 _FACET_LABELS = {
     "field": "field",
@@ -58,6 +61,7 @@ class RouterConfig:
     facet_mix: float = 0.6  # share of the facet score against the whole-profile score
     service_weight: float = 0.25
     partner_penalty_tech: float = 0.4  # partner scores x this when the form asks for a tech service
+    partner_penalty_investment: float = 0.8  # milder: partners do seed investment too
     region_weight: float = 0.03
     evidence_weight: float = 0.3
     second_target_ratio: float = 0.9
@@ -228,6 +232,8 @@ class Router:
                     reasons.append(f"service type {service} (affinity {affinity:.1f})")
                 if profile.handoff and service in TECH_SERVICES:
                     score *= cfg.partner_penalty_tech
+                elif profile.handoff and service == "investment":
+                    score *= cfg.partner_penalty_investment
             if region and region in profile.regions:
                 score += cfg.region_weight
                 reasons.append(f"located in the case's region ({region})")
@@ -270,12 +276,18 @@ class Router:
         margin = (top.score - second) / top.score
         strength = 1 - math.exp(-3 * top.score)
         confidence = round(strength * (0.4 + 0.6 * margin), 4)
-        if self.profiles[top.code].handoff:
+        if self.profiles[top.code].handoff and service not in ONE_STOP_SERVICES:
             return RoutingResult(decision="handoff", institutes=scored, targets=[top.code], confidence=confidence)
+        referable = [s for s in scored if not self.profiles[s.code].handoff]
+        if not referable or referable[0].score <= 0:
+            return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=confidence)
+        # the form asked for a one-stop service but a partner matched best: refer to the best
+        # institute and let the ranking show the partner for the coordinator
+        top = referable[0]
         if confidence < cfg.min_confidence:
             return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=confidence)
         targets = [top.code]
-        for other in scored[1 : cfg.max_targets]:
+        for other in referable[1 : cfg.max_targets]:
             if self.profiles[other.code].handoff or other.score < cfg.second_target_ratio * top.score:
                 break
             targets.append(other.code)
