@@ -62,7 +62,10 @@ def event_item(event: CaseEvent) -> dict:
 
 
 def _status_index(case: dict) -> dict:
-    return {"GSI1PK": f"STATUS#{case['status']}", "GSI1SK": f"{case.get('guidance_due_at', '')}#{case['case_id']}"}
+    # ``sla_due_at`` (owned by sos1379.sla) is the next SLA deadline; until it is set the index
+    # falls back to ``guidance_due_at``. Either way the key is never later than the true deadline.
+    due = case.get("sla_due_at") or case.get("guidance_due_at", "")
+    return {"GSI1PK": f"STATUS#{case['status']}", "GSI1SK": f"{due}#{case['case_id']}"}
 
 
 def _is_condition_failure(exc: Exception) -> bool:
@@ -198,7 +201,7 @@ class CaseStore:
         new = {**case, **changes, "version": int(case["version"]) + 1}
         updates = {k: v for k, v in changes.items()}
         updates["version"] = new["version"]
-        if "status" in changes or "guidance_due_at" in changes:
+        if "status" in changes or "guidance_due_at" in changes or "sla_due_at" in changes:
             updates.update(_status_index(new))
         names = {f"#a{i}": k for i, k in enumerate(updates)}
         values = {f":v{i}": to_dynamo(v) for i, v in enumerate(updates.values())}
