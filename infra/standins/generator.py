@@ -241,7 +241,7 @@ def patent(index: int, version: int = 0) -> dict:
     topic = TOPICS[index % len(TOPICS)]
     t = _texts(rng, topic)
     owner, code, address = _owner(rng, topic)
-    year = 2008 + rng.randrange(17)
+    year = 2008 + _rng("patents", index, 0).randrange(17)  # identity never changes between versions
     kind = rng.randrange(3)
     if kind == 0:
         title = f"{t['meth']}{_eul(t['meth'])} 이용한 {t['obj']}의 {t['prob']} 저감 방법 및 장치"
@@ -336,7 +336,7 @@ def zeus(index: int, version: int = 0) -> dict:
     candidates = topic.equipment or TOPICS[0].equipment
     class_code, class_name, name_ko, name_en = _pick(rng, candidates)
     owner, code, address = _owner(rng, topic)
-    acquired = 2005 + rng.randrange(20)
+    acquired = 2005 + _rng("zeus", index, 0).randrange(20)  # part of the id: fixed across versions
     record = {
         "equipId": f"Z{acquired}{index:07d}",
         "korNm": name_ko + _version_note(version),

@@ -1,0 +1,177 @@
+"""One sync run of one source: incremental by the source's modification stamp, resumable.
+
+State per source (CatalogTable ``SYNC#{source}``): the committed ``watermark`` and, while a run is
+under way, its checkpoint (mode, ``since``, the source's own cursor, metrics so far). A run:
+
+1. takes the source's lease (a conditional write), so two schedule ticks never interleave;
+2. resumes the checkpoint if one is there, else starts: full when there is no watermark (or a full
+   run is asked for), otherwise incremental from ``watermark - overlap``;
+3. per page: looks up stored content hashes (BatchGetItem), writes an index delta for what
+   changed, then upserts changed records and deletes withdrawn ones (BatchWriteItem); unchanged
+   records cost one read and no write;
+4. checkpoints every few pages and whenever it stops early (deadline, source failure); a killed run
+   re-does at most those few pages, which the content hashes turn into no-ops;
+5. at the end of a full run sweeps records the source no longer lists (the set of keys seen is
+   kept in S3 with the checkpoint, so a resumed full run still sweeps correctly), then commits the
+   new watermark.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..errors import TransientError
+from .index import doc_of
+from .models import SyncMetrics, SyncResult
+from .sources.base import SourceAdapter, SourceRejected
+from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str, SyncMetrics, int | None], None]
+
+
+def _now_iso(clock: Callable[[], float]) -> str:
+    return datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _minus(iso: str, seconds: int) -> str:
+    value = datetime.fromisoformat(iso.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SyncService:
+    def __init__(self, adapter: SourceAdapter, store: DynamoCatalogStore, blobs: S3Blobs, *,
+                 analyzer: Callable[[str], list[str]], clock: Callable[[], float] = time.time,
+                 checkpoint_every: int = 5, overlap_seconds: int = 600, lease_seconds: int = 900) -> None:
+        self.adapter, self.store, self.blobs, self.analyzer = adapter, store, blobs, analyzer
+        self.clock = clock
+        self.checkpoint_every = checkpoint_every
+        self.overlap_seconds = overlap_seconds
+        self.lease_seconds = lease_seconds
+
+    @property
+    def source(self) -> str:
+        return self.adapter.name
+
+    def run(self, mode: str = "auto", deadline: float | None = None, progress: Progress | None = None) -> SyncResult:
+        """Sync until the source is exhausted or ``deadline`` (epoch seconds) passes."""
+        started = time.perf_counter()
+        owner = uuid.uuid4().hex
+        try:
+            self.store.acquire_lease(self.source, owner, self.lease_seconds)
+        except LeaseHeld:
+            logger.info("catalog sync skipped: lease held", extra={"source": self.source})
+            return SyncResult(source=self.source, run_id="-", mode="incremental", status="busy", metrics=SyncMetrics())
+        try:
+            return self._run(owner, mode, deadline, progress, started)
+        finally:
+            self.store.release_lease(self.source, owner)
+
+    def _run(self, owner: str, mode: str, deadline: float | None, progress: Progress | None,
+             started: float) -> SyncResult:
+        state = self.store.get_state(self.source)
+        run = state.get("run")
+        if run and mode == "full" and run["mode"] != "full":
+            run = None  # an explicit full run supersedes an unfinished incremental one
+        if not run:
+            full = mode == "full" or not state.get("watermark")
+            run = {"run_id": uuid.uuid4().hex[:12], "mode": "full" if full else "incremental",
+                   "since": None if full else _minus(state["watermark"], self.overlap_seconds),
+                   "cursor": None, "max_modified": None, "metrics": SyncMetrics().model_dump(), "pages": 0,
+                   "started_at": _now_iso(self.clock)}
+            logger.info("catalog sync started", extra={"source": self.source, "run_id": run["run_id"],
+                                                       "mode": run["mode"], "since": run["since"]})
+        else:
+            logger.info("catalog sync resumed", extra={"source": self.source, "run_id": run["run_id"],
+                                                       "pages": run["pages"]})
+        metrics = SyncMetrics(**run["metrics"])
+        seen_key = f"sync/{self.source}/seen-{run['run_id']}.json.gz"
+        seen: set[str] = set(self.blobs.get_json(seen_key) or []) if run["mode"] == "full" and run["pages"] else set()
+        cursor = run["cursor"]
+        since_checkpoint = 0
+        total: int | None = None
+
+        def checkpoint() -> None:
+            if run["mode"] == "full":
+                self.blobs.put_json(seen_key, sorted(seen))  # before the cursor moves past these pages
+            run.update(cursor=cursor, metrics=metrics.model_dump())
+            self.store.put_state(self.source, {**state, "run": run}, owner)
+
+        def stop(status: str, error: str | None = None) -> SyncResult:
+            checkpoint()
+            result = SyncResult(source=self.source, run_id=run["run_id"], mode=run["mode"], status=status,
+                                metrics=metrics, pages=run["pages"], watermark=state.get("watermark"),
+                                seconds=round(time.perf_counter() - started, 3), error=error)
+            logger.warning("catalog sync stopped", extra={"source": self.source, "run_id": run["run_id"],
+                                                          "status": status, "error": error, "pages": run["pages"]})
+            return result
+
+        while True:
+            if deadline is not None and self.clock() >= deadline:
+                return stop("partial")
+            try:
+                page = self.adapter.fetch(run["since"], cursor)
+            except (TransientError, SourceRejected) as exc:
+                return stop("failed", f"{type(exc).__name__}: {exc}")
+            total = page.total if page.total is not None else total
+            metrics = metrics.add(self._apply(page, run["run_id"]))
+            if run["mode"] == "full":
+                seen.update(r.key for r in page.records)
+                seen.update(f"{self.source}:{sid}" for sid, _ in page.failures)  # keep what we could not parse
+            run["max_modified"] = max(filter(None, (run["max_modified"], page.max_modified)), default=None)
+            run["pages"] += 1
+            cursor = page.next_cursor
+            if progress:
+                progress(self.source, metrics, total)
+            if cursor is None:
+                break
+            since_checkpoint += 1
+            if since_checkpoint >= self.checkpoint_every:
+                checkpoint()
+                since_checkpoint = 0
+
+        if run["mode"] == "full":
+            stale = sorted(self.store.keys_for_source(self.source) - seen)
+            if stale:
+                self.blobs.put_delta(self.source, [], stale)
+                self.store.delete(stale)
+                metrics = metrics.add(SyncMetrics(removed=len(stale)))
+            self.blobs.delete([seen_key])
+        watermark = max(filter(None, (state.get("watermark"), run["max_modified"])), default=None)
+        finished = {"watermark": watermark, "run": None,
+                    "last_run": {"run_id": run["run_id"], "mode": run["mode"], "finished_at": _now_iso(self.clock),
+                                 "metrics": metrics.model_dump()}}
+        self.store.put_state(self.source, finished, owner)
+        result = SyncResult(source=self.source, run_id=run["run_id"], mode=run["mode"], status="complete",
+                            metrics=metrics, pages=run["pages"], watermark=watermark,
+                            seconds=round(time.perf_counter() - started, 3))
+        logger.info("catalog sync finished", extra={"source": self.source, "run_id": run["run_id"],
+                                                    "mode": run["mode"], **metrics.model_dump()})
+        return result
+
+    def _apply(self, page: Any, run_id: str) -> SyncMetrics:
+        for source_id, reason in page.failures:
+            logger.warning("catalog record rejected", extra={"source": self.source, "source_id": source_id,
+                                                             "reason": reason, "run_id": run_id})
+        keys = [r.key for r in page.records] + [w.key for w in page.withdrawals]
+        existing = self.store.hashes(keys) if keys else {}
+        changed = []
+        for record in page.records:
+            digest = record.content_hash()
+            if existing.get(record.key) != digest:
+                changed.append((record, digest))
+        removed = [w.key for w in page.withdrawals if w.key in existing]
+        if changed or removed:
+            docs = [doc_of(record, self.analyzer(record.search_text())) for record, _ in changed]
+            self.blobs.put_delta(self.source, docs, removed)  # first: the outbox (see store.py)
+            if changed:
+                self.store.put_records(changed, _now_iso(self.clock))
+            if removed:
+                self.store.delete(removed)
+        return SyncMetrics(fetched=len(page.records) + len(page.withdrawals) + len(page.failures),
+                           changed=len(changed), unchanged=len(page.records) - len(changed),
+                           removed=len(removed), failed=len(page.failures))
