@@ -210,3 +210,17 @@ def flag_due_cases(store: CaseStore, now: datetime, alerts: AlertSink) -> FlagRu
         flag_case(store, case, now, alerts, run)
     log.info("sla.run", extra={k: v for k, v in run.as_dict().items() if k != "flagged_cases"})
     return run
+
+
+def run_scheduled(now: datetime | None = None, *, store: CaseStore | None = None,
+                  alerts: AlertSink | None = None) -> FlagRun:
+    """The scheduled entry point: the store and the alert topic from settings."""
+    from ..coordinators.settings import get_staff_settings
+    from ..events import utcnow
+    from ..settings import get_settings
+
+    store = store or CaseStore(get_settings().cases_table)
+    if alerts is None:
+        topic = get_staff_settings().alerts_topic_arn
+        alerts = SnsAlertSink(topic) if topic else MemoryAlertSink()
+    return flag_due_cases(store, now or utcnow(), alerts)
