@@ -245,6 +245,8 @@ class FunctionSpec:
     memory_size: int = 128
     runtime: str | None = None
     reserved_concurrency: int | None = None
+    layers: tuple[str, ...] = ()  # repository-relative layer folders (their python/ goes on sys.path)
+    maximum_retry_attempts: int | None = None  # from AWS::Lambda::EventInvokeConfig (async calls)
     sqs: tuple[SqsSource, ...] = ()
     streams: tuple[StreamSource, ...] = ()
     schedules: tuple[ScheduleSource, ...] = ()
@@ -385,6 +387,14 @@ def list_functions(cfn: dict[str, Any]) -> list[FunctionSpec]:
                     )
                 )
 
+    retries: dict[str, int] = {}
+    for lid, res in resources.items():
+        if res.get("Type") == "AWS::Lambda::EventInvokeConfig":
+            props = res.get("Properties") or {}
+            fn = _ref_target(props.get("FunctionName"))
+            if fn and "MaximumRetryAttempts" in props:
+                retries[fn] = int(props["MaximumRetryAttempts"])
+
     functions = []
     for lid, res in resources.items():
         if res.get("Type") != "AWS::Lambda::Function":
@@ -392,6 +402,13 @@ def list_functions(cfn: dict[str, Any]) -> list[FunctionSpec]:
         props = res.get("Properties") or {}
         env = ((props.get("Environment") or {}).get("Variables")) or {}
         reserved = props.get("ReservedConcurrentExecutions")
+        layers = []
+        for layer in props.get("Layers") or []:
+            target = _ref_target(layer)
+            if target in resources and resources[target].get("Type") == "AWS::Lambda::LayerVersion":
+                folder = _code_dir((resources[target].get("Properties") or {}).get("Content"))
+                if folder:
+                    layers.append(folder)
         functions.append(
             FunctionSpec(
                 logical_id=lid,
@@ -402,6 +419,8 @@ def list_functions(cfn: dict[str, Any]) -> list[FunctionSpec]:
                 memory_size=int(props.get("MemorySize") or 128),
                 runtime=props.get("Runtime"),
                 reserved_concurrency=int(reserved) if isinstance(reserved, (int, str)) and str(reserved).isdigit() else None,
+                layers=tuple(layers),
+                maximum_retry_attempts=retries.get(lid),
                 sqs=tuple(sqs.get(lid, ())),
                 streams=tuple(streams.get(lid, ())),
                 schedules=tuple(schedules.get(lid, ())),

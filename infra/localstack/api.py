@@ -1,0 +1,77 @@
+"""Serve the Chalice app (``app.py``) over HTTP the way ``chalice local`` does, on a thread.
+
+``chalice.local`` is API Gateway's local stand-in: exact route matching, CORS preflight answers,
+binary bodies, a thread-local ``current_request`` (``create_local_server`` swaps in
+``LocalChalice``) and a threaded server, so concurrent requests work. Added here: a bigger listen
+backlog (benchmarks open many connections), JSON access logs without query strings (tracking
+tokens travel there) and port 0 for tests."""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("localstack.api")
+
+
+def load_chalice_app(app_dir: Path, module: str = "app", attribute: str = "app") -> Any:
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    return getattr(importlib.import_module(module), attribute)
+
+
+class ApiServer:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 8000, timeout: int = 30,
+                 memory: int = 512, function_name: str = "api_handler") -> None:
+        from chalice.config import Config
+        from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, ThreadedHTTPServer
+
+        class _Handler(ChaliceRequestHandler):
+            def handle_one_request(self) -> None:  # noqa: D401 - timing around chalice's handling
+                self._started = time.perf_counter()
+                super().handle_one_request()
+
+            def log_request(self, code: Any = "-", size: Any = "-") -> None:
+                path = (getattr(self, "path", "") or "").split("?", 1)[0]
+                elapsed = (time.perf_counter() - getattr(self, "_started", time.perf_counter())) * 1000
+                log.info("http.request", extra={"fields": {"method": self.command, "path": path,
+                                                           "status": int(code) if str(code).isdigit() else code,
+                                                           "ms": round(elapsed, 1)}})
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                log.warning("http.server", extra={"fields": {"message": format % args}})
+
+        class _Server(ThreadedHTTPServer):
+            request_queue_size = 256
+            daemon_threads = True
+
+        config = Config(chalice_stage="dev", function_name=function_name,
+                        user_provided_params={"chalice_app": app, "lambda_timeout": timeout,
+                                              "lambda_memory_size": memory})
+        if not isinstance(app, LocalChalice):
+            # What chalice.local.create_local_server does: a thread-local current_request.
+            CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+            app.__class__ = CustomLocalChalice
+        from functools import partial
+
+        self._server = _Server((host, port), partial(_Handler, app_object=app, config=config))
+        self.host, self.port = self._server.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
