@@ -66,6 +66,7 @@ class RouterConfig:
     evidence_weight: float = 0.3
     second_target_ratio: float = 0.9
     max_targets: int = 3
+    reason_depth: int = 5  # institutes (from the top) that get matched-word reasons
     min_confidence: float = 0.15
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
@@ -118,6 +119,7 @@ class Router:
         config: RouterConfig | None = None,
     ) -> None:
         import bm25s
+        import numpy as np
 
         from sos1379.text import get_analyzer
 
@@ -159,9 +161,16 @@ class Router:
         self._facet_bm25.index(facet_tokens, show_progress=False)
         self._doc_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.bm25_b)
         self._doc_bm25.index(doc_tokens, show_progress=False)
-        self._by_owner: list[list[int]] = [[] for _ in self.codes]
+        # (institute x facet slot) gather matrix so the per-institute top-k is one numpy sort;
+        # empty slots point at an extra always-zero score
+        by_owner: list[list[int]] = [[] for _ in self.codes]
         for i, owner in enumerate(self._facet_owner):
-            self._by_owner[owner].append(i)
+            by_owner[owner].append(i)
+        width = max((len(o) for o in by_owner), default=1) or 1
+        pad = len(self._facets)
+        self._gather = np.array([o + [pad] * (width - len(o)) for o in by_owner], dtype=np.int64)
+        k = min(cfg.facet_top_k, width)
+        self._discounts = np.array([cfg.facet_discount**i for i in range(k)], dtype=np.float64)
 
     # --- scoring -------------------------------------------------------------------------------
 
@@ -169,25 +178,25 @@ class Router:
         title = self._analyze(inp.title or "")
         return title * self.config.title_repeat + self._analyze(inp.text or "")
 
-    def _text_scores(self, terms: list[str]) -> tuple[list[float], list[list[tuple[float, int]]]]:
+    def _text_scores(self, terms: list[str]) -> tuple[Any, Any]:
+        """Per institute: mixed text score (0..1, best = 1) and facet indexes best first."""
+        import numpy as np
+
         cfg = self.config
         with self._lock:
             facet = self._facet_bm25.get_scores(terms)
             whole = self._doc_bm25.get_scores(terms)
-        per_inst_facets: list[list[tuple[float, int]]] = []
-        agg: list[float] = []
-        for owned in self._by_owner:
-            ranked = sorted(((float(facet[i]), i) for i in owned), reverse=True)[: cfg.facet_top_k]
-            per_inst_facets.append(ranked)
-            agg.append(sum(s * cfg.facet_discount**k for k, (s, _) in enumerate(ranked)))
-        fmax = max(agg) or 1.0
+        padded = np.append(facet.astype(np.float64), 0.0)[self._gather]
+        order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._discounts)]
+        best = np.take_along_axis(padded, order, axis=1)
+        agg = best @ self._discounts
+        best_facets = np.take_along_axis(self._gather, order, axis=1)
+        fmax = float(agg.max())
+        if fmax <= 0.0:
+            return np.zeros(len(self.codes)), np.full_like(best_facets, -1)
         wmax = float(whole.max()) or 1.0
-        mixed = [
-            cfg.facet_mix * a / fmax + (1 - cfg.facet_mix) * float(w) / wmax for a, w in zip(agg, whole)
-        ]
-        if max(agg) == 0.0:
-            mixed = [0.0] * len(mixed)
-        return mixed, per_inst_facets
+        mixed = cfg.facet_mix * agg / fmax + (1 - cfg.facet_mix) * whole.astype(np.float64) / wmax
+        return mixed, np.where(best > 0, best_facets, -1)
 
     def _evidence_scores(self, query: str) -> dict[str, list[dict]]:
         if self.evidence is None or not query.strip():
@@ -221,10 +230,8 @@ class Router:
             if code in excluded:
                 continue
             profile = self.profiles[code]
-            score = text_scores[idx]
+            score = float(text_scores[idx])
             reasons: list[str] = []
-            if score > 0:
-                reasons.extend(self._text_reasons(idx, facets[idx], query_words))
             if service:
                 affinity = profile.service_types.get(service, 0.0)
                 if affinity:
@@ -247,18 +254,23 @@ class Router:
             scored.append(InstituteScore(code=code, score=round(score, 4), reasons=reasons))
 
         scored.sort(key=lambda s: (-s.score, s.code))
+        if float(text_scores.max(initial=0.0)) <= 0.0:
+            # no word of the case matched any profile: priors alone must not pick an institute
+            return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=0.0)
+        # word-level reasons only where a coordinator will look: the top of the ranking
+        for item in scored[: cfg.reason_depth]:
+            item.reasons[:0] = self._text_reasons(facets[self._code_index[item.code]], query_words)
         return self._decide(scored, service)
 
-    def _text_reasons(
-        self, idx: int, best: list[tuple[float, int]], query_words: list[str]
-    ) -> list[str]:
+    def _text_reasons(self, best: Any, query_words: list[str]) -> list[str]:
         reasons: list[str] = []
         matched: list[str] = []
-        for score, fi in best[:2]:
-            if score <= 0:
+        for fi in best[:2]:
+            if fi < 0:
                 continue
-            facet = self._facets[fi]
-            words = [w for w in query_words if w in facet.terms]
+            facet = self._facets[int(fi)]
+            # one-syllable stems (쓰, 보) match but explain nothing to a coordinator
+            words = [w for w in query_words if w in facet.terms and (len(w) > 1 or w.isascii())]
             matched.extend(w for w in words if w not in matched)
             label = _FACET_LABELS.get(facet.kind, facet.kind)
             snippet = facet.text if len(facet.text) <= 80 else facet.text[:77] + "..."

@@ -1,0 +1,108 @@
+"""``sos1379 route``: route JSON-lines cases, print the evaluation table, or benchmark the router.
+
+- ``sos1379 route < cases.jsonl``: one JSON line out per case in (``id``, ``decision``, ``targets``,
+  ``confidence``, ``institutes``: ranked ``{code, score, reasons}``).
+- ``sos1379 route eval PATH [--analyzer NAME] [--json]`` (or ``sos1379 route --eval PATH``): top-1 and
+  top-3 accuracy, handoff decisions and the confusion of the misses on a labelled set.
+- ``sos1379 route bench [--analyzer NAME] [--cases PATH]``: latency, load time and memory against
+  the bm25s floor (``sos1379.routing.bench``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+_INPUT_FIELDS = ("title", "text", "service_type", "channel", "region", "lang")
+
+
+def _router(analyzer: str | None, with_catalog: bool):
+    from sos1379.routing import Router, RouterConfig, get_router
+
+    if not with_catalog:
+        return get_router(analyzer)
+    from sos1379 import catalog
+
+    return Router(config=RouterConfig(analyzer=analyzer), evidence=catalog.evidence)
+
+
+def _stream(args: argparse.Namespace) -> int:
+    if args.eval:
+        args.path = args.eval
+        return _eval(args)
+    from sos1379.routing import RoutingInput
+
+    router = _router(args.analyzer, args.catalog)
+    failed = 0
+    for lineno, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+            inp = RoutingInput(**{k: case[k] for k in _INPUT_FIELDS if case.get(k) is not None})
+        except (ValueError, TypeError) as exc:
+            failed += 1
+            print(json.dumps({"line": lineno, "error": type(exc).__name__}), file=sys.stderr)
+            continue
+        result = router.route(inp, exclude=set(case.get("exclude") or ()))
+        out = {"id": case.get("id"), **result.model_dump(mode="json")}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    return 1 if failed else 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from sos1379.routing.evaluate import evaluate, format_report, load_cases
+
+    router = _router(args.analyzer, args.catalog)
+    report = evaluate(router, load_cases(args.path))
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(format_report(report, label=f"{args.path} (analyzer {args.analyzer or 'default'})"))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from sos1379.routing import bench
+    from sos1379.routing.evaluate import load_cases
+    from sos1379.routing.models import RoutingInput
+
+    cases = None
+    if args.cases:
+        cases = [RoutingInput(**{k: c[k] for k in _INPUT_FIELDS if c.get(k) is not None})
+                 for c in load_cases(args.cases)]
+    evidence = None
+    if args.catalog:
+        from sos1379 import catalog
+
+        evidence = catalog.evidence
+    result = bench.run(cases, analyzer=args.analyzer, evidence=evidence, repeats=args.repeats)
+    print(json.dumps(result, indent=1) if args.json else bench.format_bench(result))
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    from sos1379.text import analyzer_names
+
+    p.add_argument("--analyzer", choices=analyzer_names(), default=None, help="text analyzer (default: project default)")
+    p.add_argument("--catalog", action="store_true", help="add catalog evidence (needs a loaded catalog index)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(subparsers) -> None:
+    route = subparsers.add_parser("route", help="route cases (JSON lines on stdin), evaluate, benchmark")
+    _add_common(route)
+    route.add_argument("--eval", metavar="PATH", help="same as `route eval PATH`")
+    route.set_defaults(func=_stream)
+    sub = route.add_subparsers(dest="route_command", required=False)
+
+    ev = sub.add_parser("eval", help="evaluation table on a labelled JSON-lines set")
+    ev.add_argument("path")
+    _add_common(ev)
+    ev.set_defaults(func=_eval)
+
+    bn = sub.add_parser("bench", help="routing latency, load time and memory vs the bm25s floor")
+    bn.add_argument("--cases", metavar="PATH", help="JSON-lines cases (default: built from the profiles)")
+    bn.add_argument("--repeats", type=int, default=5)
+    _add_common(bn)
+    bn.set_defaults(func=_bench)

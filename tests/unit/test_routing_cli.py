@@ -1,0 +1,78 @@
+"""`sos1379 route`: JSON lines in and out, the evaluation table, the benchmark figures."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.cli import main
+from sos1379.routing import get_router
+from sos1379.routing.bench import run
+from sos1379.routing.evaluate import evaluate
+from sos1379.routing.models import RoutingInput
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "routing_cases.jsonl"
+
+
+def test_route_reads_json_lines_and_writes_one_ranking_per_case(monkeypatch, capsys):
+    lines = [
+        {"id": "a", "title": "도금 박리", "text": "아연 도금이 벗겨져요", "service_type": "tech_consult"},
+        {"id": "b", "title": "Loan", "text": "We need a policy loan for working capital", "lang": "en"},
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(json.dumps(x) for x in lines) + "\n\n"))
+    assert main(["route"]) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["a", "b"]
+    assert out[1]["decision"] == "handoff"
+    first = out[0]["institutes"][0]
+    assert set(first) == {"code", "score", "reasons"} and first["reasons"]
+
+
+def test_route_reports_bad_lines_and_exits_non_zero(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"id": "x", "title": 5, "text": []}\nnot json\n'))
+    assert main(["route"]) == 1
+    err = capsys.readouterr().err
+    assert '"line": 1' in err and '"line": 2' in err
+
+
+def test_eval_prints_accuracy_and_misses_table(capsys, tmp_path: Path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        json.dumps({"id": "c1", "title": "용접 균열", "text": "TIG 용접부 균열", "service_type": "tech_consult",
+                    "expected_decision": "refer", "gold": ["NIMS"]}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    assert main(["route", "eval", str(path), "--analyzer", "ngram"]) == 0
+    out = capsys.readouterr().out
+    assert "top-1 accuracy      0.000  (0/1)" in out
+    assert "c1: NIMS ->" in out and "NIMS ->" in out.split("confusion")[1]
+    assert main(["route", "--eval", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top1"] == 0.0
+
+
+def test_evaluation_counts_a_hit_when_any_gold_code_is_first():
+    router = get_router()
+    case = {"id": "m", "title": "용접 균열", "text": "TIG 용접부 균열", "service_type": "tech_consult",
+            "expected_decision": "refer", "gold": ["NIMS", "KITECH"]}
+    report = evaluate(router, [case])
+    assert report.top1 == 1 and report.top3 == 1 and report.decision_ok == 1
+
+
+def test_bench_reports_latency_against_the_floor():
+    cases = [RoutingInput(title="금형 마모", text="프레스 금형이 깨져요", service_type="tech_consult")]
+    result = run(cases, repeats=3)
+    assert result["route"]["n"] == 3
+    assert result["route"]["median_ms"] >= result["floor_bm25s_get_scores"]["median_ms"] > 0
+    assert result["load"]["router_build_ms"] > 0
+
+
+@pytest.mark.parametrize("name", ["kiwi", "ngram", "hybrid"])
+def test_every_analyzer_builds_a_working_router(name: str):
+    from sos1379.routing import Router, RouterConfig
+
+    result = Router(config=RouterConfig(analyzer=name)).route(
+        RoutingInput(title="김치 과숙성", text="김치가 너무 빨리 시어져요", service_type="tech_consult")
+    )
+    assert result.institutes[0].code == "WIKIM"
