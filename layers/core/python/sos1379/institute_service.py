@@ -1,0 +1,251 @@
+"""The institutes' side of a referral (accept, decline, ask the SME, resolve) and the SME's reply.
+
+Tenancy: every function takes the authenticated institute ``code`` and reads the referral item
+``CASE#{case_id} / REFERRAL#{code}``. A case that was never referred to ``code`` raises
+CaseNotFound, exactly like a case that does not exist (404, never 403: existence is private).
+
+Every change goes through ``lifecycle.check_transition`` and one ``store.update_case`` call with
+its event, the referral items moving in the same transaction; the case version makes concurrent
+actions (two institutes accepting at once) resolve to one winner.
+
+A decline re-routes through the outbox: when no other offer of the case is still open, the same
+transaction appends ``case.route_requested``, the stream relays it to the intake queue, and
+``sos1379.referrals.route_case_event`` refers the next best institute that has not declined (or
+hands the case to a coordinator when none is left).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from .directory import load_directory
+from .errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from .events import Actor, CaseEvent, iso, utcnow
+from .intake import load_case_for_sme
+from .lifecycle import STATUS_LABELS, EventType, Status, check_transition
+from .models import _nfc, parse_model
+from .referrals import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
+from .store import CaseStore, from_dynamo
+
+REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded")
+
+
+def _text(lo: int, hi: int):
+    return Annotated[str, StringConstraints(min_length=lo, max_length=hi), BeforeValidator(_nfc)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeclineInput(_Input):
+    reason: _text(2, 1000)
+
+
+class RequestInfoInput(_Input):
+    question: _text(5, 2000)
+
+
+class ResolveInput(_Input):
+    summary: _text(5, 5000)
+
+
+class ReplyInput(_Input):
+    answer: _text(1, 5000)
+
+
+def _actor(code: str) -> Actor:
+    return Actor(kind="institute", id=code)
+
+
+def _institute_ref(code: str) -> dict:
+    inst = load_directory().get(code)
+    return {"code": code, "name_ko": inst.name_ko if inst else code, "name_en": inst.name_en if inst else code}
+
+
+def _referral(store: CaseStore, case_id: str, code: str) -> dict:
+    out = store.table.get_item(Key={"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{code}"}, ConsistentRead=True)
+    if "Item" not in out:
+        raise CaseNotFound()
+    return from_dynamo(out["Item"])
+
+
+def _load(store: CaseStore, code: str, case_id: str) -> tuple[dict, dict]:
+    referral = _referral(store, case_id, code)  # first: a stranger learns nothing from the case read
+    return store.get_case(case_id), referral
+
+
+def _retrying(action: Callable[[], dict], attempts: int = 3) -> dict:
+    """Re-run ``action`` (which re-reads the case) when another writer won the version race."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except ConcurrentUpdate:
+            if attempt + 1 == attempts:
+                raise
+    raise ConcurrentUpdate()  # pragma: no cover
+
+
+def _require(current: str, allowed: set[str], target: str) -> None:
+    if current not in allowed:
+        raise InvalidTransition(current, target)
+
+
+def _others_active(store: CaseStore, case_id: str, code: str) -> list[dict]:
+    return [r for r in store.referrals(case_id)
+            if r["institute"] != code and r.get("status") in ACTIVE_REFERRAL_STATUSES]
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def list_referrals(store: CaseStore, code: str, status: str | None = None) -> list[dict]:
+    if status is not None and status not in REFERRAL_STATUSES:
+        raise ValidationFailed([FieldError("status", f"허용된 값: {', '.join(REFERRAL_STATUSES)}",
+                                           f"Must be one of: {', '.join(REFERRAL_STATUSES)}", "literal_error")])
+    items = store.institute_referrals(code, status)
+    items.sort(key=lambda r: r.get("referred_at", ""), reverse=True)
+    return [{k: r.get(k) for k in ("case_id", "case_number", "referral_id", "status", "title", "service_type",
+                                   "referred_at", "respond_by", "updated_at")} for r in items]
+
+
+def get_referral(store: CaseStore, code: str, case_id: str) -> dict:
+    """The referral as the institute sees it: the v1 message (contact only with consent and only
+    while the referral is open to this institute), its status and the case's current state."""
+    case, referral = _load(store, code, case_id)
+    message = build_message(case, referral).model_dump(mode="json")
+    if referral["status"] not in ("referred", "accepted", "resolved"):
+        message["contact"], message["contact_withheld"] = None, True
+    ko, en = STATUS_LABELS.get(case["status"], (case["status"], case["status"]))
+    open_request = case.get("open_request")
+    return {
+        "referral": {k: referral.get(k) for k in ("referral_id", "status", "referred_at", "updated_at",
+                                                  "respond_by", "decline_reason")},
+        "case": {"case_id": case["case_id"], "case_number": case["case_number"], "status": case["status"],
+                 "status_label": {"ko": ko, "en": en},
+                 "open_request": open_request if open_request and open_request.get("institute") == code else None,
+                 "outcome": case.get("outcome") if (case.get("outcome") or {}).get("institute") == code else None},
+        "message": message,
+    }
+
+
+# --------------------------------------------------------------------------- institute actions
+
+
+def accept(store: CaseStore, code: str, case_id: str) -> dict:
+    def run() -> dict:
+        case, referral = _load(store, code, case_id)
+        _require(referral["status"], {"referred"}, "accepted")
+        _require(case["status"], {Status.REFERRED}, Status.ACCEPTED)
+        check_transition(case["status"], Status.ACCEPTED)
+        at = iso(utcnow())
+        actions = [referral_status_action(store, referral, "accepted", at, {"accepted_at": at})]
+        # the first institute to accept takes the case; the other offers lapse
+        actions += [referral_status_action(store, other, "superseded", at) for other in
+                    _others_active(store, case_id, code)]
+        event = CaseEvent(case_id=case_id, type=EventType.ACCEPTED, at=at, actor=_actor(code),
+                          data={"institute": _institute_ref(code)})
+        new = store.update_case(case, {"status": Status.ACCEPTED.value, "accepted_by": code, "updated_at": at},
+                                events=[event], extra_actions=actions)
+        return {"case_id": case_id, "status": new["status"], "referral_status": "accepted"}
+
+    return _retrying(run)
+
+
+def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
+    body: DeclineInput = parse_model(DeclineInput, payload)
+
+    def run() -> dict:
+        case, referral = _load(store, code, case_id)
+        _require(referral["status"], {"referred", "accepted"}, "declined")
+        now = utcnow()
+        at = iso(now)
+        declined_by = [c for c in (case.get("declined_by") or []) if c != code] + [code]
+        actions = [referral_status_action(store, referral, "declined", at,
+                                           {"declined_at": at, "decline_reason": body.reason})]
+        events = [CaseEvent(case_id=case_id, type=EventType.DECLINED, at=at, actor=_actor(code),
+                            data={"institute": _institute_ref(code), "reason": body.reason})]
+        changes: dict = {"declined_by": declined_by, "updated_at": at}
+        if (case.get("open_request") or {}).get("institute") == code:
+            changes["open_request"] = None
+        others = _others_active(store, case_id, code)
+        rerouted = not others and case["status"] not in (Status.RESOLVED, Status.CLOSED, Status.WITHDRAWN,
+                                                         Status.HANDED_OFF)
+        if rerouted:
+            # relayed to the intake queue by the stream; the router refers the next institute
+            events.append(CaseEvent(case_id=case_id, type=EventType.ROUTE_REQUESTED, at=iso(now + timedelta(milliseconds=1)),
+                                    actor=_actor(code), data={"reason": "declined", "declined_by": declined_by}))
+        changes["referred_to"] = [r["institute"] for r in others]
+        new = store.update_case(case, changes, events=events, extra_actions=actions)
+        return {"case_id": case_id, "status": new["status"], "referral_status": "declined", "rerouted": rerouted}
+
+    return _retrying(run)
+
+
+def request_info(store: CaseStore, code: str, case_id: str, payload) -> dict:
+    body: RequestInfoInput = parse_model(RequestInfoInput, payload)
+
+    def run() -> dict:
+        case, referral = _load(store, code, case_id)
+        _require(referral["status"], {"referred", "accepted"}, Status.INFO_REQUESTED)
+        _require(case["status"], {Status.REFERRED, Status.ACCEPTED, Status.IN_PROGRESS}, Status.INFO_REQUESTED)
+        check_transition(case["status"], Status.INFO_REQUESTED)
+        at = iso(utcnow())
+        request = {"question": body.question, "institute": code, "asked_at": at}
+        event = CaseEvent(case_id=case_id, type=EventType.INFO_REQUESTED, at=at, actor=_actor(code),
+                          data={"question": body.question, "institute": _institute_ref(code),
+                                "resume_status": case["status"]})
+        new = store.update_case(case, {"status": Status.INFO_REQUESTED.value, "resume_status": case["status"],
+                                       "open_request": request, "updated_at": at}, events=[event])
+        return {"case_id": case_id, "status": new["status"], "resume_status": case["status"]}
+
+    return _retrying(run)
+
+
+def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
+    body: ResolveInput = parse_model(ResolveInput, payload)
+
+    def run() -> dict:
+        case, referral = _load(store, code, case_id)
+        _require(referral["status"], {"accepted"}, Status.RESOLVED)
+        _require(case["status"], {Status.ACCEPTED, Status.IN_PROGRESS, Status.INFO_REQUESTED}, Status.RESOLVED)
+        check_transition(case["status"], Status.RESOLVED)
+        at = iso(utcnow())
+        outcome = {"summary": body.summary, "institute": code, "resolved_at": at, "result": "solved"}
+        event = CaseEvent(case_id=case_id, type=EventType.RESOLVED, at=at, actor=_actor(code),
+                          data={"summary": body.summary, "institute": _institute_ref(code), "outcome": "solved"})
+        new = store.update_case(case, {"status": Status.RESOLVED.value, "outcome": outcome, "open_request": None,
+                                       "resume_status": None, "updated_at": at}, events=[event],
+                                extra_actions=[referral_status_action(store, referral, "resolved", at,
+                                                                       {"resolved_at": at})])
+        return {"case_id": case_id, "status": new["status"], "referral_status": "resolved"}
+
+    return _retrying(run)
+
+
+# --------------------------------------------------------------------------- the SME's side
+
+
+def reply(store: CaseStore, case_id: str, token: str | None, payload) -> dict:
+    """The SME answers an open information request; the case returns to where it was."""
+    body: ReplyInput = parse_model(ReplyInput, payload)
+
+    def run() -> dict:
+        case = load_case_for_sme(store, case_id, token)
+        resume = case.get("resume_status") or Status.RECEIVED.value
+        if case["status"] != Status.INFO_REQUESTED:
+            raise InvalidTransition(case["status"], resume)
+        check_transition(case["status"], resume)
+        at = iso(utcnow())
+        request = case.get("open_request") or {}
+        event = CaseEvent(case_id=case_id, type=EventType.INFO_PROVIDED, at=at, actor=Actor(kind="sme", id="public"),
+                          data={"answer": body.answer, "question": request.get("question"),
+                                "institute": request.get("institute"), "resume_status": resume})
+        new = store.update_case(case, {"status": resume, "resume_status": None, "open_request": None,
+                                       "last_info_provided_at": at, "updated_at": at}, events=[event])
+        return {"case_id": case_id, "status": new["status"]}
+
+    return _retrying(run)
