@@ -1,0 +1,171 @@
+"""Coordinator API (staff JWT bearer tokens; roles counselor < coordinator < lead), the monthly
+statistics, and the SME's satisfaction rating. Role rules: sos1379/coordinators/service.py.
+
+401 without or with an invalid token; 403 when the role is too low; 404 for an unknown case."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ..coordinators import auth, reporting
+from ..coordinators import service as svc
+from .common import get_store, header, json_body, json_response, route
+
+bp = Blueprint(__name__)
+
+_JSON_TYPES = ["application/json"]
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _staff() -> auth.Staff:
+    return auth.authenticate(header(bp.current_request, "Authorization"))
+
+
+def _optional_body() -> object:
+    return json_body(bp.current_request) if bp.current_request.raw_body else {}
+
+
+@route(bp, "/coordinator/queue", methods=["GET"])
+def get_queue():
+    return json_response(svc.triage_queue(get_store(), _staff()), headers=_NO_STORE)
+
+
+@route(bp, "/coordinator/cases", methods=["POST"], content_types=_JSON_TYPES)
+def record_intake():
+    staff, request = _staff(), bp.current_request
+    receipt, created = svc.counselor_intake(get_store(), staff, json_body(request),
+                                            idempotency_key=header(request, "Idempotency-Key"))
+    return json_response(receipt, 201, {"Location": f"/coordinator/cases/{receipt['case_id']}",
+                                        "Idempotent-Replayed": "false" if created else "true"})
+
+
+@route(bp, "/coordinator/cases/{case_id}", methods=["GET"])
+def get_case_detail(case_id: str):
+    return json_response(svc.case_detail(get_store(), _staff(), case_id), headers=_NO_STORE)
+
+
+@route(bp, "/coordinator/cases/{case_id}/assign", methods=["POST"], content_types=_JSON_TYPES)
+def assign_case(case_id: str):
+    staff = _staff()
+    return json_response(svc.assign(get_store(), staff, case_id, json_body(bp.current_request)))
+
+
+@route(bp, "/coordinator/cases/{case_id}/reroute", methods=["POST"], content_types=_JSON_TYPES)
+def reroute_case(case_id: str):
+    staff = _staff()
+    return json_response(svc.reroute(get_store(), staff, case_id, json_body(bp.current_request)), 202)
+
+
+@route(bp, "/coordinator/cases/{case_id}/notes", methods=["POST"], content_types=_JSON_TYPES)
+def add_note(case_id: str):
+    staff = _staff()
+    return json_response(svc.add_note(get_store(), staff, case_id, json_body(bp.current_request)), 201)
+
+
+@route(bp, "/coordinator/cases/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES)
+def request_info(case_id: str):
+    staff = _staff()
+    return json_response(svc.request_info(get_store(), staff, case_id, json_body(bp.current_request)))
+
+
+@route(bp, "/coordinator/cases/{case_id}/guidance", methods=["POST"], content_types=_JSON_TYPES)
+def record_guidance(case_id: str):
+    staff = _staff()
+    return json_response(svc.record_guidance(get_store(), staff, case_id, json_body(bp.current_request)))
+
+
+@route(bp, "/coordinator/cases/{case_id}/handoff", methods=["POST"], content_types=_JSON_TYPES)
+def handoff_case(case_id: str):
+    staff = _staff()
+    return json_response(svc.handoff(get_store(), staff, case_id, json_body(bp.current_request)))
+
+
+@route(bp, "/coordinator/cases/{case_id}/close", methods=["POST"], content_types=_JSON_TYPES)
+def close_case(case_id: str):
+    staff = _staff()
+    return json_response(svc.close(get_store(), staff, case_id, _optional_body()))
+
+
+@route(bp, "/stats", methods=["GET"])
+def get_stats():
+    staff = _staff()
+    month = (bp.current_request.query_params or {}).get("month")
+    return json_response(reporting.stats_for_staff(get_store(), staff, month), headers=_NO_STORE)
+
+
+@route(bp, "/cases/{case_id}/rating", methods=["POST"], content_types=_JSON_TYPES)
+def rate_case(case_id: str):
+    request = bp.current_request
+    token = header(request, "X-Tracking-Token") or (request.query_params or {}).get("token")
+    return json_response(svc.rate_case(get_store(), case_id, token, json_body(request)), 201)
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------
+
+_PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_AUTH = {"name": "Authorization", "in": "header", "required": True,
+         "description": "Bearer <JWT> (Cognito; locally `sos1379 token`)", "schema": {"type": "string"}}
+_CASE = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_ERRORS = {"401": {"description": "Missing or invalid token", **_PROBLEM},
+           "403": {"description": "Role too low", **_PROBLEM}}
+
+
+def _body(properties: dict, required: list[str]) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": required, "additionalProperties": False}}}}
+
+
+def _action(summary: str, body: dict | None, ok: str = "200", role: str = "coordinator") -> dict:
+    op = {"summary": f"{summary} ({role}+)", "parameters": [_AUTH, _CASE],
+          "responses": {ok: _OK, **_ERRORS, "404": {"description": "Unknown case", **_PROBLEM},
+                        "409": {"description": "Not allowed in the case's status", **_PROBLEM},
+                        "422": {"description": "Invalid fields", **_PROBLEM}}}
+    if body is not None:
+        op["requestBody"] = body
+    return {"post": op}
+
+
+_STR = {"type": "string"}
+OPENAPI_PATHS = {
+    "/coordinator/queue": {"get": {"summary": "Triage queue (counselor+)", "parameters": [_AUTH],
+                                   "responses": {"200": _OK, **_ERRORS}}},
+    "/coordinator/cases": {"post": {
+        "summary": "Record a 1379 call or walk-in visit on the SME's behalf (counselor+)",
+        "parameters": [_AUTH, {"name": "Idempotency-Key", "in": "header", "required": False, "schema": _STR}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/CaseSubmission"}}}},
+        "responses": {"201": _OK, **_ERRORS, "422": {"description": "Invalid fields", **_PROBLEM}}}},
+    "/coordinator/cases/{case_id}": {"get": {
+        "summary": "Case detail with the full history, internal notes included (counselor+)",
+        "parameters": [_AUTH, _CASE],
+        "responses": {"200": _OK, **_ERRORS, "404": {"description": "Unknown case", **_PROBLEM}}}},
+    "/coordinator/cases/{case_id}/assign": _action("Assign to a coordinator",
+                                                   _body({"coordinator": _STR}, ["coordinator"])),
+    "/coordinator/cases/{case_id}/reroute": _action(
+        "Re-refer to chosen institutes through the referral fan-out",
+        _body({"institutes": {"type": "array", "items": _STR, "minItems": 1, "maxItems": 5}, "reason": _STR},
+              ["institutes", "reason"]), ok="202"),
+    "/coordinator/cases/{case_id}/notes": _action("Add an internal note", _body({"text": _STR}, ["text"]),
+                                                  ok="201", role="counselor"),
+    "/coordinator/cases/{case_id}/request-info": _action("Ask the SME for information (pauses the SLA clocks)",
+                                                         _body({"question": _STR}, ["question"]), role="counselor"),
+    "/coordinator/cases/{case_id}/guidance": _action(
+        "Record guidance given (e.g. by phone); stops the first-guidance clock",
+        _body({"summary": _STR, "resolve": {"type": "boolean"}}, ["summary"]), role="counselor"),
+    "/coordinator/cases/{case_id}/handoff": _action(
+        "Hand off to a partner (CCEI of the company's region, or BIZINFO1357)",
+        _body({"partner": {"type": "string", "enum": ["BIZINFO1357", "CCEI"]}, "note": _STR}, ["partner"])),
+    "/coordinator/cases/{case_id}/close": _action("Close the case", None),
+    "/stats": {"get": {"summary": "Monthly statistics (coordinator+)",
+                       "parameters": [_AUTH, {"name": "month", "in": "query", "required": False,
+                                              "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}}],
+                       "responses": {"200": _OK, **_ERRORS, "422": {"description": "Bad month", **_PROBLEM}}}},
+    "/cases/{case_id}/rating": {"post": {
+        "summary": "Rate the help once the case is resolved (tracking token)",
+        "parameters": [_CASE, {"name": "X-Tracking-Token", "in": "header", "required": False, "schema": _STR},
+                       {"name": "token", "in": "query", "required": False, "schema": _STR}],
+        "requestBody": _body({"score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": _STR}, ["score"]),
+        "responses": {"201": _OK, "404": {"description": "Unknown case or wrong token", **_PROBLEM},
+                      "409": {"description": "Not resolved yet, or already rated", **_PROBLEM},
+                      "422": {"description": "Invalid fields", **_PROBLEM}}}},
+}
