@@ -1,0 +1,30 @@
+"""NotifyQueue -> SMS and email to the SME (sos1379.notify). Partial batch failures: a record
+that failed transiently is retried alone; one that keeps failing ends in NotifyDLQ."""
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from sos1379.notify.runtime import handle_record, idempotency_config
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record):
+    result = handle_record(record)
+    # ids and statuses only: recipients never reach the logs
+    logger.info("notification handled", extra=result)
+    for channel in result["channels"]:
+        metrics.add_metric(name=f"Notification_{channel['status']}", unit=MetricUnit.Count, value=1)
+    if result["action"] == "deferred":
+        metrics.add_metric(name="NotificationDeferred", unit=MetricUnit.Count, value=1)
+    return result
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    idempotency_config().register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

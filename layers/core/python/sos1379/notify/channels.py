@@ -1,0 +1,193 @@
+"""Channel adapters behind two small protocols, so a Korean SMS or KakaoTalk AlimTalk gateway can
+replace SNS / SES later without touching the consumer.
+
+Every adapter turns provider failures into one of three typed outcomes:
+
+- ``PermanentSendError``: the provider refused this message for good (invalid number, opted out,
+  rejected sender or address). Recorded, never retried.
+- ``TransientSendError``: the provider did not take the message and may later (throttling, 5xx,
+  a connection that never reached it, missing permission that an operator can fix). Raised so SQS
+  retries with backoff; what keeps failing ends in the DLQ for ``sos1379 dlq redrive``.
+- anything else (a read timeout, a dropped connection after the request went out): the provider
+  may or may not have accepted it. The consumer keeps its "sending" claim so a retry does not
+  send again (at most once for that narrow window; see docs/notifications.md).
+
+Provider clients are created with botocore retries OFF: botocore's standard mode retries read
+timeouts, which would resend an SMS the provider may already have accepted. SQS redelivery is the
+retry, after the idempotency checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from .settings import get_notify_settings
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider: str
+    message_id: str
+
+
+class SendError(Exception):
+    def __init__(self, code: str, provider: str) -> None:
+        super().__init__(f"{provider}: {code}")
+        self.code = code
+        self.provider = provider
+
+
+class PermanentSendError(SendError):
+    """The provider refused the message for good."""
+
+
+class TransientSendError(SendError):
+    """The provider did not take the message; trying again later may work."""
+
+
+class SmsSender(Protocol):
+    name: str
+
+    def send_sms(self, phone_e164: str, text: str) -> SendResult: ...
+
+
+class EmailSender(Protocol):
+    name: str
+
+    def send_email(self, to: str, subject: str, body: str) -> SendResult: ...
+
+
+PERMANENT_CODES = frozenset({
+    # SNS
+    "InvalidParameter", "InvalidParameterValue", "EndpointDisabled", "OptedOut", "OptedOutException",
+    # SES v2
+    "MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException", "NotFoundException",
+    "AccountSuspendedException",
+    # End User Messaging SMS (sms-voice v2): ValidationException covers invalid destination numbers;
+    # ConflictException is raised for opted-out destinations.
+    "ValidationException", "ConflictException",
+})
+TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
+    "LimitExceededException", "SendingPausedException", "InternalError", "InternalFailure",
+    "InternalServerException", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
+    "KMSThrottlingException", "RequestTimeout", "RequestTimeoutException",
+    # configuration an operator fixes, after which the DLQ is redriven
+    "AuthorizationError", "AccessDenied", "AccessDeniedException", "KMSDisabledException",
+})
+
+
+def classify(exc: Exception, provider: str) -> Exception:
+    """Map a botocore exception to PermanentSendError / TransientSendError, or return it unchanged
+    when it is ambiguous (the request may have reached the provider)."""
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in PERMANENT_CODES:
+            return PermanentSendError(code, provider)
+        if code in TRANSIENT_CODES or status >= 500 or status == 429:
+            return TransientSendError(code or str(status), provider)
+        if 400 <= status < 500:
+            return PermanentSendError(code or str(status), provider)
+        return TransientSendError(code or "unknown", provider)
+    # The request never left: safe to retry.
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return TransientSendError(type(exc).__name__, provider)
+    return exc
+
+
+@lru_cache(maxsize=None)
+def provider_client(service: str):
+    import boto3
+    from botocore.config import Config
+
+    from ..settings import get_settings
+
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
+    return boto3.session.Session().client(service, region_name=get_settings().region, config=config)
+
+
+class SnsSmsSender:
+    """SMS through SNS Publish to a phone number (what moto and the local stack support).
+
+    In AWS, sns:Publish to a phone number cannot be scoped to a resource (it needs "*"), so the
+    template uses End User Messaging SMS (``SmsVoiceSender``) there."""
+
+    name = "sns"
+
+    def __init__(self, client=None, sender_id: str = "") -> None:
+        self._client = client
+        self.sender_id = sender_id
+
+    def send_sms(self, phone_e164: str, text: str) -> SendResult:
+        client = self._client or provider_client("sns")
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self.sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self.sender_id}
+        try:
+            out = client.publish(PhoneNumber=phone_e164, Message=text, MessageAttributes=attributes)
+        except Exception as exc:  # noqa: BLE001 - classified, re-raised
+            raise classify(exc, self.name) from exc
+        return SendResult(self.name, out["MessageId"])
+
+
+class SmsVoiceSender:
+    """SMS through AWS End User Messaging SMS (``pinpoint-sms-voice-v2`` SendTextMessage) from a
+    phone pool or registered origination number: IAM can scope it to that identity's ARN."""
+
+    name = "sms-voice"
+
+    def __init__(self, origination_identity: str, configuration_set: str = "", client=None) -> None:
+        self.origination_identity = origination_identity
+        self.configuration_set = configuration_set
+        self._client = client
+
+    def send_sms(self, phone_e164: str, text: str) -> SendResult:
+        client = self._client or provider_client("pinpoint-sms-voice-v2")
+        kwargs = {"DestinationPhoneNumber": phone_e164, "OriginationIdentity": self.origination_identity,
+                  "MessageBody": text, "MessageType": "TRANSACTIONAL"}
+        if self.configuration_set:
+            kwargs["ConfigurationSetName"] = self.configuration_set
+        try:
+            out = client.send_text_message(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise classify(exc, self.name) from exc
+        return SendResult(self.name, out["MessageId"])
+
+
+class SesEmailSender:
+    """Email through SES v2 SendEmail from the verified sender identity (NOTIFY_SENDER_EMAIL)."""
+
+    name = "ses"
+
+    def __init__(self, sender: str, configuration_set: str = "", client=None) -> None:
+        self.sender = sender
+        self.configuration_set = configuration_set
+        self._client = client
+
+    def send_email(self, to: str, subject: str, body: str) -> SendResult:
+        client = self._client or provider_client("sesv2")
+        kwargs = {"FromEmailAddress": self.sender, "Destination": {"ToAddresses": [to]},
+                  "Content": {"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"},
+                                         "Body": {"Text": {"Data": body, "Charset": "UTF-8"}}}}}
+        if self.configuration_set:
+            kwargs["ConfigurationSetName"] = self.configuration_set
+        try:
+            out = client.send_email(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise classify(exc, self.name) from exc
+        return SendResult(self.name, out["MessageId"])
+
+
+def default_sms_sender() -> SmsSender:
+    settings = get_notify_settings()
+    if settings.sms_origination_identity:
+        return SmsVoiceSender(settings.sms_origination_identity, settings.sms_configuration_set)
+    return SnsSmsSender(sender_id=settings.sms_sender_id)
+
+
+def default_email_sender() -> EmailSender:
+    settings = get_notify_settings()
+    return SesEmailSender(settings.sender_email, settings.email_configuration_set)

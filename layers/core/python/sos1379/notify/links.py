@@ -1,0 +1,70 @@
+"""Tracking links for notifications.
+
+The receipt's tracking token exists only in the submitter's 201 answer (the case stores its
+hash), so a notification cannot repeat it - and a case recorded by a counselor over the phone has
+no web receipt at all. The notifier therefore mints a *link token* per notification: 96 random
+bits, stored only as a SHA-256 hash in a ``LINK#{hash}`` item of the cases table (with a TTL) that
+names its case. The tracking API accepts it like the receipt token (``verify_link_token``), and the
+short form ``{base}/t/{token}`` keeps a Korean SMS inside one 70-character segment."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..events import iso
+from ..settings import get_settings
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_key(token: str) -> dict:
+    return {"PK": f"LINK#{_hash(token)}", "SK": "META"}
+
+
+@dataclass(frozen=True)
+class TrackingLinks:
+    token: str
+    tracking_url: str
+    short_url: str
+    survey_url: str
+    survey_short_url: str
+
+
+def build_links(case_id: str, token: str, base_url: str | None = None) -> TrackingLinks:
+    base = (base_url or get_settings().public_base_url).rstrip("/")
+    long = f"{base}/track?case={case_id}&token={token}"
+    short = f"{base}/t/{token}"
+    return TrackingLinks(token=token, tracking_url=long, short_url=short, survey_url=f"{long}&survey=1",
+                         survey_short_url=f"{short}?s=1")
+
+
+def mint_link(store, case_id: str, now: datetime, ttl_days: int = 400) -> TrackingLinks:
+    """Create and store a new link token for ``case_id``; returns the links built on it."""
+    token = secrets.token_urlsafe(12)
+    store.table.put_item(Item={**link_key(token), "kind": "link_token", "case_id": case_id, "created_at": iso(now),
+                               "expires_at": int((now + timedelta(days=ttl_days)).timestamp())},
+                         ConditionExpression="attribute_not_exists(PK)")
+    return build_links(case_id, token)
+
+
+def resolve_link_token(store, token: str | None, now: datetime | None = None) -> str | None:
+    """The case id a link token belongs to, or None (unknown, malformed or expired)."""
+    if not token or len(token) > 64:
+        return None
+    item = store.table.get_item(Key=link_key(token), ConsistentRead=True).get("Item")
+    if not item:
+        return None
+    if now is not None and int(item.get("expires_at", 0)) < int(now.timestamp()):
+        return None
+    return str(item["case_id"])
+
+
+def verify_link_token(store, case_id: str, token: str | None, now: datetime | None = None) -> bool:
+    """True when ``token`` is a live link token of ``case_id`` (constant-time id comparison)."""
+    found = resolve_link_token(store, token, now)
+    return found is not None and hmac.compare_digest(found, case_id)

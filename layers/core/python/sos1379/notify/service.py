@@ -1,0 +1,382 @@
+"""The SME notifier: one notification-queue message in, at most one SMS and one email out.
+
+Flow for a message (a case event from lifecycle.NOTIFY_EVENTS, or a deferred copy of one):
+
+1. Read the case (messages carry no contact details) and pick the channels the SME chose.
+2. Quiet hours: a non-urgent event between 21:00 and 08:00 Asia/Seoul goes back on the queue with
+   a ``deliver_after`` instant (08:00) and hops in DelaySeconds <= 900 chunks until then.
+3. Per channel, ``deliver`` runs under Powertools idempotency keyed on (case, event, channel), and
+   inside it a durable *marker* item ``NOTIFY#{event_id}#{channel}`` in the cases table:
+
+   - claim: put the marker ``state=sending`` (conditional on absence) together with a ``queued``
+     history entry, in one transaction, BEFORE calling the provider;
+   - call the provider;
+   - settle: marker ``sending -> sent`` with the provider's message id, plus the ``sent`` history
+     entry, in one transaction.
+
+   A redelivery first reads the marker: ``sent`` or ``failed_permanent`` -> nothing is sent again;
+   ``sending`` -> an earlier attempt died during or right after the provider call (the crash
+   window Powertools alone cannot cover: it saves its result only after the function returns).
+   The notifier then does NOT send again and records the attempt as sent, unconfirmed: for this
+   narrow window it prefers at most once (a doubled SMS is what the promise forbids). Known
+   rejections (permanent or transient) remove any doubt, so they settle or release the claim.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from .. import korea
+from ..directory import load_directory
+from ..errors import CaseNotFound
+from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
+from ..lifecycle import EventType
+from ..store import CaseStore, event_item, from_dynamo, to_dynamo
+from .channels import EmailSender, PermanentSendError, SmsSender, TransientSendError
+from .links import TrackingLinks, mint_link
+from .quiet import next_hop_seconds, release_at
+from .settings import NotifySettings
+from .templates import Rendered, Templates
+
+CHANNELS = ("sms", "email")
+ACTOR = Actor(kind="system", id="notify_sme")
+
+
+class NotifyMessage(BaseModel):
+    """A notification-queue body: CaseEvent.message(), plus ``deliver_after`` on deferred copies."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: int = 1
+    event_id: str
+    case_id: str
+    type: str
+    at: str
+    actor: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    deliver_after: str | None = None
+
+
+class NotifyTransientError(Exception):
+    """At least one channel failed transiently: the message must be retried (already-sent
+    channels are not sent again)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass
+class ChannelOutcome:
+    channel: str
+    status: str  # sent | failed_permanent | duplicate | skipped
+    reason: str = ""
+    provider_message_id: str = ""
+
+
+@dataclass
+class Outcome:
+    case_id: str
+    event_id: str
+    event_type: str
+    action: str  # sent | deferred | duplicate | ignored
+    channels: list[ChannelOutcome] = field(default_factory=list)
+    deliver_after: str | None = None
+
+
+def marker_key(case_id: str, event_id: str, channel: str) -> dict:
+    return {"PK": f"CASE#{case_id}", "SK": f"NOTIFY#{event_id}#{channel}"}
+
+
+def mask_recipient(channel: str, value: str) -> str:
+    return korea.mask_phone(value) if channel == "sms" else korea.mask_email(value)
+
+
+def chosen_channels(case: dict) -> list[str]:
+    """The channels the SME chose and gave an address for (never one they did not choose)."""
+    contact = case.get("contact") or {}
+    preferred = contact.get("preferred_channels") or []
+    address = {"sms": contact.get("phone"), "email": contact.get("email")}
+    return [c for c in CHANNELS if c in preferred and address.get(c)]
+
+
+def _format_due(value: str | None, language: str) -> str:
+    if not value:
+        return ""
+    local = parse_iso(value).astimezone(korea.SEOUL)
+    if language == "en":
+        return local.strftime("%a %d %b %H:%M KST").replace(" 0", " ")
+    weekday = "월화수목금토일"[local.weekday()]
+    return f"{local.month}월 {local.day}일({weekday}) {local:%H:%M}"
+
+
+def _institute_names(codes: list[str], language: str) -> str:
+    directory = load_directory()
+    names = [directory[c].name(language) if c in directory else c for c in codes]
+    joiner = ", " if language == "en" else ", "
+    return joiner.join(names)
+
+
+def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templates: Templates,
+                language: str) -> dict[str, str]:
+    """The placeholder values for one event, in ``language``. Nothing here is contact data."""
+    data = message.data or {}
+    institutes = data.get("institutes") or ([data["institute"]] if data.get("institute") else []) \
+        or list(case.get("referred_to") or [])
+    if isinstance(institutes, str):
+        institutes = [institutes]
+    partner_code = data.get("partner") or ""
+    directory = load_directory()
+    partner_family = "CCEI" if partner_code.startswith("CCEI") else partner_code
+    partner = directory[partner_family].name(language) if partner_family in directory else partner_code
+    answer_due = _format_due(data.get("due_at"), language)
+    if answer_due:
+        answer_due = f"답변 기한: {answer_due}\n" if language != "en" else f"Please answer by {answer_due}.\n"
+    return {
+        "case_number": case["case_number"], "title": case.get("title", ""),
+        "company": (case.get("company") or {}).get("name", ""),
+        "tracking_url": links.tracking_url, "short_url": links.short_url,
+        "survey_url": links.survey_url, "survey_short_url": links.survey_short_url,
+        "due_date": _format_due(data.get("guidance_due_at") or case.get("guidance_due_at"), language),
+        "institute": _institute_names([str(c) for c in institutes], language),
+        "question": str(data.get("question") or ""), "answer_due": answer_due,
+        "summary": str(data.get("summary") or ""),
+        "partner": partner, "partner_contact": templates.partner_contact(partner_family, language),
+    }
+
+
+class Notifier:
+    """Sends the notifications for queue messages. Collaborators come in through the constructor
+    (store, senders, templates, the re-enqueue function, the clock) so tests swap any of them."""
+
+    def __init__(self, store: CaseStore, sms: SmsSender, email: EmailSender, templates: Templates,
+                 settings: NotifySettings, requeue: Callable[[dict, int], None],
+                 clock: Callable[[], datetime] = utcnow,
+                 idempotent: Callable[[Callable[..., dict]], Callable[..., dict]] | None = None) -> None:
+        self.store = store
+        self.sms = sms
+        self.email = email
+        self.templates = templates
+        self.settings = settings
+        self.requeue = requeue
+        self.clock = clock
+        # Powertools @idempotent_function applied to deliver (see sos1379.notify.runtime)
+        self._deliver = idempotent(self.deliver) if idempotent else self.deliver
+
+    # --- one message ------------------------------------------------------------------------------
+    def handle(self, body: dict) -> Outcome:
+        message = NotifyMessage(**body)
+        outcome = Outcome(message.case_id, message.event_id, message.type, "ignored")
+        if not self.templates.knows(message.type):
+            return outcome
+        try:
+            case = self.store.get_case(message.case_id)
+        except CaseNotFound:
+            return outcome
+        channels = chosen_channels(case)
+        if not channels:
+            return outcome
+        now = self.clock()
+        deferred = self._defer_if_quiet(message, now, channels, case)
+        if deferred is not None:
+            outcome.action, outcome.deliver_after = "deferred", deferred
+            return outcome
+
+        pending = [c for c in channels
+                   if (self._marker(marker_key(case["case_id"], message.event_id, c)) or {}).get("state")
+                   not in ("sent", "failed_permanent")]
+        if not pending:  # a redelivery of a message already handled: no new link, nothing sent
+            outcome.action = "duplicate"
+            return outcome
+        language = (case.get("contact") or {}).get("language") or case.get("language") or "ko"
+        links = mint_link(self.store, case["case_id"], now, self.settings.link_ttl_days)
+        rendered = self.templates.render(message.type, language,
+                                         personalise(case, message, links, self.templates, language))
+        outcome.action = "sent"
+        transient: list[str] = []
+        for channel in pending:
+            job = self._job(case, message, channel, rendered)
+            try:
+                result = self._deliver(job=job)
+            except TransientSendError as exc:
+                transient.append(f"{channel}:{exc.code}")
+                continue
+            outcome.channels.append(ChannelOutcome(channel, result["status"], result.get("reason", ""),
+                                                   result.get("provider_message_id", "")))
+        if transient:
+            raise NotifyTransientError(transient)
+        return outcome
+
+    def _job(self, case: dict, message: NotifyMessage, channel: str, rendered: Rendered) -> dict:
+        contact = case["contact"]
+        job = {"case_id": case["case_id"], "event_id": message.event_id, "event_type": message.type,
+               "channel": channel, "language": rendered.language}
+        if channel == "sms":
+            job.update(recipient=contact["phone"], text=rendered.sms, segments=rendered.sms_segments,
+                       short_form=rendered.sms_short_form)
+        else:
+            job.update(recipient=contact["email"], subject=rendered.email_subject, text=rendered.email_body)
+        return job
+
+    # --- quiet hours ------------------------------------------------------------------------------
+    def _defer_if_quiet(self, message: NotifyMessage, now: datetime, channels: list[str],
+                        case: dict) -> str | None:
+        """Return the deliver-after instant when the message must wait, after re-enqueueing it."""
+        if message.deliver_after:
+            deliver_after = parse_iso(message.deliver_after)
+            if deliver_after <= now:
+                return None
+            first = False
+        else:
+            if self.templates.urgent(message.type):
+                return None
+            release = release_at(now, self.settings.quiet_start_hour, self.settings.quiet_end_hour)
+            if release is None:
+                return None
+            deliver_after, first = release, True
+        delay = next_hop_seconds(now, deliver_after, self.settings.defer_chunk_seconds)
+        body = {**message.model_dump(), "deliver_after": iso(deliver_after)}
+        self.requeue(body, delay)
+        if first:
+            contact = case.get("contact") or {}
+            address = {"sms": contact.get("phone", ""), "email": contact.get("email", "")}
+            for channel in channels:
+                self.store.append_event(self._attempt_event(
+                    message.case_id, now, channel=channel, event_type=message.type, event_id=message.event_id,
+                    status="deferred", reason="quiet_hours", recipient=mask_recipient(channel, address[channel]),
+                    deliver_after=iso(deliver_after)))
+        return iso(deliver_after)
+
+    # --- one channel, idempotent ------------------------------------------------------------------
+    def deliver(self, job: dict) -> dict:
+        """Send one channel's message unless a durable marker says it was already handled.
+
+        Returns a JSON-safe result without personal data (Powertools stores it)."""
+        key = marker_key(job["case_id"], job["event_id"], job["channel"])
+        masked = mask_recipient(job["channel"], job["recipient"])
+        marker = self._marker(key)
+        if marker is not None:
+            return self._settled(job, key, marker, masked)
+        now = self.clock()
+        claim = {**key, "kind": "notify_marker", "state": "sending", "channel": job["channel"],
+                 "event_type": job["event_type"], "claimed_at": iso(now),
+                 "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
+        queued = self._attempt_event(job["case_id"], now, channel=job["channel"], event_type=job["event_type"],
+                                     event_id=job["event_id"], status="queued", recipient=masked)
+        try:
+            self._transact([
+                {"Put": {"TableName": self.store.table_name, "Item": to_dynamo(claim),
+                         "ConditionExpression": "attribute_not_exists(PK)"}},
+                {"Put": {"TableName": self.store.table_name, "Item": event_item(queued)}},
+            ])
+        except _ConditionFailed:
+            # a concurrent delivery claimed it first: settle from its marker
+            return self._settled(job, key, self._marker(key) or {"state": "sending"}, masked)
+
+        try:
+            if job["channel"] == "sms":
+                result = self.sms.send_sms(job["recipient"], job["text"])
+            else:
+                result = self.email.send_email(job["recipient"], job["subject"], job["text"])
+        except PermanentSendError as exc:
+            self._settle(key, job, "failed_permanent", masked, reason=exc.code, provider=exc.provider)
+            return {"status": "failed_permanent", "reason": exc.code, "recipient": masked}
+        except TransientSendError as exc:
+            # the provider did not take it: release the claim so the retry sends
+            event = self._attempt_event(job["case_id"], self.clock(), channel=job["channel"],
+                                        event_type=job["event_type"], event_id=job["event_id"],
+                                        status="failed_temporary", reason=exc.code, recipient=masked,
+                                        provider=exc.provider)
+            self._transact([
+                {"Delete": {"TableName": self.store.table_name, "Key": key,
+                            "ConditionExpression": "#s = :sending", "ExpressionAttributeNames": {"#s": "state"},
+                            "ExpressionAttributeValues": {":sending": "sending"}}},
+                {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
+            ])
+            raise
+        self._settle(key, job, "sent", masked, provider=result.provider, message_id=result.message_id)
+        return {"status": "sent", "provider_message_id": result.message_id, "recipient": masked}
+
+    def _settled(self, job: dict, key: dict, marker: dict, masked: str) -> dict:
+        state = marker.get("state")
+        if state == "sending":
+            # An earlier attempt died between claiming and settling: the provider may well have
+            # accepted the message. Never send twice; record it as sent, unconfirmed.
+            self._settle(key, job, "sent", masked, reason="unconfirmed_after_interruption", provider="unknown",
+                         message_id="")
+            return {"status": "sent", "reason": "unconfirmed_after_interruption", "recipient": masked,
+                    "duplicate": True}
+        return {"status": state, "reason": marker.get("reason", ""), "recipient": masked,
+                "provider_message_id": marker.get("provider_message_id", ""), "duplicate": True}
+
+    def _settle(self, key: dict, job: dict, status: str, masked: str, *, reason: str = "", provider: str = "",
+                message_id: str = "") -> None:
+        now = self.clock()
+        event = self._attempt_event(job["case_id"], now, channel=job["channel"], event_type=job["event_type"],
+                                    event_id=job["event_id"], status=status, reason=reason, recipient=masked,
+                                    provider=provider, provider_message_id=message_id,
+                                    language=job.get("language"), segments=job.get("segments"),
+                                    short_form=job.get("short_form"))
+        try:
+            self._transact([
+                {"Update": {"TableName": self.store.table_name, "Key": key,
+                            "UpdateExpression": "SET #s = :st, settled_at = :at, provider = :p, "
+                                                "provider_message_id = :m, reason = :r",
+                            "ConditionExpression": "#s = :sending",
+                            "ExpressionAttributeNames": {"#s": "state"},
+                            "ExpressionAttributeValues": {":st": status, ":at": iso(now), ":p": provider,
+                                                          ":m": message_id, ":r": reason,
+                                                          ":sending": "sending"}}},
+                {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
+            ])
+        except _ConditionFailed:
+            pass  # a concurrent attempt settled it first; its history entry stands
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _marker(self, key: dict) -> dict | None:
+        item = self.store.table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item else None
+
+    def _transact(self, actions: list[dict]) -> None:
+        try:
+            self.store.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
+            if code == "TransactionCanceledException" and reasons and reasons[0] == "ConditionalCheckFailed":
+                raise _ConditionFailed() from None
+            raise
+
+    @staticmethod
+    def _attempt_event(case_id: str, at: datetime, **data: Any) -> CaseEvent:
+        return CaseEvent(case_id=case_id, type=EventType.NOTIFICATION, at=iso(at), actor=ACTOR,
+                         data={k: v for k, v in data.items() if v not in (None, "")})
+
+
+class _ConditionFailed(Exception):
+    pass
+
+
+def backoff_seconds(receive_count: int, base: int = 30, cap: int = 900) -> int:
+    """Visibility timeout before the next try of a transiently failed message: exponential with
+    full jitter, capped at SQS's 900 s DelaySeconds-like horizon (12 h is the API limit)."""
+    ceiling = min(cap, base * 2 ** max(0, receive_count - 1))
+    return max(base // 2, int(random.uniform(0, ceiling)))
+
+
+def requeue_message(queue_url: str) -> Callable[[dict, int], None]:
+    """The re-enqueue function for deferred messages: a new message with DelaySeconds."""
+    from ..aws import client
+
+    def send(body: dict, delay: int) -> None:
+        client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(body, ensure_ascii=False),
+                                   DelaySeconds=max(0, min(900, delay)),
+                                   MessageAttributes={"event_type": {"DataType": "String",
+                                                                     "StringValue": body["type"]}})
+
+    return send
