@@ -58,7 +58,7 @@ class RouterConfig:
     title_repeat: int = 2  # the title is the SME's own summary: count its words more
     facet_top_k: int = 4
     facet_discount: float = 0.6  # weight of the i-th best facet: discount ** i
-    facet_mix: float = 0.6  # share of the facet score against the whole-profile score
+    facet_mix: float = 0.5  # share of the facet score against the whole-profile score
     service_weight: float = 0.25
     partner_penalty_tech: float = 0.4  # partner scores x this when the form asks for a tech service
     partner_penalty_investment: float = 0.8  # milder: partners do seed investment too
@@ -70,6 +70,10 @@ class RouterConfig:
     min_confidence: float = 0.15
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    facet_b: float = 0.5  # length normalisation of the small facet documents
+    # words used by more than this share of institute profiles cannot tell institutes apart:
+    # they are left out of the facet query (the whole-profile BM25 still weighs them by IDF)
+    generic_share: float = 1.0
 
 
 @dataclass
@@ -157,7 +161,7 @@ class Router:
             doc_tokens.append(whole or ["__empty__"])
         self._facet_owner = [self._code_index[f.code] for f in self._facets]
         cfg = self.config
-        self._facet_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.bm25_b)
+        self._facet_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.facet_b)
         self._facet_bm25.index(facet_tokens, show_progress=False)
         self._doc_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.bm25_b)
         self._doc_bm25.index(doc_tokens, show_progress=False)
@@ -170,6 +174,12 @@ class Router:
         pad = len(self._facets)
         self._gather = np.array([o + [pad] * (width - len(o)) for o in by_owner], dtype=np.int64)
         k = min(cfg.facet_top_k, width)
+        inst_df: dict[str, int] = defaultdict(int)
+        for tokens in doc_tokens:
+            for t in set(tokens):
+                inst_df[t] += 1
+        limit = cfg.generic_share * len(self.codes)
+        self._generic = frozenset(t for t, n in inst_df.items() if n > limit)
         self._discounts = np.array([cfg.facet_discount**i for i in range(k)], dtype=np.float64)
 
     # --- scoring -------------------------------------------------------------------------------
@@ -183,8 +193,9 @@ class Router:
         import numpy as np
 
         cfg = self.config
+        specific = [t for t in terms if t not in self._generic]
         with self._lock:
-            facet = self._facet_bm25.get_scores(terms)
+            facet = self._facet_bm25.get_scores(specific)
             whole = self._doc_bm25.get_scores(terms)
         padded = np.append(facet.astype(np.float64), 0.0)[self._gather]
         order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._discounts)]
