@@ -1,0 +1,693 @@
+/* SOS 1379 public pages: the intake form and the tracking page. Plain ES2017, no build step.
+   Every piece of server data is put on the page with textContent (never innerHTML), so nothing a
+   user or an institute typed can become markup. */
+(function () {
+  "use strict";
+
+  var data = JSON.parse(document.getElementById("page-data").textContent);
+  var lang = data.lang === "en" ? "en" : "ko";
+  var onLanguage = [];  // re-renderers of dynamic content, run after a language switch
+
+  // ------------------------------------------------------------------ i18n
+
+  function tIn(l, key, vars) {
+    var text = (data.i18n[l] && data.i18n[l][key]) || data.i18n.ko[key] || key;
+    if (vars) {
+      Object.keys(vars).forEach(function (name) { text = text.split("{" + name + "}").join(String(vars[name])); });
+    }
+    return text;
+  }
+  function t(key, vars) { return tIn(lang, key, vars); }
+  function both(key, vars) { return { ko: tIn("ko", key, vars), en: tIn("en", key, vars) }; }
+  function pick(pair) {
+    if (pair == null) { return ""; }
+    if (typeof pair === "string") { return pair; }
+    return pair[lang] || pair.ko || pair.en || "";
+  }
+  function $(id) { return document.getElementById(id); }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text != null) { node.textContent = text; }
+    return node;
+  }
+
+  function applyLanguage(next, remember) {
+    lang = next === "en" ? "en" : "ko";
+    document.documentElement.lang = lang;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) {
+      node.textContent = t(node.getAttribute("data-i18n"));
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-attr]"), function (node) {
+      node.getAttribute("data-i18n-attr").split(";").forEach(function (pair) {
+        var parts = pair.split(":");
+        node.setAttribute(parts[0], t(parts[1]));
+      });
+    });
+    var other = lang === "ko" ? "en" : "ko";
+    var sw = $("lang-switch");
+    sw.textContent = t("common.switch_label");
+    sw.setAttribute("lang", other);
+    sw.setAttribute("hreflang", other);
+    var url = new URL(window.location.href);
+    url.searchParams.set("lang", other);
+    sw.setAttribute("href", url.pathname.split("/").pop() + url.search);
+    if (remember) {
+      url.searchParams.set("lang", lang);
+      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+      try { window.localStorage.setItem("sos1379.lang", lang); } catch (e) { /* private mode */ }
+    }
+    onLanguage.forEach(function (fn) { fn(); });
+  }
+
+  function initLanguage() {
+    $("lang-switch").addEventListener("click", function (event) {
+      event.preventDefault();
+      applyLanguage(lang === "ko" ? "en" : "ko", true);
+    });
+    var fromUrl = new URL(window.location.href).searchParams.get("lang");
+    var saved = null;
+    try { saved = window.localStorage.getItem("sos1379.lang"); } catch (e) { /* private mode */ }
+    applyLanguage(fromUrl || saved || lang, false);
+  }
+
+  // ------------------------------------------------------------------ dates (always Korean time)
+
+  function formatKst(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) { return ""; }
+    var text = new Intl.DateTimeFormat(lang === "ko" ? "ko-KR" : "en-GB", {
+      timeZone: "Asia/Seoul", year: "numeric", month: "long", day: "numeric", weekday: "short",
+      hour: "2-digit", minute: "2-digit", hour12: lang === "ko"
+    }).format(date);
+    return text + (lang === "ko" ? " (한국 시간)" : " (Korea time)");
+  }
+  function timeEl(iso) {
+    var node = el("time", null, formatKst(iso));
+    node.setAttribute("datetime", iso);
+    return node;
+  }
+
+  // ------------------------------------------------------------------ field errors
+
+  // An error is {field: "company.business_number", msg: {ko, en}}; API errors keep both languages
+  // so a language switch re-renders them without another request.
+  var shownErrors = [];
+
+  function idFor(path) { return path.replace(/\./g, "-"); }
+
+  function findField(path) {
+    var parts = path.split(".");
+    while (parts.length) {  // contact.preferred_channels.0 -> contact.preferred_channels
+      var id = idFor(parts.join("."));
+      if ($("e-" + id) && $("f-" + id)) { return id; }
+      parts.pop();
+    }
+    return null;
+  }
+
+  function controlsOf(id) {
+    var control = $("f-" + id);
+    if (control.tagName === "FIELDSET") { return Array.prototype.slice.call(control.querySelectorAll("input")); }
+    return [control];
+  }
+
+  function focusTarget(id) {
+    var controls = controlsOf(id);
+    var checked = controls.filter(function (c) { return c.checked; });
+    return checked[0] || controls[0];
+  }
+
+  function clearErrors(form) {
+    shownErrors = shownErrors.filter(function (err) { return !form.contains($("f-" + err.id)); });
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error"), function (node) {
+      node.textContent = ""; node.hidden = true;
+    });
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (node) {
+      node.removeAttribute("aria-invalid");
+    });
+    var summary = $("error-summary");
+    if (summary && form.id === "case-form") { summary.hidden = true; $("error-summary-list").textContent = ""; }
+  }
+
+  function renderErrors() {
+    var list = $("error-summary-list");
+    if (list) { list.textContent = ""; }
+    shownErrors.forEach(function (err) {
+      var node = $("e-" + err.id);
+      node.textContent = pick(err.msg);
+      node.hidden = false;
+      var fieldset = $("f-" + err.id);
+      if (fieldset.tagName === "FIELDSET") { fieldset.setAttribute("aria-invalid", "true"); }
+      controlsOf(err.id).forEach(function (c) {
+        c.setAttribute("aria-invalid", "true");
+        var described = (c.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        if (described.indexOf("e-" + err.id) < 0) {
+          described.push("e-" + err.id);
+          c.setAttribute("aria-describedby", described.join(" "));
+        }
+      });
+      if (list && $("case-form").contains(fieldset)) {
+        var link = el("a", null, pick(err.msg));
+        link.href = "#f-" + err.id;
+        link.addEventListener("click", function (event) { event.preventDefault(); focusTarget(err.id).focus(); });
+        var item = el("li");
+        item.appendChild(link);
+        list.appendChild(item);
+      }
+    });
+    if (list) { $("error-summary").hidden = list.children.length === 0; }
+  }
+
+  /** Show errors next to their fields; those without a field go to ``formError``. Focus moves to
+   *  the first invalid control in page order. Returns true when any error was shown. */
+  function showErrors(form, errors, formError) {
+    var unplaced = [];
+    errors.forEach(function (err) {
+      var id = findField(err.field);
+      if (id && form.contains($("f-" + id))) {
+        if (!shownErrors.some(function (e) { return e.id === id; })) { shownErrors.push({ id: id, msg: err.msg }); }
+      } else {
+        unplaced.push(err);
+      }
+    });
+    shownErrors.sort(function (a, b) {
+      return $("f-" + a.id).compareDocumentPosition($("f-" + b.id)) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+    });
+    renderErrors();
+    if (unplaced.length && formError) {
+      showFormError(formError, unplaced.map(function (e) {
+        return { ko: e.field + ": " + e.msg.ko, en: e.field + ": " + e.msg.en };
+      }));
+    }
+    var first = shownErrors.filter(function (e) { return form.contains($("f-" + e.id)); })[0];
+    if (first) { focusTarget(first.id).focus(); } else if (unplaced.length && formError) { $(formError).focus(); }
+    return errors.length > 0;
+  }
+
+  var formErrors = {};  // element id -> list of {ko, en}
+  function showFormError(id, messages) {
+    formErrors[id] = messages;
+    var node = $(id);
+    node.textContent = messages.map(pick).join(" ");
+    node.hidden = false;
+    node.setAttribute("tabindex", "-1");
+  }
+  function hideFormError(id) { delete formErrors[id]; $(id).hidden = true; $(id).textContent = ""; }
+  onLanguage.push(function () {
+    renderErrors();
+    Object.keys(formErrors).forEach(function (id) { $(id).textContent = formErrors[id].map(pick).join(" "); });
+  });
+
+  function apiErrors(problem) {
+    return (problem && problem.errors || []).map(function (e) {
+      return { field: e.field || "body", msg: { ko: e.message_ko || e.message_en || "", en: e.message_en || e.message_ko || "" } };
+    });
+  }
+  function problemText(problem, fallbackKey) {
+    if (problem && (problem.detail_ko || problem.detail)) {
+      return { ko: problem.detail_ko || problem.title_ko || problem.detail, en: problem.detail || problem.title };
+    }
+    return both(fallbackKey);
+  }
+
+  function readJson(response) {
+    return response.text().then(function (text) {
+      try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
+    });
+  }
+
+  // A random v4 UUID; crypto.randomUUID needs a secure context, getRandomValues does not.
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    var b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // ------------------------------------------------------------------ intake page
+
+  function initIntake() {
+    var form = $("case-form");
+    var contactLanguageTouched = false;
+
+    function renderServices() {
+      var box = $("service-options");
+      var current = (form.querySelector("input[name=service_type]:checked") || {}).value;
+      box.textContent = "";
+      data.services.forEach(function (s) {
+        var label = el("label", "choice");
+        var input = el("input");
+        input.type = "radio"; input.name = "service_type"; input.value = s.code;
+        input.checked = s.code === current;
+        input.setAttribute("aria-describedby", "h-service_type e-service_type");
+        var text = el("span");
+        text.appendChild(el("span", "name", pick(s.name)));
+        text.appendChild(el("span", "desc", pick(s.description)));
+        label.appendChild(input); label.appendChild(text);
+        box.appendChild(label);
+      });
+    }
+    function renderRegions() {
+      var select = $("f-company-region");
+      var current = select.value;
+      select.textContent = "";
+      var placeholder = el("option", null, t("company.region_placeholder"));
+      placeholder.value = "";
+      select.appendChild(placeholder);
+      data.regions.forEach(function (r) {
+        var option = el("option", null, lang === "ko" ? r.ko : r.en + " (" + r.ko + ")");
+        option.value = r.code;
+        select.appendChild(option);
+      });
+      select.value = current;
+    }
+    function renderCounter() {
+      var n = $("f-description").value.trim().length;
+      $("c-description").textContent = t("description.counter", { n: n.toLocaleString(), max: "5,000" });
+    }
+    function syncContactLanguage() { if (!contactLanguageTouched) { $("f-contact-language").value = lang; } }
+
+    onLanguage.push(renderServices, renderRegions, renderCounter, syncContactLanguage, renderSuccess);
+    renderServices(); renderRegions(); renderCounter();
+    $("f-description").addEventListener("input", renderCounter);
+    $("f-contact-language").addEventListener("change", function () { contactLanguageTouched = true; });
+
+    var mobile = navigator.userAgentData ? navigator.userAgentData.mobile : /Mobi|Android|iPhone/i.test(navigator.userAgent);
+    $("f-channel").value = mobile ? "mobile" : "web";
+
+    $("f-company-business_number").addEventListener("blur", function (event) {
+      var digits = event.target.value.replace(/\D/g, "");
+      if (digits.length === 10) {
+        event.target.value = digits.slice(0, 3) + "-" + digits.slice(3, 5) + "-" + digits.slice(5);
+      }
+    });
+
+    function value(name) { return (form.elements[name].value || "").trim(); }
+    function checkedValues(name) {
+      return Array.prototype.filter.call(form.querySelectorAll("input[name='" + name + "']"), function (c) {
+        return c.checked;
+      }).map(function (c) { return c.value; });
+    }
+
+    function collect() {
+      var company = {
+        name: value("company.name"), business_number: value("company.business_number"),
+        region: $("f-company-region").value, size: checkedValues("company.size")[0] || ""
+      };
+      if (value("company.industry")) { company.industry = value("company.industry"); }
+      return {
+        channel: $("f-channel").value,
+        service_type: checkedValues("service_type")[0] || "",
+        title: value("title"),
+        description: value("description"),
+        company: company,
+        contact: {
+          name: value("contact.name"), phone: value("contact.phone"), email: value("contact.email"),
+          preferred_channels: checkedValues("contact.preferred_channels"), language: $("f-contact-language").value
+        },
+        consent: {
+          personal_info: $("f-consent-personal_info").checked,
+          share_with_institutes: $("f-consent-share_with_institutes").checked
+        }
+      };
+    }
+
+    // Hints only: the API is the judge (the business number's check digit, for one, is checked
+    // there and its error is shown next to the field like any other).
+    function validate(p) {
+      var errors = [];
+      function need(field, ok, key, vars) { if (!ok) { errors.push({ field: field, msg: both(key, vars) }); } }
+      function text(field, v, min, max) {
+        if (!v) { need(field, false, "errors.required"); } else if (v.length < min) {
+          need(field, false, "errors.too_short", { n: min });
+        } else if (v.length > max) { need(field, false, "errors.too_long", { n: max }); }
+      }
+      need("service_type", p.service_type, "errors.select_service");
+      text("title", p.title, 2, 200);
+      text("description", p.description, 10, 5000);
+      text("company.name", p.company.name, 1, 100);
+      if (!p.company.business_number) { need("company.business_number", false, "errors.required"); } else {
+        need("company.business_number", p.company.business_number.replace(/[\s-]/g, "").match(/^\d{10}$/),
+          "errors.business_number_format");
+      }
+      need("company.region", p.company.region, "errors.select_region");
+      need("company.size", p.company.size, "errors.select_size");
+      text("contact.name", p.contact.name, 1, 50);
+      if (!p.contact.phone) { need("contact.phone", false, "errors.required"); } else {
+        need("contact.phone", /^(\+82[\s-]?|0)1[016789][\s-]?\d{3,4}[\s-]?\d{4}$/.test(p.contact.phone), "errors.phone");
+      }
+      if (!p.contact.email) { need("contact.email", false, "errors.required"); } else {
+        need("contact.email", /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(p.contact.email), "errors.email");
+      }
+      need("contact.preferred_channels", p.contact.preferred_channels.length > 0, "errors.channels");
+      need("consent.personal_info", p.consent.personal_info, "errors.consent");
+      return errors;
+    }
+
+    // One Idempotency-Key per distinct body: a double click, a retry after a network error or a
+    // 503 reuses it (the server answers with the first case); an edited form gets a new key.
+    var attempt = { body: null, key: null };
+    var inFlight = false;
+    var receipt = null;
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (inFlight) { return; }
+      clearErrors(form);
+      hideFormError("form-error");
+      var payload = collect();
+      if (showErrors(form, validate(payload), "form-error")) { return; }
+      var body = JSON.stringify(payload);
+      if (body !== attempt.body) { attempt = { body: body, key: newKey() }; }
+      inFlight = true;
+      var button = $("submit");
+      button.disabled = true;
+      button.textContent = t("intake.submitting");
+      form.setAttribute("aria-busy", "true");
+      fetch("cases", {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "Idempotency-Key": attempt.key }
+      }).then(function (response) {
+        return readJson(response).then(function (json) {
+          if (response.status === 201 || response.status === 200) {
+            receipt = json;
+            showSuccess();
+          } else if (response.status === 422 && json && /idempotency-key-reused$/.test(json.type || "")) {
+            attempt = { body: null, key: null };
+            showFormError("form-error", [both("errors.idempotency")]);
+            $("form-error").focus();
+          } else if (response.status === 422 || response.status === 400) {
+            var errors = apiErrors(json);
+            if (!errors.length) { errors = [{ field: "body", msg: problemText(json, "errors.other") }]; }
+            showErrors(form, errors, "form-error");
+          } else {
+            showFormError("form-error", [response.status >= 500 || response.status === 429 ?
+              both("errors.server") : problemText(json, "errors.server")]);
+            $("form-error").focus();
+          }
+        });
+      }).catch(function () {
+        showFormError("form-error", [both("errors.network")]);
+        $("form-error").focus();
+      }).then(function () {
+        inFlight = false;
+        button.disabled = false;
+        button.textContent = t("intake.submit");
+        form.removeAttribute("aria-busy");
+      });
+    });
+
+    function trackHref() {
+      return "track?" + new URLSearchParams({ "case": receipt.case_id, token: receipt.tracking_token, lang: lang }).toString();
+    }
+    function renderSuccess() {
+      if (!receipt) { return; }
+      $("success-case-number").textContent = receipt.case_number;
+      $("success-due").textContent = formatKst(receipt.guidance_due_at);
+      $("success-track").setAttribute("href", trackHref());
+    }
+    function showSuccess() {
+      renderSuccess();
+      $("intake").hidden = true;
+      $("success").hidden = false;
+      document.title = t("success.title") + " | " + t("intake.doc_title");
+      window.scrollTo(0, 0);
+      $("success-title").focus();
+    }
+    $("copy-link").addEventListener("click", function () {
+      var url = new URL(trackHref(), document.baseURI).href;
+      var done = function (key) { $("copy-status").textContent = t(key); };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(url).then(function () { done("success.copied"); },
+          function () { done("success.copy_failed"); });
+      } else { done("success.copy_failed"); }
+    });
+  }
+
+  // ------------------------------------------------------------------ tracking page
+
+  var STEP_OF = { received: 0, triaged: 1, referred: 1, accepted: 2, in_progress: 2, info_requested: 2,
+    resolved: 3, closed: 4 };
+  var STEPS = ["received", "review", "progress", "resolved", "closed"];
+  var OPEN = ["received", "triaged", "referred", "accepted", "in_progress", "info_requested"];
+
+  function initTrack() {
+    var params = new URL(window.location.href).searchParams;
+    var caseId = params.get("case");
+    var token = params.get("token");
+    var view = null;
+    var timer = null;
+
+    $("lookup-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      clearErrors($("lookup-form"));
+      var raw = $("f-lookup-link").value.trim();
+      var found = null;
+      try {
+        var u = new URL(raw, document.baseURI);
+        if (u.searchParams.get("case") && u.searchParams.get("token")) { found = u.searchParams; }
+      } catch (e) { found = null; }
+      if (!found) {
+        showErrors($("lookup-form"), [{ field: "lookup.link", msg: both("track.lookup_invalid") }]);
+        return;
+      }
+      window.location.href = "track?" + new URLSearchParams({ "case": found.get("case"), token: found.get("token"), lang: lang });
+    });
+
+    if (!caseId || !token) {
+      $("lookup-form").hidden = false;
+      return;
+    }
+
+    function headers(extra) {
+      var h = { "Accept": "application/json", "X-Tracking-Token": token };
+      Object.keys(extra || {}).forEach(function (k) { h[k] = extra[k]; });
+      return h;
+    }
+    function caseUrl(suffix) { return "cases/" + encodeURIComponent(caseId) + (suffix || ""); }
+
+    function load(announce) {
+      var first = view === null;
+      if (first) { $("track-loading").hidden = false; }
+      return fetch(caseUrl(), { headers: headers(), cache: "no-store", credentials: "same-origin" })
+        .then(function (response) {
+          return readJson(response).then(function (json) {
+            if (response.ok && json) {
+              var before = view && view.status;
+              view = json;
+              hideFormError("track-error");
+              render();
+              $("case-view").hidden = false;
+              if (announce && before && before !== view.status) {
+                $("live").textContent = t("track.status_changed", { status: statusLabel() });
+              }
+            } else if (response.status === 404) {
+              view = null;
+              $("case-view").hidden = true;
+              showFormError("track-error", [both("track.not_found")]);
+              $("lookup-form").hidden = false;
+            } else {
+              showFormError("track-error", [both("track.failed")]);
+            }
+          });
+        }, function () { showFormError("track-error", [both("track.failed")]); })
+        .then(function () { $("track-loading").hidden = true; schedule(); });
+    }
+
+    // Follow the case while it is open: poll gently, only while the tab is visible.
+    function schedule() {
+      window.clearTimeout(timer);
+      if (view && OPEN.indexOf(view.status) >= 0) {
+        timer = window.setTimeout(function () {
+          if (document.visibilityState === "visible") { load(true); } else { schedule(); }
+        }, 20000);
+      }
+    }
+
+    function statusLabel() { return pick(view.status_label) || pick(data.status_labels[view.status]) || view.status; }
+
+    function instituteName(ref) {
+      if (!ref) { return ""; }
+      if (typeof ref === "string") { return pick(data.institutes[ref]) || ref; }
+      return (lang === "en" ? ref.name_en : ref.name_ko) || pick(data.institutes[ref.code]) || ref.code || "";
+    }
+
+    function history() { return view.history || []; }
+    function happened(type) { return history().some(function (e) { return e.type === type; }); }
+
+    function render() {
+      if (!view) { return; }
+      $("v-case-number").textContent = view.case_number;
+      $("v-title").textContent = view.title || "";
+      $("v-service").textContent = pick(view.service_name) || pick(data.services[view.service_type]) || "";
+      $("v-status").textContent = statusLabel();
+      var help = data.i18n[lang]["status_help." + view.status];
+      $("v-status-help").textContent = help || "";
+      $("v-due").textContent = formatKst(view.guidance_due_at);
+      $("updated-at").textContent = t("track.updated", { time: formatKst(new Date().toISOString()) });
+
+      var active = (view.referrals || []).filter(function (r) { return ["declined", "superseded"].indexOf(r.status) < 0; });
+      $("v-institute").textContent = active.length ? active.map(function (r) {
+        return (lang === "en" ? r.name_en : r.name_ko) || instituteName(r.institute);
+      }).join(", ") : t("track.institute_none");
+
+      renderSteps();
+      renderRequest();
+      renderOutcome();
+      renderRating();
+      renderHistory();
+    }
+
+    function renderSteps() {
+      var list = $("steps");
+      list.textContent = "";
+      var note = $("steps-note");
+      note.hidden = true;
+      var special = view.status === "handed_off" || happened("case.handed_off") ? "track.handed_off_note" :
+        view.status === "withdrawn" || happened("case.withdrawn") ? "track.withdrawn_note" : null;
+      if (special) { note.textContent = t(special); note.hidden = false; }
+      var current = STEP_OF[view.status];
+      STEPS.forEach(function (step, index) {
+        var item = el("li", null, t("steps." + step));
+        if (current !== undefined && !special) {
+          if (index < current || (view.status === "closed" && index === current)) { item.className = "done"; }
+          if (index === current && view.status !== "closed") {
+            item.setAttribute("aria-current", "step");
+            item.appendChild(el("span", "visually-hidden", " " + t("track.current_step")));
+          }
+        }
+        list.appendChild(item);
+      });
+    }
+
+    function renderRequest() {
+      var request = view.open_request;
+      var box = $("request-box");
+      if (view.status !== "info_requested" || !request) {
+        if (!$("reply-done").hidden) { return; }  // keep the confirmation until the next request
+        box.hidden = true;
+        return;
+      }
+      box.hidden = false;
+      $("reply-form").hidden = false;
+      $("reply-done").hidden = true;
+      $("request-question").textContent = typeof request === "string" ? request : (request.question || "");
+      var meta = [];
+      if (request.institute) { meta.push(instituteName(request.institute)); }
+      if (request.asked_at) { meta.push(formatKst(request.asked_at)); }
+      $("request-meta").textContent = meta.join(" · ");
+    }
+
+    function renderOutcome() {
+      var outcome = view.outcome;
+      var text = !outcome ? "" : typeof outcome === "string" ? outcome : pick(outcome.summary) || "";
+      $("outcome-box").hidden = !text;
+      $("outcome-text").textContent = text;
+    }
+
+    function renderRating() {
+      var eligible = (view.status === "resolved" || view.status === "closed") && happened("case.resolved");
+      var box = $("rating-box");
+      box.hidden = !eligible && !view.rating;
+      if (view.rating) {
+        $("rating-form").hidden = true;
+        var score = typeof view.rating === "object" ? view.rating.score : view.rating;
+        var done = $("rating-done");
+        done.hidden = false;
+        done.textContent = t("rating.thanks") + " " + t("rating.your_score", { label: t("rating.s" + score) });
+      } else {
+        $("rating-form").hidden = false;
+        $("rating-done").hidden = true;
+      }
+    }
+
+    // Only known public event types get their words and a few whitelisted details; anything else
+    // is shown as a bare "progress was updated", never with its data.
+    function eventDetails(event) {
+      var d = event.data || {};
+      var out = [];
+      var ref = d.institute || (d.institutes && d.institutes[0]);
+      if (["case.referred", "case.accepted", "case.declined", "case.resolved", "case.info_requested",
+        "case.handed_off"].indexOf(event.type) >= 0 && ref) {
+        out.push(t("events.institute", { name: instituteName(ref) }));
+      }
+      if (event.type === "case.handed_off" && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
+      if (event.type === "case.info_requested" && typeof d.question === "string") { out.push(t("events.question", { text: d.question })); }
+      if (event.type === "case.info_provided" && typeof d.answer === "string") { out.push(t("events.answer", { text: d.answer })); }
+      if ((event.type === "case.resolved" || event.type === "case.guidance_given") && typeof d.summary === "string") {
+        out.push(t("events.summary", { text: d.summary }));
+      }
+      return out;
+    }
+
+    function renderHistory() {
+      var list = $("history");
+      list.textContent = "";
+      history().slice().reverse().forEach(function (event) {
+        var key = "events." + event.type;
+        var known = Object.prototype.hasOwnProperty.call(data.i18n.ko, key);
+        var item = el("li");
+        item.appendChild(timeEl(event.at));
+        item.appendChild(el("span", null, t(known ? key : "events.unknown")));
+        if (known) { eventDetails(event).forEach(function (line) { item.appendChild(el("span", "detail", line)); }); }
+        list.appendChild(item);
+      });
+    }
+
+    function post(suffix, body, errorId, form, onDone) {
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      hideFormError(errorId);
+      return fetch(caseUrl(suffix), {
+        method: "POST", body: JSON.stringify(body), credentials: "same-origin",
+        headers: headers({ "Content-Type": "application/json", "Idempotency-Key": newKey() })
+      }).then(function (response) {
+        return readJson(response).then(function (json) {
+          if (response.ok) { onDone(json); return load(false); }
+          if (response.status === 422 && json && json.errors) { showErrors(form, apiErrors(json), errorId); return null; }
+          showFormError(errorId, [problemText(json, "track.failed")]);
+          $(errorId).focus();
+          return response.status === 409 ? load(false) : null;
+        });
+      }, function () {
+        showFormError(errorId, [both("errors.network")]);
+        $(errorId).focus();
+      }).then(function () { button.disabled = false; });
+    }
+
+    $("reply-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("reply-form");
+      clearErrors(form);
+      var answer = $("f-answer").value.trim();
+      if (!answer) { showErrors(form, [{ field: "answer", msg: both("request_info.empty") }], "reply-error"); return; }
+      post("/reply", { answer: answer }, "reply-error", form, function () {
+        form.hidden = true;
+        $("f-answer").value = "";
+        $("reply-done").hidden = false;
+        $("reply-done").focus();
+      });
+    });
+
+    $("rating-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("rating-form");
+      clearErrors(form);
+      var chosen = form.querySelector("input[name=score]:checked");
+      if (!chosen) { showErrors(form, [{ field: "score", msg: both("rating.choose") }], "rating-error"); return; }
+      var body = { score: parseInt(chosen.value, 10) };
+      var comment = $("f-comment").value.trim();
+      if (comment) { body.comment = comment; }
+      post("/rating", body, "rating-error", form, function () { $("rating-title").focus(); });
+    });
+
+    $("refresh").addEventListener("click", function () { load(true); });
+    onLanguage.push(render);
+    load(false);
+  }
+
+  initLanguage();
+  if (document.body.getAttribute("data-page") === "intake") { initIntake(); } else { initTrack(); }
+}());
