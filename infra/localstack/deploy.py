@@ -46,6 +46,7 @@ class DeployedStack:
     skipped: dict[str, str] = field(default_factory=dict)
     created_locally: dict[str, str] = field(default_factory=dict)
     resolver: Resolver | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def physical_id(self, logical_id: str) -> str | None:
         resource = self.resources.get(logical_id)
@@ -182,10 +183,22 @@ def deploy_stack(
     in_process_moto: bool = True,
 ) -> DeployedStack:
     """Create every resource of ``cfn`` (a transformed template) in moto and describe the result."""
+    import time
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
     supported = moto_supported_types()
     deployable, removed = split_unsupported(cfn, supported)
     account = client("sts").get_caller_identity()["Account"]
     upload_placeholder_code(client("s3"), deployable, region)
+    lap("prepare")
 
     declared = cfn.get("Parameters") or {}
     values = {k: v.get("Default") for k, v in declared.items() if isinstance(v, dict) and "Default" in v}
@@ -194,26 +207,37 @@ def deploy_stack(
     try:
         created = cf.create_stack(
             StackName=stack_name,
-            TemplateBody=json.dumps(deployable),
+            # moto parses a body as YAML first (pure Python: ~1.5 s per parse for this template,
+            # and it parses more than once) and falls back to JSON on a scanner error. A leading
+            # tab is legal JSON whitespace but not YAML, so moto goes straight to json.loads.
+            TemplateBody="\t" + json.dumps(deployable),
             Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items() if v is not None],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
     except Exception as exc:
         raise DeployError(f"moto rejected the template: {exc}") from exc
+    lap("create_stack")
     stack = cf.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise DeployError(f"stack {stack['StackStatus']}: {_stack_failure(cf, stack_name)}")
 
     resources: dict[str, PhysicalResource] = {}
     for item in cf.describe_stack_resources(StackName=stack_name)["StackResources"]:
-        lid = item["LogicalResourceId"]
+        lid = item.get("LogicalResourceId")
+        if not lid:  # moto describes some resources it made without their ids; see below
+            continue
         resources[lid] = PhysicalResource(lid, item["ResourceType"], item.get("PhysicalResourceId"))
+
+    # Resources moto created but described without a logical id still count as created.
+    for lid, res in (deployable.get("Resources") or {}).items():
+        resources.setdefault(lid, PhysicalResource(lid, res.get("Type", "?"), None))
 
     if in_process_moto:
         detach_moto_lambda_triggers(account, region)
 
     resolver = Resolver(resources, parameters=values, region=region, account=account, stack_name=stack_name,
                         stack_id=created.get("StackId", ""), client=client, mappings=cfn.get("Mappings"))
+    lap("describe")
     skipped: dict[str, str] = {}
     created_locally: dict[str, str] = {}
     for lid, res in removed.items():
@@ -231,6 +255,7 @@ def deploy_stack(
         else:
             skipped[lid] = kind
 
+    lap("create_locally")
     functions = list_functions(cfn)
     names = {f.logical_id: resources[f.logical_id].physical_id or f.logical_id
              for f in functions if f.logical_id in resources}
@@ -254,11 +279,13 @@ def deploy_stack(
                     value = ""
             env[key] = _env_string(value)
         envs[fn.logical_id] = env
+    lap("environment")
 
     return DeployedStack(
         stack_name=stack_name, stack_id=created.get("StackId", ""), region=region, account=account,
         template=cfn, parameters=values, resources=resources, functions=functions, function_names=names,
         function_env=envs, skipped=skipped, created_locally=created_locally, resolver=resolver,
+        timings=timings,
     )
 
 

@@ -569,8 +569,13 @@ class Dispatcher:
         if self.scheduler.entries:
             self._spawn("scheduler", self.scheduler.run, self._stop)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def signal_stop(self) -> None:
+        """Ask every poller to finish its current batch and stop (returns at once)."""
         self._stop.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.signal_stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))

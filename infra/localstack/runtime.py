@@ -292,18 +292,33 @@ class WorkerPool:
             finally:
                 self._release(function_id, worker, reuse=worker._ready and worker.init_error is None)
 
-    def close(self) -> None:
+    def close(self, grace: float = 2.0) -> None:
+        """Stop every environment: idle ones get EOF and exit; busy ones and stragglers are killed."""
         with self._lock:
             self._closed = True
-            workers = [w for ws in self._idle.values() for w in ws]
+            idle = [w for ws in self._idle.values() for w in ws]
             busy = [w for ws in self._busy.values() for w in ws]
             for ws in self._idle.values():
                 ws.clear()
-        for worker in workers:
-            worker.stop(grace=2.0)
         for worker in busy:
             if worker.alive:
-                worker.kill()
+                worker.process.kill()
+        for worker in idle:
+            try:
+                worker._requests.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + grace
+        for worker in idle + busy:
+            try:
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait(timeout=5)
+            try:
+                worker._replies.close()
+            except OSError:
+                pass
 
 
 class InProcessInvoker:

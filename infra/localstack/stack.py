@@ -373,6 +373,7 @@ class LocalStack:
             self.deployed = deploy_stack(cfn, client=self.client, region=self.options.region,
                                          stack_name=self.options.stack_name, parameters=self._parameters(sam))
             t = self._mark("deploy", t)
+            self.timings["deploy_detail"] = self.deployed.timings  # type: ignore[assignment]
             log.info("stack.deployed", extra={"fields": {
                 "resources": len(self.deployed.resources), "functions": len(self.deployed.functions),
                 "created_locally": sorted(self.deployed.created_locally),
@@ -462,16 +463,22 @@ class LocalStack:
     def stop(self) -> None:
         if self.options.write_state:
             remove_stack_state(os.getpid(), self.options.state_dir)
+        # Pollers are told first, then the workers go (a call in flight fails at once instead of
+        # being waited for), then the poller threads are joined.
         for step, action in (
             ("api", lambda: self.api and self.api.stop()),
-            ("dispatcher", lambda: self.dispatcher and self.dispatcher.stop()),
+            ("signal", lambda: self.dispatcher and self.dispatcher.signal_stop()),
             ("workers", lambda: self.pool and self.pool.close()),
+            ("dispatcher", lambda: self.dispatcher and self.dispatcher.stop(timeout=3.0)),
             ("services", lambda: [s.stop() for s in self.services]),
             ("moto", lambda: self.moto and self.moto.stop()),
         ):
+            began = time.perf_counter()
             try:
                 action()
             except Exception:  # noqa: BLE001 - stop everything we can
                 log.exception("stack.stop_error", extra={"fields": {"step": step}})
+            self.timings[f"stop_{step}"] = round(time.perf_counter() - began, 3)
+        log.info("stack.stop_timings", extra={"fields": {k: v for k, v in self.timings.items() if k.startswith("stop_")}})
         self.api = self.dispatcher = self.pool = self.moto = None
         self.services = []
