@@ -129,6 +129,7 @@ class Router:
 
         self.config = config or RouterConfig()
         self._analyze = get_analyzer(self.config.analyzer)
+        analyzer_name = self.config.analyzer
         if profiles is None:
             profiles = load_profiles()
         if directory is None:
@@ -152,7 +153,7 @@ class Router:
             profile = self.profiles[code]
             whole: list[str] = []
             for kind, text in _facets_of(profile, directory.get(code)):
-                tokens = self._analyze(text)
+                tokens = list(_analyze_profile_text(analyzer_name, text))
                 if not tokens:
                     continue
                 self._facets.append(_Facet(code, kind, text, frozenset(tokens)))
@@ -315,6 +316,15 @@ class Router:
                 break
             targets.append(other.code)
         return RoutingResult(decision="refer", institutes=scored, targets=targets, confidence=confidence)
+
+
+@lru_cache(maxsize=16384)
+def _analyze_profile_text(analyzer: str | None, text: str) -> tuple[str, ...]:
+    """Profile texts rarely change: a second Router (re-routing, tests, evidence variants) reuses
+    the analysis instead of running Kiwi over every facet again."""
+    from sos1379.text import get_analyzer
+
+    return tuple(get_analyzer(analyzer)(text))
 
 
 def _load_directory_or_empty() -> Mapping[str, Any]:
