@@ -1,23 +1,26 @@
-"""Browser fixtures: Debian's headless Chromium driven by Playwright, and a running site.
+"""Browser fixtures: Debian's headless Chromium driven by Playwright, and the real local stack.
 
 Chromium is never downloaded by Playwright: the system package (``apt-get install -y chromium
 fonts-nanum``) is launched by path. A missing browser FAILS the tests with the install line; a
 skipped browser suite would look green while proving nothing.
 
-The site is app.py served over real HTTP by Chalice's own threaded local server, in this process,
-on a free port, backed by the in-process moto account of ``tests/conftest.py`` (tables built from
-template.yaml). The test can reach into the same store to move a case along (what institutes and
-coordinators would do), so the pages are checked against every state without sleeping on workers.
+The site is the real local stack (``stack`` from tests/e2e/conftest.py: template.yaml deployed into
+moto server mode, the dispatcher running the functions, app.py served over HTTP), so a case
+submitted in the browser is routed by the real router while the tracking page watches. The tests
+act as the institute through the institute API with the documented local ``dev-<CODE>-key`` keys,
+which this fixture seeds into the stack's table.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import stack  # noqa: F401 - the real local stack fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -54,35 +57,63 @@ def screenshots() -> Path:
 
 @dataclass
 class Site:
-    url: str  # ends with "/"
+    url: str  # the API root, ending with "/": the intake page
+    stack: object
 
     def store(self):
-        from sos1379.api.common import get_store
+        """The stack's CaseStore, through boto3 against the stack's moto server."""
+        import boto3
 
-        return get_store()
+        from sos1379.store import CaseStore
+
+        dynamodb = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                         region_name=self.stack.region).resource(
+            "dynamodb", endpoint_url=self.stack.moto_url)
+        return CaseStore(self.stack.physical_id("CasesTable"), dynamodb)
+
+    def api(self, method: str, path: str, body=None, headers=None, expect: int | None = 200):
+        import requests
+
+        resp = requests.request(method, self.url + path.lstrip("/"), json=body, headers=headers or {}, timeout=15)
+        if expect is not None:
+            assert resp.status_code == expect, f"{method} {path}: {resp.status_code} {resp.text[:500]}"
+        return resp.json() if resp.content else None
+
+    def submit(self, body: dict) -> dict:
+        return self.api("POST", "cases", body, expect=201)
+
+    def view(self, receipt: dict) -> dict:
+        return self.api("GET", f"cases/{receipt['case_id']}", headers={"X-Tracking-Token": receipt["tracking_token"]})
+
+    def wait_for(self, receipt: dict, predicate, timeout: float = 90.0) -> dict:
+        """Poll the public view until ``predicate(view)``; the router's first call loads its models."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.view(receipt)
+            if predicate(view):
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"case stayed {view['status']}: {self.stack.log_tail()}")
+            time.sleep(0.3)
+
+    def as_institute(self, code: str, case_id: str, action: str, body: dict | None = None) -> dict:
+        from sos1379.institute_keys import dev_key
+
+        return self.api("POST", f"institute/referrals/{case_id}/{action}", body or {},
+                        headers={"X-Api-Key": dev_key(code)})
+
+    def cases_titled(self, title: str) -> list[dict]:
+        items = self.store().table.scan()["Items"]
+        return [i for i in items if i.get("kind") == "case" and i.get("title") == title]
 
 
-@pytest.fixture
-def site(aws):
-    """app.py on http://127.0.0.1:<free port>/ (Chalice's threaded local server) over moto."""
-    from chalice.config import Config
-    from chalice.local import CustomLocalChalice, LocalDevServer, create_local_server
+@pytest.fixture(scope="session")
+def site(chromium_path, stack):  # the browser check first: no stack start when it cannot run
+    from sos1379.institute_keys import seed_dev_keys
 
-    import app as app_module
-
-    if isinstance(app_module.app, CustomLocalChalice):  # patched for thread-local requests already
-        server = LocalDevServer(app_module.app, Config.create(), "127.0.0.1", 0)
-    else:
-        server = create_local_server(app_module.app, Config.create(), "127.0.0.1", 0)
-    port = server.server.server_address[1]
-    thread = threading.Thread(target=server.server.serve_forever, name="pages-site", daemon=True)
-    thread.start()
-    try:
-        yield Site(url=f"http://127.0.0.1:{port}/")
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
-        thread.join(timeout=5)
+    running = Site(url=stack.api_url.rstrip("/") + "/", stack=stack)
+    seed_dev_keys(running.store())
+    return running
 
 
 @pytest.fixture

@@ -2,16 +2,16 @@
 question, rate the support; errors land next to their fields; the English switch; 360/1280 px."""
 from __future__ import annotations
 
-import json
 import re
+import uuid
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
 VALID = {
-    "title": "스테인리스 배관 용접부 균열 문제",
-    "description": "SUS304 배관을 TIG 용접한 뒤 며칠 지나면 용접부 주변에 미세한 크랙이 생깁니다. 열처리 조건 조언이 필요합니다.",
+    "description": "SUS304 배관을 TIG 용접한 뒤 며칠 지나면 용접부 주변에 미세한 크랙이 생깁니다. 열처리 조건이나 용접 방법 조언이 필요합니다.",
     "company_name": "한빛정밀",
     "business_number": "1168200276",
     "region": "daejeon",
@@ -22,10 +22,15 @@ VALID = {
 }
 
 
-def fill_form(page, **overrides):
+def unique_title() -> str:
+    """The stack is shared by the session: each test finds its own cases by a unique title."""
+    return f"스테인리스 배관 용접부 균열 문제 {uuid.uuid4().hex[:8]}"
+
+
+def fill_form(page, title: str, **overrides):
     v = {**VALID, **overrides}
     page.get_by_role("radio", name=re.compile("기술애로 해결|Technical problem solving")).check()
-    page.locator("#f-title").fill(v["title"])
+    page.locator("#f-title").fill(title)
     page.locator("#f-description").fill(v["description"])
     page.locator("#f-company-name").fill(v["company_name"])
     page.locator("#f-company-business_number").fill(v["business_number"])
@@ -39,38 +44,44 @@ def fill_form(page, **overrides):
     page.locator("#f-consent-share_with_institutes").check()
 
 
-def cases_in(site) -> list[dict]:
-    table = site.store().table
-    return [i for i in table.scan()["Items"] if i.get("kind") == "case"]
-
-
-def api_view(site, case_id: str, token: str) -> dict:
-    import urllib.request
-
-    req = urllib.request.Request(f"{site.url}cases/{case_id}", headers={"X-Tracking-Token": token})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
 def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_case_submitted_in_korean_is_tracked_when_form_is_valid(site, page_for, screenshots):
+def track_url(site, receipt: dict, lang: str | None = None) -> str:
+    url = f"{site.url}track?case={receipt['case_id']}&token={receipt['tracking_token']}"
+    return url + (f"&lang={lang}" if lang else "")
+
+
+def referred(view: dict) -> bool:
+    return view["status"] == "referred" and bool(view["referrals"])
+
+
+def accepted_case(site, sample_case) -> tuple[dict, str]:
+    """A case the router referred and the institute accepted, as in production."""
+    sample_case["title"] = unique_title()
+    receipt = site.submit(sample_case)
+    code = site.wait_for(receipt, referred)["referrals"][0]["institute"]
+    site.as_institute(code, receipt["case_id"], "accept")
+    return receipt, code
+
+
+def test_case_submitted_in_korean_is_followed_as_it_is_routed_when_form_is_valid(site, page_for, screenshots):
     page = page_for(360)
     page.goto(site.url)
     assert page.locator("html").get_attribute("lang") == "ko"
     assert page.get_by_role("heading", level=1).inner_text() == "기술지원 신청"
     assert no_horizontal_scroll(page)
     page.screenshot(path=str(screenshots / "intake-ko-360.png"), full_page=True)
-    fill_form(page)
+    title = unique_title()
+    fill_form(page, title)
     page.get_by_role("button", name="신청하기").click()
 
     heading = page.locator("#success-title")
     heading.wait_for(state="visible")
     assert heading.inner_text() == "접수되었습니다"
     assert page.evaluate("document.activeElement.id") == "success-title"
-    [case] = cases_in(site)
+    [case] = site.cases_titled(title)
     assert page.locator("#success-case-number").inner_text() == case["case_number"]
     assert case["company"]["business_number"] == "116-82-00276" and case["channel"] in ("web", "mobile")
     assert case["consent"] == {"personal_info": True, "share_with_institutes": True}
@@ -84,17 +95,28 @@ def test_case_submitted_in_korean_is_tracked_when_form_is_valid(site, page_for, 
     page.wait_for_url(re.compile(r"/track\?case="))
     page.locator("#case-view").wait_for(state="visible")
     assert page.locator("#v-case-number").inner_text() == case["case_number"]
-    assert page.locator("#v-status").inner_text() == "접수됨"
-    assert page.locator("#steps li[aria-current=step]").inner_text().startswith("접수")
     assert "신청이 접수되었습니다." in page.locator("#history").inner_text()
+
+    # The router refers the case while the page is open; a refresh shows it in plain words.
+    token = parse_qs(urlparse(page.url).query)["token"][0]
+    view = site.wait_for({"case_id": case["case_id"], "tracking_token": token}, referred)
+    page.get_by_role("button", name="새로 고침").click()
+    page.locator("#v-status").filter(has_text="전문기관 연결 중").wait_for()
+    assert page.locator("#v-institute").inner_text() == view["referrals"][0]["name_ko"]
+    assert page.locator("#steps li[aria-current=step]").inner_text().startswith("검토·기관 연결")
+    assert "연구기관·전문기관에 연결했습니다." in page.locator("#history").inner_text()
+    assert "상태가 바뀌었습니다" in page.locator("#live").inner_text()
     assert no_horizontal_scroll(page)
-    page.screenshot(path=str(screenshots / "track-ko-360.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "track-referred-ko-360.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(screenshots / "track-referred-ko-1280.png"), full_page=True)
 
 
 def test_wrong_business_number_shows_the_api_error_next_to_the_field_when_check_digit_fails(site, page_for):
     page = page_for(360)
     page.goto(site.url)
-    fill_form(page, business_number="116-82-00277")  # right shape, wrong check digit: only the API knows
+    title = unique_title()
+    fill_form(page, title, business_number="116-82-00277")  # right shape, wrong check digit: only the API knows
     with page.expect_response(lambda r: r.url.endswith("/cases") and r.request.method == "POST") as answer:
         page.get_by_role("button", name="신청하기").click()
     assert answer.value.status == 422
@@ -106,7 +128,7 @@ def test_wrong_business_number_shows_the_api_error_next_to_the_field_when_check_
     assert "e-company-business_number" in field.get_attribute("aria-describedby").split()
     assert page.evaluate("document.activeElement.id") == "f-company-business_number"
     assert page.locator("#error-summary").is_visible()
-    assert cases_in(site) == []
+    assert site.cases_titled(title) == []
 
     page.get_by_role("link", name="English").click()  # the server's message follows the language
     assert "Invalid business registration number" in error.inner_text()
@@ -149,7 +171,8 @@ def test_english_switch_translates_the_page_when_clicked(site, page_for, screens
 def test_retry_after_a_lost_response_makes_one_case_when_submitted_twice(site, page_for):
     page = page_for(360)
     page.goto(site.url)
-    fill_form(page)
+    title = unique_title()
+    fill_form(page, title)
     seen = []
 
     def lose_first_answer(route):
@@ -170,45 +193,18 @@ def test_retry_after_a_lost_response_makes_one_case_when_submitted_twice(site, p
     (key1, first), (key2, second) = seen
     assert key1 and key1 == key2
     assert first["case_id"] == second["case_id"]
-    assert len(cases_in(site)) == 1
+    assert len(site.cases_titled(title)) == 1
     assert page.locator("#success-case-number").inner_text() == first["case_number"]
 
 
-def submit_via_api(site, sample_case) -> dict:
-    import urllib.request
-
-    req = urllib.request.Request(f"{site.url}cases", data=json.dumps(sample_case).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-def move_case(site, case_id: str, status: str, event_type: str, data: dict, **changes) -> None:
-    """What an institute or coordinator does, through the domain's own transition path."""
-    from sos1379.events import Actor, CaseEvent, iso, utcnow
-    from sos1379.lifecycle import check_transition
-
-    store = site.store()
-    case = store.get_case(case_id)
-    check_transition(case["status"], status)
-    at = iso(utcnow())
-    event = CaseEvent(case_id=case_id, type=event_type, at=at, actor=Actor(kind="institute", id="KITECH"),
-                      data=data)
-    store.update_case(case, {"status": status, "updated_at": at, **changes}, events=[event])
-
-
-def test_tracking_page_takes_an_answer_when_information_is_requested(site, page_for, sample_case, screenshots):
-    receipt = submit_via_api(site, sample_case)
+def test_tracking_page_takes_an_answer_when_the_institute_asks_for_information(site, page_for, sample_case,
+                                                                               screenshots):
+    receipt, code = accepted_case(site, sample_case)
     question = "용접 전류와 보호가스 유량을 알려 주세요."
-    move_case(site, receipt["case_id"], "info_requested", "case.info_requested",
-              {"question": question, "institute": {"code": "KITECH", "name_ko": "한국생산기술연구원",
-                                                   "name_en": "KITECH"}},
-              resume_status="received",
-              open_request={"question": question, "institute": "KITECH", "asked_at": receipt["created_at"]})
+    site.as_institute(code, receipt["case_id"], "request-info", {"question": question})
     page = page_for(360)
-    page.goto(f"{site.url}track?case={receipt['case_id']}&token={receipt['tracking_token']}")
-    box = page.locator("#request-box")
-    box.wait_for(state="visible")
+    page.goto(track_url(site, receipt))
+    page.locator("#request-box").wait_for(state="visible")
     assert page.locator("#request-question").inner_text() == question
     assert page.locator("#v-status").inner_text() == "추가 정보 요청"
     page.screenshot(path=str(screenshots / "track-info-requested-ko-360.png"), full_page=True)
@@ -218,18 +214,16 @@ def test_tracking_page_takes_an_answer_when_information_is_requested(site, page_
     page.locator("#reply-done").wait_for(state="visible")
     assert page.evaluate("document.activeElement.id") == "reply-done"
     page.locator("#history").get_by_text("추가 정보를 보내셨습니다.").wait_for()
-    case = site.store().get_case(receipt["case_id"])
-    assert case["status"] == "received" and not case.get("open_request")
+    view = site.view(receipt)
+    assert view["status"] == "accepted" and not view["open_request"]
 
 
-def test_tracking_page_shows_outcome_and_survey_when_resolved(site, page_for, sample_case, screenshots):
-    receipt = submit_via_api(site, sample_case)
+def test_tracking_page_shows_outcome_and_takes_a_rating_when_resolved(site, page_for, sample_case, screenshots):
+    receipt, code = accepted_case(site, sample_case)
     summary = "예열 150도와 층간온도 관리로 균열이 해결되었습니다."
-    move_case(site, receipt["case_id"], "resolved", "case.resolved",
-              {"summary": summary, "institute": {"code": "KITECH", "name_ko": "한국생산기술연구원", "name_en": "KITECH"}},
-              outcome={"summary": summary, "institute": "KITECH", "result": "solved"})
+    site.as_institute(code, receipt["case_id"], "resolve", {"summary": summary})
     page = page_for(1280)
-    page.goto(f"{site.url}track?case={receipt['case_id']}&token={receipt['tracking_token']}&lang=en")
+    page.goto(track_url(site, receipt, "en"))
     page.locator("#case-view").wait_for(state="visible")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#v-status").inner_text() == "Resolved"
@@ -240,12 +234,25 @@ def test_tracking_page_shows_outcome_and_survey_when_resolved(site, page_for, sa
 
     page.get_by_role("button", name="Send rating").click()  # no score chosen: a hint, no request
     assert page.locator("#e-score").inner_text() == "Choose one rating."
+    assert page.evaluate("document.activeElement.name") == "score"
+
+    page.get_by_role("radio", name="Satisfied", exact=True).check()
+    page.get_by_label("Anything else").fill("빠른 답변 감사합니다.")
+    with page.expect_response(lambda r: r.url.endswith("/rating")) as answer:
+        page.get_by_role("button", name="Send rating").click()
+    assert answer.value.status == 201
+    done = page.locator("#rating-done")
+    done.wait_for(state="visible")
+    assert "Your rating: Satisfied" in done.inner_text()
+    assert page.locator("#rating-form").is_hidden()
+    assert site.view(receipt)["rating"]["score"] == 4
 
 
 def test_tracking_page_never_shows_internal_or_unknown_event_data_when_history_has_them(site, page_for, sample_case):
     from sos1379.events import Actor, CaseEvent, iso, utcnow
 
-    receipt = submit_via_api(site, sample_case)
+    sample_case["title"] = unique_title()
+    receipt = site.submit(sample_case)
     store = site.store()
     for kind, data in (("case.note_added", {"note": "INTERNAL-NOTE-TEXT"}),
                        ("case.assigned", {"coordinator": "COORDINATOR-NAME"}),
@@ -253,7 +260,7 @@ def test_tracking_page_never_shows_internal_or_unknown_event_data_when_history_h
         store.append_event(CaseEvent(case_id=receipt["case_id"], type=kind, at=iso(utcnow()),
                                      actor=Actor(kind="coordinator", id="c-7"), data=data))
     page = page_for(360)
-    page.goto(f"{site.url}track?case={receipt['case_id']}&token={receipt['tracking_token']}")
+    page.goto(track_url(site, receipt))
     page.locator("#case-view").wait_for(state="visible")
     text = page.locator("body").inner_text()
     for secret in ("INTERNAL-NOTE-TEXT", "COORDINATOR-NAME", "UNKNOWN-EVENT-DATA", "c-7"):
@@ -261,9 +268,10 @@ def test_tracking_page_never_shows_internal_or_unknown_event_data_when_history_h
 
 
 def test_tracking_page_says_not_found_when_token_is_wrong(site, page_for, sample_case):
-    receipt = submit_via_api(site, sample_case)
+    sample_case["title"] = unique_title()
+    receipt = site.submit(sample_case)
     page = page_for(360)
-    page.goto(f"{site.url}track?case={receipt['case_id']}&token=wrong-token")
+    page.goto(track_url(site, {**receipt, "tracking_token": "wrong-token"}))
     error = page.locator("#track-error")
     error.wait_for(state="visible")
     assert "찾을 수 없습니다" in error.inner_text()

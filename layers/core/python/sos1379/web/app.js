@@ -588,7 +588,8 @@
     }
 
     function renderRating() {
-      var eligible = (view.status === "resolved" || view.status === "closed") && happened("case.resolved");
+      // The API takes a rating once the case is resolved (or closed after it) and has an outcome.
+      var eligible = (view.status === "resolved" || view.status === "closed") && !!view.outcome;
       var box = $("rating-box");
       box.hidden = !eligible && !view.rating;
       if (view.rating) {
