@@ -235,6 +235,9 @@ class LocalStack:
                 if key in env:
                     env[key] = value
             layers = [self.code_root / layer / "python" for layer in spec.layers]
+            # A pip-built dependencies layer (build/...) holds wheels for Lambda's Python; the
+            # virtualenv already provides the same packages for this interpreter.
+            layers = [p for p in layers if p.is_dir() and not any(p.glob("*.dist-info"))]
             concurrency = self.options.function_concurrency
             if spec.reserved_concurrency:
                 concurrency = min(concurrency, spec.reserved_concurrency)
