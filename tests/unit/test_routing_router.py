@@ -101,6 +101,19 @@ def test_coordinator_decides_when_nothing_matches(router: Router):
     assert result.confidence == 0.0
 
 
+@pytest.mark.parametrize("title,text", [("", ""), ("hello", "can you help me"), ("   ", "ㅠㅠ")])
+def test_coordinator_decides_when_the_case_has_no_content_words(router: Router, title: str, text: str):
+    result = _route(router, title, text)
+    assert result.decision == "coordinator"
+    assert result.targets == [] and result.confidence == 0.0
+
+
+def test_confidence_is_higher_when_the_case_is_specific(router: Router):
+    vague = _route(router, "문의", "안녕하세요 문의드립니다", service_type="tech_consult")
+    specific = _route(router, "다이캐스팅 기공", "알루미늄 다이캐스팅 주물에 기공과 수축공이 생겨요", service_type="tech_consult")
+    assert specific.confidence > vague.confidence
+
+
 def test_catalog_evidence_adds_score_and_appears_in_reasons():
     calls: list[str] = []
 

@@ -67,7 +67,10 @@ class RouterConfig:
     second_target_ratio: float = 0.9
     max_targets: int = 3
     reason_depth: int = 5  # institutes (from the top) that get matched-word reasons
-    min_confidence: float = 0.15
+    min_confidence: float = 0.1
+    # raw best-facet BM25 score giving 63 % strength: real cases score 14-200 (median ~65),
+    # greetings and empty requests ("도와주세요", "test") 10-30
+    strength_scale: float = 30.0
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     facet_b: float = 0.5  # length normalisation of the small facet documents
@@ -189,12 +192,16 @@ class Router:
         title = self._analyze(inp.title or "")
         return title * self.config.title_repeat + self._analyze(inp.text or "")
 
-    def _text_scores(self, terms: list[str]) -> tuple[Any, Any]:
-        """Per institute: mixed text score (0..1, best = 1) and facet indexes best first."""
+    def _text_scores(self, terms: list[str]) -> tuple[Any, Any, float]:
+        """Per institute: mixed text score (0..1, best = 1), facet indexes best first, and the
+        best raw facet score (the absolute strength of the match, lost by the normalisation)."""
         import numpy as np
 
         cfg = self.config
         specific = [t for t in terms if t not in self._generic]
+        if not specific:  # bm25s cannot score an empty query
+            empty = np.full((len(self.codes), len(self._discounts)), -1)
+            return np.zeros(len(self.codes)), empty, 0.0
         with self._lock:
             facet = self._facet_bm25.get_scores(specific)
             whole = self._doc_bm25.get_scores(terms)
@@ -205,10 +212,10 @@ class Router:
         best_facets = np.take_along_axis(self._gather, order, axis=1)
         fmax = float(agg.max())
         if fmax <= 0.0:
-            return np.zeros(len(self.codes)), np.full_like(best_facets, -1)
+            return np.zeros(len(self.codes)), np.full_like(best_facets, -1), 0.0
         wmax = float(whole.max()) or 1.0
         mixed = cfg.facet_mix * agg / fmax + (1 - cfg.facet_mix) * whole.astype(np.float64) / wmax
-        return mixed, np.where(best > 0, best_facets, -1)
+        return mixed, np.where(best > 0, best_facets, -1), fmax
 
     def _evidence_scores(self, query: str) -> dict[str, list[dict]]:
         if self.evidence is None or not query.strip():
@@ -230,7 +237,7 @@ class Router:
         cfg = self.config
         excluded = set(exclude)
         terms = self.query_terms(inp)
-        text_scores, facets = self._text_scores(terms)
+        text_scores, facets, raw_strength = self._text_scores(terms)
         service = inp.service_type if inp.service_type else None
         region = _normalise_region(inp.region)
         evidence = self._evidence_scores(f"{inp.title}\n{inp.text}")
@@ -272,7 +279,7 @@ class Router:
         # word-level reasons only where a coordinator will look: the top of the ranking
         for item in scored[: cfg.reason_depth]:
             item.reasons[:0] = self._text_reasons(facets[self._code_index[item.code]], query_words)
-        return self._decide(scored, service)
+        return self._decide(scored, service, raw_strength)
 
     def _text_reasons(self, best: Any, query_words: list[str]) -> list[str]:
         reasons: list[str] = []
@@ -291,14 +298,14 @@ class Router:
             reasons.insert(0, "matched words: " + ", ".join(matched[:8]))
         return reasons
 
-    def _decide(self, scored: list[InstituteScore], service: str | None) -> RoutingResult:
+    def _decide(self, scored: list[InstituteScore], service: str | None, raw_strength: float) -> RoutingResult:
         cfg = self.config
         if not scored or scored[0].score <= 0:
             return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=0.0)
         top = scored[0]
         second = scored[1].score if len(scored) > 1 else 0.0
         margin = (top.score - second) / top.score
-        strength = 1 - math.exp(-3 * top.score)
+        strength = 1 - math.exp(-raw_strength / cfg.strength_scale)
         confidence = round(strength * (0.4 + 0.6 * margin), 4)
         if self.profiles[top.code].handoff and service not in ONE_STOP_SERVICES:
             return RoutingResult(decision="handoff", institutes=scored, targets=[top.code], confidence=confidence)
