@@ -47,6 +47,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     except (StackError, DeployError, TemplateError) as exc:
         log.error("stack.failed", extra={"fields": {"error": str(exc)}})
         return 1
+    except Exception:  # noqa: BLE001 - e.g. app.py or a seed raised: show it, exit non-zero
+        log.exception("stack.failed")
+        return 1
     try:
         while True:
             time.sleep(30)

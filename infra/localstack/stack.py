@@ -112,6 +112,18 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
+def _check_port_free(host: str, port: int, variable: str) -> None:
+    """Fail in a second rather than after the deploy when the port is taken."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StackError(f"port {host}:{port} is taken ({exc.strerror}); set {variable} to a free port") from None
+
+
 def _normalise(name: str) -> str:
     return name.replace("_", "").lower()
 
@@ -363,6 +375,8 @@ class LocalStack:
             # Pick the port now: the template's PublicBaseUrl and the state need it before the
             # API binds.
             self.options.api_port = _free_port(self.options.host)
+        elif self.options.serve_api:
+            _check_port_free(self.options.host, self.options.api_port, "API_PORT")
         try:
             self._start_moto()
             t = self._mark("moto", t)
@@ -423,8 +437,12 @@ class LocalStack:
 
                 fn = self.functions[api_spec.logical_id]
                 app = load_chalice_app(fn.code_dir, api_spec.handler_module, api_spec.handler_function)
-                self.api = ApiServer(app, host=self.options.host, port=self.options.api_port,
-                                     timeout=int(fn.timeout), memory=fn.memory, function_name=fn.physical_name)
+                try:
+                    self.api = ApiServer(app, host=self.options.host, port=self.options.api_port,
+                                         timeout=int(fn.timeout), memory=fn.memory, function_name=fn.physical_name)
+                except OSError as exc:
+                    raise StackError(f"cannot serve the API on {self.options.host}:{self.options.api_port}: {exc} "
+                                     "(set API_PORT to a free port)") from exc
                 self.api.start()
                 api_url = self.api.url
             t = self._mark("api", t)
