@@ -6,9 +6,34 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
+
+# Function errors reach these logs as text (a pydantic error quotes the input): mask what looks
+# like an email, a Korean phone number or a business registration number before writing.
+_PERSONAL = [
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
+    (re.compile(r"(?<!\d)(\+?82[-\s]?|0)1[016789][-\s]?\d{3,4}[-\s]?\d{4}(?!\d)"), "<phone>"),
+    (re.compile(r"(?<!\d)\d{3}-?\d{2}-?\d{5}(?!\d)"), "<business-number>"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PERSONAL:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v) for v in value]
+    return value
 
 _RESERVED = set(logging.LogRecord("x", 0, "x", 0, "x", None, None).__dict__) | {"message", "asctime"}
 
@@ -29,7 +54,7 @@ class JsonFormatter(logging.Formatter):
                 entry.setdefault(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(_redact_value(entry), ensure_ascii=False, default=str)
 
 
 def configure(level: str = "INFO") -> None:

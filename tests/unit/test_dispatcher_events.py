@@ -100,3 +100,18 @@ def test_stream_checkpoint_is_first_record_when_whole_batch_fails_and_none_when_
                                                 report_batch_item_failures=True)) == "7"
     assert stream_checkpoint(seqs, settle_batch(seqs, error=None, response=None,
                                                 report_batch_item_failures=True)) is None
+
+
+def test_stack_logs_mask_personal_data_when_function_errors_quote_input():
+    import json
+    import logging
+
+    from infra.localstack.logs import JsonFormatter
+
+    record = logging.LogRecord("localstack.dispatcher", logging.WARNING, __file__, 1, "sqs.batch", None, None)
+    record.fields = {"error": "bad input_value='010-1234-5678' from kim@example.com for 116-82-00276",
+                     "case_id": "0e767f67c21947f0ae0b66b81e04bf27", "sequence": "1100000000017454423009"}
+    line = json.loads(JsonFormatter().format(record))
+    assert line["error"] == "bad input_value='<phone>' from <email> for <business-number>"
+    assert line["case_id"] == "0e767f67c21947f0ae0b66b81e04bf27"
+    assert line["sequence"] == "1100000000017454423009"
