@@ -48,18 +48,21 @@ def _check_code(code: str) -> str:
     return code
 
 
-def _put_key(store: CaseStore, code: str, key: str, now: datetime) -> dict:
+def _key_items(code: str, key: str, now: datetime) -> tuple[dict, dict]:
     digest = hash_key(key)
     record = {"institute": code, "key_id": digest[:12], "created_at": iso(now), "revoked": False}
+    return ({"PK": f"APIKEY#{digest}", "SK": "META", "kind": "apikey", **record},
+            {"PK": f"INSTKEY#{code}", "SK": f"KEY#{record['key_id']}", "kind": "apikey_ref", "key_hash": digest,
+             **record})
+
+
+def _put_key(store: CaseStore, code: str, key: str, now: datetime) -> dict:
+    key_item, ref_item = _key_items(code, key, now)
     store.client.transact_write_items(TransactItems=[
-        {"Put": {"TableName": store.table_name,
-                 "Item": {"PK": f"APIKEY#{digest}", "SK": "META", "kind": "apikey", **record},
-                 "ConditionExpression": "attribute_not_exists(PK)"}},
-        {"Put": {"TableName": store.table_name,
-                 "Item": {"PK": f"INSTKEY#{code}", "SK": f"KEY#{record['key_id']}", "kind": "apikey_ref",
-                          "key_hash": digest, **record}}},
+        {"Put": {"TableName": store.table_name, "Item": key_item, "ConditionExpression": "attribute_not_exists(PK)"}},
+        {"Put": {"TableName": store.table_name, "Item": ref_item}},
     ])
-    return record
+    return {k: key_item[k] for k in ("institute", "key_id", "created_at", "revoked")}
 
 
 def create_key(store: CaseStore, code: str, *, now: datetime | None = None) -> tuple[str, dict]:
@@ -102,15 +105,13 @@ def authenticate(store: CaseStore, key: str | None) -> str:
 
 
 def seed_dev_keys(store: CaseStore, codes: Iterable[str] | None = None, *, now: datetime | None = None) -> dict[str, str]:
-    """Write ``dev-<CODE>-key`` for each institute (idempotent). LOCAL STACK ONLY."""
+    """Write ``dev-<CODE>-key`` for each institute (idempotent: rewrites the same items, in
+    batches, so a stack start pays a few requests, not one transaction per institute).
+    LOCAL STACK ONLY."""
     now = now or utcnow()
-    seeded = {}
-    for code in codes or referral_codes():
-        key = dev_key(code)
-        try:
-            _put_key(store, code, key, now)
-        except Exception as exc:  # noqa: BLE001 - already seeded is fine
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-        seeded[code] = key
+    seeded = {code: dev_key(code) for code in (_check_code(c) for c in (codes or referral_codes()))}
+    with store.table.batch_writer() as batch:
+        for code, key in seeded.items():
+            for item in _key_items(code, key, now):
+                batch.put_item(Item=item)
     return seeded
