@@ -291,3 +291,41 @@ def test_keyboard_user_reaches_the_form_with_a_visible_focus_when_tabbing(site, 
         return {name: e.name, outline: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }""")
     assert focused["name"] == "service_type"
     assert focused["outline"] != "none" and focused["width"] >= 2
+
+
+# Every visible text run against the nearest opaque background, as WCAG 2.x computes it:
+# 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold).
+CONTRAST_JS = """() => {
+  const lum = (c) => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const rgba = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const bg = (el) => { for (; el; el = el.parentElement) { const c = rgba(getComputedStyle(el).backgroundColor);
+                         if (c.length === 3 || c[3] === 1) return c.slice(0, 3); } return [255, 255, 255]; };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el.checkVisibility() || el.closest('.visually-hidden, .skip')) continue;
+    const s = getComputedStyle(el);
+    const fg = rgba(s.color).slice(0, 3), back = bg(el);
+    const [a, b] = [lum(fg), lum(back)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) bad.push(`${n.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)} < ${need}`);
+  }
+  return bad;
+}"""
+
+
+def test_text_meets_wcag_aa_contrast_when_errors_and_the_tracking_page_are_shown(site, page_for, sample_case):
+    page = page_for(360)
+    page.goto(site.url)
+    page.get_by_role("button", name="신청하기").click()  # every field error and the summary visible
+    page.locator("#error-summary").wait_for(state="visible")
+    assert page.evaluate(CONTRAST_JS) == []
+    sample_case["title"] = unique_title()
+    receipt = site.submit(sample_case)
+    page.goto(track_url(site, receipt))
+    page.locator("#case-view").wait_for(state="visible")
+    assert page.evaluate(CONTRAST_JS) == []

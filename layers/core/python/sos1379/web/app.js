@@ -239,7 +239,7 @@
       data.services.forEach(function (s) {
         var label = el("label", "choice");
         var input = el("input");
-        input.type = "radio"; input.name = "service_type"; input.value = s.code;
+        input.type = "radio"; input.name = "service_type"; input.value = s.code; input.required = true;
         input.checked = s.code === current;
         input.setAttribute("aria-describedby", "h-service_type e-service_type");
         var text = el("span");
