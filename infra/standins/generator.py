@@ -15,7 +15,7 @@ SCALES: dict[str, dict[str, int]] = {
     # ~80k patents, ~10k papers (NTIS + the special-zone library), ~90k equipment
     "full": {"patents": 80_000, "ntis": 7_000, "library": 3_000, "zeus": 90_000},
     "medium": {"patents": 8_000, "ntis": 700, "library": 300, "zeus": 9_000},
-    "small": {"patents": 240, "ntis": 90, "library": 60, "zeus": 260},
+    "small": {"patents": 150, "ntis": 60, "library": 40, "zeus": 160},
 }
 BASE_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: every base record was modified before it
 _SPAN = 5 * 365 * 86_400  # base modification stamps spread over five years
@@ -332,9 +332,11 @@ def library(index: int, version: int = 0) -> dict:
 
 def zeus(index: int, version: int = 0) -> dict:
     rng = _rng("zeus", index, version)
-    topic = TOPICS[(index * 3 + 1) % len(TOPICS)]
-    candidates = topic.equipment or TOPICS[0].equipment
-    class_code, class_name, name_ko, name_en = _pick(rng, candidates)
+    slot = (index * 3 + 1) % len(TOPICS)
+    while not TOPICS[slot].equipment:  # e.g. cyber security: no lab equipment to list
+        slot = (slot + 1) % len(TOPICS)
+    topic = TOPICS[slot]
+    class_code, class_name, name_ko, name_en = _pick(rng, topic.equipment)
     owner, code, address = _owner(rng, topic)
     acquired = 2005 + _rng("zeus", index, 0).randrange(20)  # part of the id: fixed across versions
     record = {

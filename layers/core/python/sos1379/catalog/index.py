@@ -42,6 +42,27 @@ SNAPSHOT_PREFIX = "index/snapshots/"
 SNIPPET_CHARS = 160
 
 
+_HANGUL_PAIR = re.compile(r"^[\uac00-\ud7a3]{2}$")
+
+
+def index_tokens(record, analyzer) -> list[str]:
+    """Index terms of a record: the shared analyzer on what the record *is* (title, keywords),
+    counted twice, plus cheap terms for the long body text.
+
+    Kiwi costs ~50 µs per Korean character, so running it over every summary would make a full
+    load of 180k records take tens of minutes. The body therefore gets only what the shared
+    ``hybrid`` analyzer emits besides morphemes: ``#``-prefixed Hangul bigrams and Latin tokens
+    (``sos1379.text.analyze_ngram`` gives both), so queries analysed by ``analyze`` still meet them.
+    """
+    from ..text import analyze_ngram
+
+    head = analyzer("\n".join(filter(None, (record.title, " ".join(record.keywords)))))
+    body = " ".join(filter(None, (record.title_en, record.summary[:400])))
+    tail = ["#" + t if _HANGUL_PAIR.match(t) else t for t in analyze_ngram(body) if not ("\uac00" <= t[0] <= "\ud7a3")
+            or _HANGUL_PAIR.match(t)]
+    return head + head + tail
+
+
 def doc_of(record, tokens: list[str]) -> dict:
     """What the index keeps of a record (display fields + tokens); written to the delta outbox."""
     return {"key": record.key, "id": record.source_id, "source": record.source, "type": record.type,
@@ -128,10 +149,14 @@ class CatalogIndex:
         if want <= 0:
             return total, []
         if want < total:
-            part = matching[np.argpartition(-scores[matching], want - 1)[:want]]
+            # Everything above the want-th score, then ties at that score by position: the same
+            # docs for every page request, so pages never overlap or skip.
+            values = scores[matching]
+            kth = -np.partition(-values, want - 1)[want - 1]
+            above = matching[values > kth]
+            part = np.concatenate([above, matching[values == kth][: want - above.size]])
         else:
             part = matching
-        # Ties broken by position so pages are stable between identical requests.
         order = part[np.lexsort((part, -scores[part]))]
         return total, [(int(p), float(scores[p])) for p in order[offset:offset + limit]]
 

@@ -48,12 +48,6 @@ class _Record(BaseModel):
         raw = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
-    def search_text(self) -> str:
-        """The text the index analyses: titles and keywords count twice (they say what it is)."""
-        parts = [self.title, self.title or "", self.title_en or "", " ".join(self.keywords),
-                 " ".join(self.keywords), self.summary[:300]]
-        return "\n".join(p for p in parts if p)
-
 
 class PatentRecord(_Record):
     type: Literal["patent"] = "patent"

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import FieldError, ValidationFailed
 from .index import (POINTER_KEY, SNAPSHOT_PREFIX, CatalogIndex, Hit, IndexBuilder, download_snapshot, highlight,
-                    highlight_terms, pack, scratch_dir, doc_of, unpack)
+                    highlight_terms, index_tokens, pack, scratch_dir, doc_of, unpack)
 from .models import RECORD_TYPES, SOURCES, SyncResult
 from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
 
@@ -120,7 +120,7 @@ def rebuild_index(full: bool = False) -> dict | None:
             builder = IndexBuilder()
             if full:
                 for record in store.scan_records():
-                    builder.upsert(doc_of(record, analyze(record.search_text())))
+                    builder.upsert(doc_of(record, index_tokens(record, analyze)))
         else:
             base = scratch_dir("rebuild-base")
             unpack(blobs.s3.get_object(Bucket=blobs.bucket, Key=pointer["key"])["Body"].read(), base)

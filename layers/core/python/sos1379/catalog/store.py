@@ -69,13 +69,17 @@ class DynamoCatalogStore:
         count = 0
         with self.table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
             for record, content_hash in records:
-                item = {"PK": record_pk(record.key), "SK": RECORD_SK, "source": record.source, "type": record.type,
-                        "content_hash": content_hash, "synced_at": synced_at, "body": record.model_dump_json()}
-                if record.institute:
-                    item["institute"] = record.institute
-                batch.put_item(Item=item)
+                batch.put_item(Item=self.item_of(record, content_hash, synced_at))
                 count += 1
         return count
+
+    @staticmethod
+    def item_of(record: Any, content_hash: str, synced_at: str) -> dict:
+        item = {"PK": record_pk(record.key), "SK": RECORD_SK, "source": record.source, "type": record.type,
+                "content_hash": content_hash, "synced_at": synced_at, "body": record.model_dump_json()}
+        if record.institute:
+            item["institute"] = record.institute
+        return item
 
     def delete(self, keys: Iterable[str]) -> int:
         count = 0

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import TransientError
-from .index import doc_of
+from .index import doc_of, index_tokens
 from .models import SyncMetrics, SyncResult
 from .sources.base import SourceAdapter, SourceRejected
 from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
@@ -134,7 +134,9 @@ class SyncService:
                 checkpoint()
                 since_checkpoint = 0
 
-        if run["mode"] == "full":
+        # The sweep scans the table, so it is skipped on a source's very first load (nothing of it
+        # can be stale yet: a crashed first run resumes with its seen set, it never restarts).
+        if run["mode"] == "full" and state.get("watermark"):
             stale = sorted(self.store.keys_for_source(self.source) - seen)
             if stale:
                 self.blobs.put_delta(self.source, [], stale)
@@ -166,7 +168,7 @@ class SyncService:
                 changed.append((record, digest))
         removed = [w.key for w in page.withdrawals if w.key in existing]
         if changed or removed:
-            docs = [doc_of(record, self.analyzer(record.search_text())) for record, _ in changed]
+            docs = [doc_of(record, index_tokens(record, self.analyzer)) for record, _ in changed]
             self.blobs.put_delta(self.source, docs, removed)  # first: the outbox (see store.py)
             if changed:
                 self.store.put_records(changed, _now_iso(self.clock))

@@ -1,0 +1,266 @@
+"""Catalog benchmark: sync into moto (server mode) against the floor of bare batch writes, an
+incremental sync after 1 % changed, search latency against bm25s's raw query, index footprint.
+
+    from infra.bench.catalog import run
+    run("full")   # or "medium" / "small"; returns a dict of figures
+
+Everything talks to 127.0.0.1 only (a ThreadedMotoServer and the stand-in sources).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import moto_server, summarize
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("zeus", "ntis", "patents", "library")
+
+
+class _Timed:
+    """Wraps a callable and adds up the time spent in it (to split a sync into its parts)."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds, self.calls = fn, 0.0, 0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
+def _create_resources(table: str, bucket: str) -> None:
+    import boto3
+
+    from infra.template import load_template
+
+    props = load_template(ROOT / "template.yaml")["Resources"]["CatalogTable"]["Properties"]
+    ddb = boto3.client("dynamodb")
+    for name in (table, table + "-floor"):
+        ddb.create_table(TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
+                         KeySchema=props["KeySchema"], BillingMode=props["BillingMode"])
+    boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
+
+
+def _keeping(put_records, written: list):
+    """put_records that also keeps the exact items it wrote (for the floor)."""
+    from sos1379.catalog.store import DynamoCatalogStore
+
+    def wrapped(records, synced_at):
+        records = list(records)
+        written.extend(DynamoCatalogStore.item_of(r, h, synced_at) for r, h in records)
+        return put_records(records, synced_at)
+
+    return wrapped
+
+
+def _progress(source, metrics, total) -> None:
+    if metrics.fetched and metrics.fetched % 5000 < 500:
+        print(f"  {source}: {metrics.fetched}/{total} fetched, {metrics.changed} changed", file=sys.stderr, flush=True)
+
+
+def _sync_all(handle, mode: str, written: list | None = None) -> dict:
+    """Sync every source through SyncService with its parts timed; then publish the index."""
+    from sos1379 import aws
+    from sos1379.catalog import service
+    from sos1379.catalog.store import DynamoCatalogStore, S3Blobs
+    from sos1379.catalog.sync import SyncService
+    from sos1379.text import analyze
+
+    settings = service.get_catalog_settings()
+    written = written if written is not None else []
+    out: dict = {"sources": {}}
+    analyzer = _Timed(analyze)
+    started = time.perf_counter()
+    for source in SOURCES:
+        adapter = service.build_adapter(source, settings, base_delay=0.05)
+        adapter.fetch = fetch = _Timed(adapter.fetch)
+        store = DynamoCatalogStore(aws.resource("dynamodb").Table(settings.table))
+        hashes, puts = _Timed(store.hashes), _Timed(_keeping(store.put_records, written))
+        store.hashes, store.put_records = hashes, puts
+        t0, a0 = time.perf_counter(), analyzer.seconds
+        result = SyncService(adapter, store, S3Blobs(aws.client("s3"), settings.bucket), analyzer=analyzer).run(
+            mode=mode, progress=_progress)
+        out["sources"][source] = {**result.metrics.model_dump(), "status": result.status, "pages": result.pages,
+                                  "seconds": round(time.perf_counter() - t0, 2),
+                                  "fetch_s": round(fetch.seconds, 2), "hash_lookup_s": round(hashes.seconds, 2),
+                                  "writes_s": round(puts.seconds, 2), "analysis_s": round(analyzer.seconds - a0, 2),
+                                  "source_retries": adapter.http.retries}
+    out["sync_seconds"] = round(time.perf_counter() - started, 2)
+    t0 = time.perf_counter()
+    pointer = service.rebuild_index()
+    out["index_publish_seconds"] = round(time.perf_counter() - t0, 2)
+    out["index_bytes"] = (pointer or {}).get("bytes")
+    out["index_docs"] = (pointer or {}).get("docs")
+    totals = {k: sum(s[k] for s in out["sources"].values()) for k in ("fetched", "changed", "unchanged", "removed", "failed")}
+    out["totals"] = totals
+    return out
+
+
+def _floor(table: str, items: list[dict]) -> dict:
+    """Bare BatchWriteItem (boto3 batch_writer, one thread) of exactly the items the sync wrote."""
+    from sos1379 import aws
+
+    dst = aws.resource("dynamodb").Table(table + "-floor")
+    t0 = time.perf_counter()
+    with dst.batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+    return {"items": len(items), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _queries() -> list[str]:
+    from infra.standins.generator import TOPICS
+
+    out = []
+    for i, topic in enumerate(TOPICS):
+        obj, prob, meth = topic.objects[0][0], topic.problems[i % len(topic.problems)][0], topic.methods[0][0]
+        out += [f"{obj}에서 {prob} 문제가 계속 발생합니다. 해결 방법이 있을까요?",
+                f"{meth} 장비를 써 보고 싶은데 {prob} 분석이 가능한 곳을 찾습니다",
+                f"We have {topic.problems[0][1]} in our {topic.objects[0][1]}"]
+    return out
+
+
+def _search_latency(index) -> dict:
+    from sos1379.catalog.service import SearchQuery, search
+    from sos1379.text import analyze
+
+    queries = _queries()
+    tokenized = [analyze(q) for q in queries]
+    for q in queries[:5]:  # warm the page cache and Kiwi
+        search(SearchQuery(q), index)
+    ours, ranking_only, raw = [], [], []
+    filters = [{}, {"type": "equipment"}, {"type": "patent", "region": "daejeon"}, {"institute": "KITECH"}]
+    for rnd in range(3):
+        for i, q in enumerate(queries):
+            t0 = time.perf_counter()
+            search(SearchQuery(q, **filters[(i + rnd) % len(filters)]), index)
+            ours.append(time.perf_counter() - t0)
+    for rnd in range(3):
+        for tokens in tokenized:
+            t0 = time.perf_counter()
+            index.top(tokens, limit=10)
+            ranking_only.append(time.perf_counter() - t0)
+            known = [t for t in tokens if t in index.retriever.vocab_dict]
+            t0 = time.perf_counter()
+            if known:
+                index.retriever.retrieve([known], k=10, show_progress=False)
+            raw.append(time.perf_counter() - t0)
+    a, r, b = summarize(ours), summarize(ranking_only), summarize(raw)
+    return {"queries": len(ours), "search_api": a, "ranking_only": r, "bm25s_raw_retrieve": b,
+            "ratio_median_search_vs_raw": round(a["median_ms"] / max(b["median_ms"], 1e-6), 2),
+            "ratio_median_ranking_vs_raw": round(r["median_ms"] / max(b["median_ms"], 1e-6), 2)}
+
+
+_PROBE = r"""
+import json, sys, time, resource
+def rss():
+    return int(open('/proc/self/statm').read().split()[1]) * 4096
+import numpy, bm25s, json as _j
+from sos1379.catalog.index import CatalogIndex
+from sos1379.catalog.service import SearchQuery, search
+from sos1379.text import analyze
+for q in json.loads(sys.argv[2]):
+    analyze(q)  # Kiwi allocates lazily on first use: keep it out of the index's figures
+before = rss()
+t0 = time.perf_counter()
+index = CatalogIndex(sys.argv[1], "probe")
+load = time.perf_counter() - t0
+after_load = rss()
+for q in json.loads(sys.argv[2]):
+    search(SearchQuery(q), index)
+after_queries = rss()
+print(json.dumps({"load_seconds": round(load, 3), "rss_delta_after_load_mb": round((after_load - before) / 2**20, 1),
+                  "rss_delta_after_queries_mb": round((after_queries - before) / 2**20, 1),
+                  "rss_total_mb": round(after_queries / 2**20, 1)}))
+"""
+
+
+def _footprint(index) -> dict:
+    """Load the snapshot in a fresh interpreter and measure its memory (RSS, mmapped pages included)."""
+    size = sum(p.stat().st_size for p in Path(index.directory).rglob("*") if p.is_file())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core/python"), str(ROOT)])}
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(index.directory), json.dumps(_queries()[:30], ensure_ascii=False)],
+                         capture_output=True, text=True, env=env, timeout=600, check=True)
+    return {"disk_bytes": size, "disk_mb": round(size / 2**20, 1), **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def run(scale: str = "full") -> dict:
+    """Run the whole catalog benchmark at ``scale`` and return its figures."""
+    import logging
+
+    from infra.standins import start_standins
+    from infra.standins.generator import SCALES
+    from sos1379.catalog import service
+    from sos1379.catalog.index import download_snapshot
+    from sos1379.catalog.store import S3Blobs
+
+    logging.getLogger("sos1379").setLevel(logging.ERROR)
+    report: dict = {"scale": scale, "records_at_source": SCALES[scale]}
+    wall = time.perf_counter()
+    handle = start_standins(scale, throttle_every=50, error_every=0)
+    saved = {k: os.environ.get(k) for k in list(handle.env()) + ["CATALOG_TABLE", "CATALOG_BUCKET"]}
+    try:
+        with moto_server() as url:
+            report["moto_url"] = url
+            os.environ.update(handle.env(), CATALOG_TABLE="bench-catalog", CATALOG_BUCKET="bench-catalog")
+            service.get_catalog_settings.cache_clear()
+            _create_resources("bench-catalog", "bench-catalog")
+            from sos1379.text import warm_up
+
+            warm_up()
+            written: list[dict] = []
+            full = _sync_all(handle, "auto", written)
+            floor = _floor("bench-catalog", written)
+            del written
+            report["full_sync"] = full
+            report["floor_batch_write"] = floor
+            report["full_sync_vs_floor"] = round(full["sync_seconds"] / max(floor["seconds"], 1e-6), 2)
+            writes = sum(s["writes_s"] for s in full["sources"].values())
+            report["full_sync_write_part_vs_floor"] = round(writes / max(floor["seconds"], 1e-6), 2)
+
+            rerun = _sync_all(handle, "auto")
+            report["rerun"] = {"totals": rerun["totals"], "sync_seconds": rerun["sync_seconds"]}
+
+            report["mutation"] = handle.mutate(fraction=0.01, withdraw_fraction=0.001)
+            incr = _sync_all(handle, "auto")
+            report["incremental_sync"] = incr
+            changes = incr["totals"]["changed"] + incr["totals"]["removed"]
+            report["incremental_vs_full_seconds"] = round(incr["sync_seconds"] / max(full["sync_seconds"], 1e-6), 4)
+            report["incremental_changes_vs_catalog"] = round(changes / max(full["totals"]["changed"], 1), 4)
+            report["ms_per_change_full"] = round(full["sync_seconds"] * 1000 / max(full["totals"]["changed"], 1), 3)
+            report["ms_per_change_incremental"] = round(incr["sync_seconds"] * 1000 / max(changes, 1), 3)
+
+            from sos1379 import aws
+
+            t0 = time.perf_counter()
+            index = download_snapshot(S3Blobs(aws.client("s3"), "bench-catalog"))
+            report["index_download_and_load_seconds"] = round(time.perf_counter() - t0, 3)
+            report["search_latency"] = _search_latency(index)
+            report["index_footprint"] = _footprint(index)
+    finally:
+        handle.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        service.get_catalog_settings.cache_clear()
+    report["wall_seconds"] = round(time.perf_counter() - wall, 1)
+    return report
+
+
+def print_report(report: dict) -> None:
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":  # python -m infra.bench.catalog [scale]
+    print_report(run(sys.argv[1] if len(sys.argv) > 1 else "full"))
