@@ -118,7 +118,8 @@ def run(args) -> int:
     for column in ("sent_at", "channel", "case_number", "recipient", "text"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        text = (row["subject"] + "\n" + row["text"]) if row["subject"] else row["text"]
-        table.add_row(row.get("sent_at", ""), row["channel"], row["case_number"], row["recipient"], text[:400])
+        text = row["subject"] or row["text"]
+        table.add_row(row.get("sent_at", "")[:19].replace("T", " "), row["channel"], row["case_number"],
+                      row["recipient"], " ".join(text.split())[:160])
     Console().print(table)
     return 0
