@@ -145,6 +145,9 @@ def test_client_hints_name_every_missing_required_field_when_form_is_empty(site,
             "e-consent-personal_info"} == ids
     assert page.evaluate("document.activeElement.name") == "service_type"  # first error in page order
     assert page.locator("#error-summary-list li").count() == len(ids)
+    assert "제목: 필수 항목입니다." in page.locator("#error-summary-list").inner_text()
+    page.locator("#error-summary-list").get_by_role("link", name="사업자등록번호: 필수 항목입니다.").click()
+    assert page.evaluate("document.activeElement.id") == "f-company-business_number"
 
 
 def test_english_switch_translates_the_page_when_clicked(site, page_for, screenshots):

@@ -118,6 +118,16 @@
     return checked[0] || controls[0];
   }
 
+  // The field's visible name (label or legend text without the "*"), for the error summary.
+  function fieldLabel(id) {
+    var control = $("f-" + id);
+    var holder = control.tagName === "FIELDSET" ? control.querySelector("legend") :
+      document.querySelector("label[for='f-" + id + "']");
+    if (!holder) { return ""; }
+    var named = holder.querySelector("[data-i18n]") || holder;
+    return named.textContent.trim();
+  }
+
   function clearErrors(form) {
     shownErrors = shownErrors.filter(function (err) { return !form.contains($("f-" + err.id)); });
     Array.prototype.forEach.call(form.querySelectorAll(".field-error"), function (node) {
@@ -148,7 +158,9 @@
         }
       });
       if (list && $("case-form").contains(fieldset)) {
-        var link = el("a", null, pick(err.msg));
+        var name = fieldLabel(err.id);
+        var message = pick(err.msg);
+        var link = el("a", null, name && message.indexOf(name) < 0 ? name + ": " + message : message);
         link.href = "#f-" + err.id;
         link.addEventListener("click", function (event) { event.preventDefault(); focusTarget(err.id).focus(); });
         var item = el("li");
