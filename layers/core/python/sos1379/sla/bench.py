@@ -149,7 +149,40 @@ def _scan_floor(store: CaseStore, until: str) -> tuple[int, float]:
         kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
 
+class _FastMotoStrings:
+    """moto compares key attributes through ``DynamoType.cast_value`` (a chain of type checks per
+    comparison) while iterating the whole table for every Query. Comparing two strings directly
+    gives the same answers several times faster; only the benchmark installs it."""
+
+    def __enter__(self):
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        self.cls, self.saved = DynamoType, (DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__)
+        eq, ne, lt = self.saved
+
+        def fast_eq(a, b):
+            return a.value == b.value if a.type == "S" == b.type else eq(a, b)
+
+        def fast_ne(a, b):
+            return a.value != b.value if a.type == "S" == b.type else ne(a, b)
+
+        def fast_lt(a, b):
+            return a.value < b.value if a.type == "S" == b.type else lt(a, b)
+
+        DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__ = fast_eq, fast_ne, fast_lt
+        return self
+
+    def __exit__(self, *exc):
+        self.cls.__eq__, self.cls.__ne__, self.cls.__lt__ = self.saved
+        return False
+
+
 def run(closed: int = 100_000, open_: int = 1_000, seed: int = 1379) -> dict:
+    with _FastMotoStrings():
+        return _run(closed, open_, seed)
+
+
+def _run(closed: int, open_: int, seed: int) -> dict:
     import boto3
     from moto import mock_aws
 
