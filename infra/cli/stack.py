@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -63,10 +64,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_up_and_exit(args: argparse.Namespace) -> int:
+    """Run the stack, then leave without interpreter teardown.
+
+    Everything was stopped and the state file removed by then; what remains is freeing the
+    imported models and indexes (kiwipiepy, bm25s), which takes several seconds in C code and
+    would make every Ctrl-C (and every end-to-end test session) wait for nothing."""
+    code = cmd_up(args)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main_up(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.localstack")
     _up_arguments(parser)
-    return cmd_up(parser.parse_args(argv))
+    return cmd_up_and_exit(parser.parse_args(argv))
 
 
 def _up_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,7 +168,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     up = subparsers.add_parser("up", help="start the local stack (moto + template.yaml + dispatcher + API)")
     _up_arguments(up)
-    up.set_defaults(func=cmd_up)
+    up.set_defaults(func=cmd_up_and_exit)
 
     invoke = subparsers.add_parser("invoke", help="run one function in-process against the running stack")
     invoke.add_argument("function", help="logical id, e.g. FlagSlaBreachesFunction")
