@@ -79,6 +79,20 @@ def test_region_is_weak_evidence_when_given(router: Router):
     assert any("region" in reason for reason in kitech(local).reasons)
 
 
+def test_naming_an_institute_is_evidence_for_it(router: Router):
+    text = "{} 기술을 이전받아 센서에 적용하고 싶습니다"
+    named = _route(router, "기술이전", text.format("기계연이 개발한"), service_type="tech_transfer")
+    plain = _route(router, "기술이전", text.format("공공기관이 개발한"), service_type="tech_transfer")
+    kimm = lambda r: next(s for s in r.institutes if s.code == "KIMM")  # noqa: E731
+    assert kimm(named).score > kimm(plain).score
+    assert any("names the institute (기계연)" in reason for reason in kimm(named).reasons)
+
+
+def test_an_ordinary_word_is_not_taken_for_an_institute_name(router: Router):
+    result = _route(router, "기계연구 단계", "기계연구 단계의 KAIST 기술입니다")
+    assert not any("names the institute" in r for s in result.institutes for r in s.reasons)
+
+
 def test_declined_institutes_are_excluded_when_re_routing(router: Router):
     inp = RoutingInput(title="용접 균열", text="TIG 용접부에 균열이 생깁니다", service_type="tech_consult")
     first = router.route(inp)

@@ -31,6 +31,9 @@ class Profile(BaseModel):
     services: list[str] = Field(default_factory=list)
     equipment: list[str] = Field(default_factory=list)
     industries: list[str] = Field(default_factory=list)
+    # other names SMEs use for the institute (abbreviations, old names); the code and the
+    # directory names count too. Naming an institute in a case is evidence for it.
+    aliases: list[str] = Field(default_factory=list)
     # stable region codes of sos1379.korea (e.g. "daejeon"); weak evidence only
     regions: list[str] = Field(default_factory=list)
     # affinity 0..1 to each intake service type (tech_consult, equipment, tech_transfer, ...)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +65,7 @@ class RouterConfig:
     partner_penalty_tech: float = 0.4  # partner scores x this when the form asks for a tech service
     partner_penalty_investment: float = 0.8  # milder: partners do seed investment too
     region_weight: float = 0.03
+    name_weight: float = 0.15  # the case names the institute ("한국기계연구원이 개발한 기술")
     evidence_weight: float = 0.3
     second_target_ratio: float = 0.9
     max_targets: int = 3
@@ -99,6 +102,24 @@ def _facets_of(profile: Profile, institute: Any | None) -> list[tuple[str, str]]
     out.extend(("equipment", e) for e in profile.equipment)
     out.extend(("industry", i) for i in profile.industries)
     return out
+
+
+def _name_pattern(code: str, profile: Profile, institute: Any | None) -> re.Pattern[str]:
+    """Names of an institute as one regex: Korean names as substrings (particles follow them),
+    Latin codes and aliases as whole words. A short alias ending in 연 must not run on into an
+    ordinary word (기계연 yes, 기계연구 no: "기계연구원" is listed in full where it is meant)."""
+    korean: list[str] = []
+    for name in [getattr(institute, "name_ko", None), *profile.aliases]:
+        if not name or name.isascii():
+            continue
+        pattern = re.escape(unicodedata.normalize("NFC", name))
+        korean.append(pattern + "(?![구결장계속습합])" if name.endswith("연") else pattern)
+    latin = [a for a in [code, *profile.aliases] if a.isascii() and len(a) >= 3]
+    parts = korean + [rf"(?<![A-Za-z0-9]){re.escape(a)}(?![A-Za-z0-9])" for a in latin]
+    full_en = getattr(institute, "name_en", None)
+    if full_en:
+        parts.append(rf"(?i:{re.escape(full_en)})")
+    return re.compile("|".join(parts))
 
 
 def _normalise_region(value: str | None) -> str | None:
@@ -164,6 +185,7 @@ class Router:
                 whole.extend(tokens)
             doc_tokens.append(whole or ["__empty__"])
         self._facet_owner = [self._code_index[f.code] for f in self._facets]
+        self._name_patterns = {code: _name_pattern(code, self.profiles[code], directory.get(code)) for code in self.codes}
         cfg = self.config
         self._facet_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.facet_b)
         self._facet_bm25.index(facet_tokens, show_progress=False)
@@ -243,6 +265,7 @@ class Router:
         evidence = self._evidence_scores(f"{inp.title}\n{inp.text}")
         ev_max = max((float(h.get("score", 0.0)) for hs in evidence.values() for h in hs), default=0.0)
         query_words = [t for t in dict.fromkeys(terms) if not t.startswith("#")]
+        raw_text = unicodedata.normalize("NFC", f"{inp.title}\n{inp.text}")
 
         scored: list[InstituteScore] = []
         for idx, code in enumerate(self.codes):
@@ -260,6 +283,10 @@ class Router:
                     score *= cfg.partner_penalty_tech
                 elif profile.handoff and service == "investment":
                     score *= cfg.partner_penalty_investment
+            named = self._name_patterns[code].search(raw_text)
+            if named:
+                score += cfg.name_weight
+                reasons.append(f"the case names the institute ({named.group(0)})")
             if region and region in profile.regions:
                 score += cfg.region_weight
                 reasons.append(f"located in the case's region ({region})")
