@@ -100,4 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Lambda freezes and discards an environment; skipping interpreter teardown (freeing a
+    # loaded Kiwi model takes seconds) lets the stack stop promptly.
+    os._exit(code)
