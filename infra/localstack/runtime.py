@@ -341,8 +341,9 @@ class InProcessInvoker:
                 return self._handlers[function_id]
             fn = self.functions[function_id]
             if self._apply_env:
+                # The same variables a worker gets (Powertools derives idempotency keys from
+                # AWS_LAMBDA_FUNCTION_NAME; AWS_SAM_LOCAL keeps its tracer off).
                 os.environ.update(lambda_runtime_env(fn, region=self._region, base_env={}))
-                os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # keep Powertools in local mode
             for path in reversed([fn.code_dir, *fn.layer_dirs]):
                 if str(path) not in sys.path:
                     sys.path.insert(0, str(path))
