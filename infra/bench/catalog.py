@@ -62,8 +62,13 @@ def _keeping(put_records, written: list):
     return wrapped
 
 
+_printed: dict[str, int] = {}
+
+
 def _progress(source, metrics, total) -> None:
-    if metrics.fetched and metrics.fetched % 5000 < 500:
+    step = metrics.fetched // 10_000
+    if step > _printed.get(source, 0) or metrics.fetched == total:
+        _printed[source] = step
         print(f"  {source}: {metrics.fetched}/{total} fetched, {metrics.changed} changed", file=sys.stderr, flush=True)
 
 

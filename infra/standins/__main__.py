@@ -10,7 +10,7 @@ from . import start_standins
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.standins")
-    parser.add_argument("--scale", default="small", choices=["small", "medium", "full"])
+    parser.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "full"])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     handle = start_standins(args.scale, args.port)

@@ -16,6 +16,7 @@ SCALES: dict[str, dict[str, int]] = {
     "full": {"patents": 80_000, "ntis": 7_000, "library": 3_000, "zeus": 90_000},
     "medium": {"patents": 8_000, "ntis": 700, "library": 300, "zeus": 9_000},
     "small": {"patents": 150, "ntis": 60, "library": 40, "zeus": 160},
+    "tiny": {"patents": 80, "ntis": 40, "library": 30, "zeus": 90},  # the test suite
 }
 BASE_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z: every base record was modified before it
 _SPAN = 5 * 365 * 86_400  # base modification stamps spread over five years

@@ -307,15 +307,25 @@ def scratch_dir(name: str) -> Path:
     return path
 
 
+def fetch_snapshot(blobs, key: str, directory: Path) -> int:
+    """Download a snapshot tar to disk and unpack it (streamed: the tar never sits in memory)."""
+    tar_path = directory.with_suffix(".tar")
+    blobs.s3.download_file(blobs.bucket, key, str(tar_path))
+    size = tar_path.stat().st_size
+    with tarfile.open(tar_path, mode="r") as tar:
+        tar.extractall(directory, filter="data")
+    tar_path.unlink()
+    return size
+
+
 def download_snapshot(blobs, pointer: dict | None = None) -> CatalogIndex | None:
     pointer = pointer or blobs.get_json(POINTER_KEY)
     if not pointer:
         return None
     started = time.perf_counter()
-    data = blobs.s3.get_object(Bucket=blobs.bucket, Key=pointer["key"])["Body"].read()
     directory = scratch_dir(pointer["build_id"])
-    unpack(data, directory)
+    size = fetch_snapshot(blobs, pointer["key"], directory)
     index = CatalogIndex(directory, pointer["build_id"], pointer.get("built_at"))
     logger.info("catalog index loaded", extra={"build_id": pointer["build_id"], "docs": index.size,
-                                               "bytes": len(data), "ms": round((time.perf_counter() - started) * 1000)})
+                                               "bytes": size, "ms": round((time.perf_counter() - started) * 1000)})
     return index

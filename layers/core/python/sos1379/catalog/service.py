@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 
 from ..errors import FieldError, ValidationFailed
 from .index import (POINTER_KEY, SNAPSHOT_PREFIX, CatalogIndex, Hit, IndexBuilder, download_snapshot, highlight,
-                    highlight_terms, index_tokens, pack, scratch_dir, doc_of, unpack)
+                    highlight_terms, index_tokens, pack, scratch_dir, doc_of, fetch_snapshot)
 from .models import RECORD_TYPES, SOURCES, SyncResult
 from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
 
@@ -123,7 +124,7 @@ def rebuild_index(full: bool = False) -> dict | None:
                     builder.upsert(doc_of(record, index_tokens(record, analyze)))
         else:
             base = scratch_dir("rebuild-base")
-            unpack(blobs.s3.get_object(Bucket=blobs.bucket, Key=pointer["key"])["Body"].read(), base)
+            fetch_snapshot(blobs, pointer["key"], base)
             builder = IndexBuilder.from_snapshot(base)
         for key in pending:
             delta = blobs.get_json(key)
@@ -135,6 +136,7 @@ def rebuild_index(full: bool = False) -> dict | None:
         data = pack(out)
         key = f"{SNAPSHOT_PREFIX}{build_id}.tar"
         blobs.s3.put_object(Bucket=blobs.bucket, Key=key, Body=data, ContentType="application/x-tar")
+        shutil.rmtree(out, ignore_errors=True)
         new_pointer = {"build_id": build_id, "key": key, "built_at": datetime.now(timezone.utc).isoformat(),
                        "docs": len(builder.docs), "bytes": len(data)}
         blobs.put_json(POINTER_KEY, new_pointer)  # last: readers switch only to a complete snapshot
