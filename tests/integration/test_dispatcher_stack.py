@@ -174,3 +174,28 @@ def test_slow_function_times_out_and_its_worker_is_replaced_when_timeout_exceede
         assert fast.init_ms is not None  # a fresh environment: cold start again
     finally:
         pool.close()
+
+
+def test_invoke_command_runs_a_function_once_with_the_given_event_when_stack_runs(tiny, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from infra.localstack.state import write_stack_state
+
+    write_stack_state(tiny.state, tmp_path)  # this process hosts the tiny stack, so the pid is alive
+    env = {**os.environ, "SOS1379_STATE_DIR": str(tmp_path)}
+    env.pop("AWS_ENDPOINT_URL", None)
+    code = "import sys; from infra.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = uuid.uuid4().hex
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps({"job": run}))
+    done = subprocess.run([sys.executable, "-c", code, "invoke", "TickFunction", "--event", str(event_file)],
+                          cwd=TINY.parents[3], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["ok"] is True and answer["response"] == {"ok": True}
+    assert [json.loads(t["event"]) for t in results(tiny, "tick") if run in t["event"]] == [{"job": run}]
+    missing = subprocess.run([sys.executable, "-c", code, "invoke", "NoSuchFunction"], cwd=TINY.parents[3],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "TickFunction" in missing.stderr
