@@ -104,6 +104,7 @@ def _sync_all(handle, mode: str, written: list | None = None) -> dict:
     pointer = service.rebuild_index()
     out["index_publish_seconds"] = round(time.perf_counter() - t0, 2)
     out["index_bytes"] = (pointer or {}).get("bytes")
+    out["index_tokens_bytes"] = (pointer or {}).get("tokens_bytes")
     out["index_docs"] = (pointer or {}).get("docs")
     totals = {k: sum(s[k] for s in out["sources"].values()) for k in ("fetched", "changed", "unchanged", "removed", "failed")}
     out["totals"] = totals

@@ -74,7 +74,9 @@ def test_unknown_words_give_no_hits_when_nothing_matches(index):
 
 
 def test_snapshot_round_trip_applies_upserts_and_removals_when_rebuilt(index, tmp_path):
-    unpack(pack(index.directory), tmp_path / "copy")
+    unpack(pack(index.directory, "search"), tmp_path / "copy")
+    assert not (tmp_path / "copy" / "tokens.npy").exists()  # the API never downloads token ids
+    unpack(pack(index.directory, "rebuild"), tmp_path / "copy")
     builder = IndexBuilder.from_snapshot(tmp_path / "copy")
     builder.remove("zeus:Z1")
     changed = EquipmentRecord(source="zeus", source_id="Z9", title="초정밀 3차원 좌표측정기", institute="KRISS")

@@ -282,11 +282,19 @@ class IndexBuilder:
         write_snapshot(directory, [self.docs[k] for k in keys], [self.tokens[k] for k in keys], self.vocab)
 
 
-def pack(directory: Path) -> bytes:
+# Files only the rebuild needs; the API and the router download the search part alone.
+REBUILD_FILES = ("tokens.npy", "token_offsets.npy", "vocab.json")
+
+
+def pack(directory: Path, part: str = "all") -> bytes:
+    """Tar of a snapshot directory: ``search`` (what queries need), ``rebuild`` (token ids), ``all``."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for path in sorted(directory.rglob("*")):
-            if path.is_file():
+            if not path.is_file():
+                continue
+            rebuild_only = path.name in REBUILD_FILES and path.parent == directory
+            if part == "all" or (part == "rebuild") == rebuild_only:
                 tar.add(path, arcname=str(path.relative_to(directory)))
     return buf.getvalue()
 
@@ -308,14 +316,11 @@ def scratch_dir(name: str) -> Path:
 
 
 def fetch_snapshot(blobs, key: str, directory: Path) -> int:
-    """Download a snapshot tar to disk and unpack it (streamed: the tar never sits in memory)."""
-    tar_path = directory.with_suffix(".tar")
-    blobs.s3.download_file(blobs.bucket, key, str(tar_path))
-    size = tar_path.stat().st_size
-    with tarfile.open(tar_path, mode="r") as tar:
+    """Stream a snapshot tar from S3 straight into ``directory`` (never whole in memory or on disk)."""
+    body = blobs.s3.get_object(Bucket=blobs.bucket, Key=key)["Body"]
+    with tarfile.open(fileobj=body, mode="r|") as tar:
         tar.extractall(directory, filter="data")
-    tar_path.unlink()
-    return size
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
 
 
 def download_snapshot(blobs, pointer: dict | None = None) -> CatalogIndex | None:

@@ -125,6 +125,7 @@ def rebuild_index(full: bool = False) -> dict | None:
         else:
             base = scratch_dir("rebuild-base")
             fetch_snapshot(blobs, pointer["key"], base)
+            fetch_snapshot(blobs, pointer["tokens_key"], base)
             builder = IndexBuilder.from_snapshot(base)
         for key in pending:
             delta = blobs.get_json(key)
@@ -133,15 +134,19 @@ def rebuild_index(full: bool = False) -> dict | None:
         build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + owner[:6]
         out = scratch_dir(f"build-{build_id}")
         builder.write(out)
-        data = pack(out)
-        key = f"{SNAPSHOT_PREFIX}{build_id}.tar"
+        key, tokens_key = f"{SNAPSHOT_PREFIX}{build_id}.tar", f"{SNAPSHOT_PREFIX}{build_id}-tokens.tar"
+        data = pack(out, "search")
         blobs.s3.put_object(Bucket=blobs.bucket, Key=key, Body=data, ContentType="application/x-tar")
+        tokens = pack(out, "rebuild")
+        blobs.s3.put_object(Bucket=blobs.bucket, Key=tokens_key, Body=tokens, ContentType="application/x-tar")
         shutil.rmtree(out, ignore_errors=True)
-        new_pointer = {"build_id": build_id, "key": key, "built_at": datetime.now(timezone.utc).isoformat(),
-                       "docs": len(builder.docs), "bytes": len(data)}
+        new_pointer = {"build_id": build_id, "key": key, "tokens_key": tokens_key,
+                       "built_at": datetime.now(timezone.utc).isoformat(), "docs": len(builder.docs),
+                       "bytes": len(data), "tokens_bytes": len(tokens)}
         blobs.put_json(POINTER_KEY, new_pointer)  # last: readers switch only to a complete snapshot
         blobs.delete(pending)
-        old = [k for k in blobs.list(SNAPSHOT_PREFIX) if k not in (key, (pointer or {}).get("key"))]
+        keep = {key, tokens_key, (pointer or {}).get("key"), (pointer or {}).get("tokens_key")}
+        old = [k for k in blobs.list(SNAPSHOT_PREFIX) if k not in keep]
         blobs.delete(old)  # keep the current and the previous snapshot
         logger.info("catalog index published", extra={"build_id": build_id, "docs": len(builder.docs),
                                                       "deltas": len(pending), "bytes": len(data),
