@@ -119,6 +119,7 @@ def _action(summary: str, body: dict | None, ok: str = "200", role: str = "coord
     op = {"summary": f"{summary} ({role}+)", "parameters": [_AUTH, _CASE],
           "responses": {ok: _OK, **_ERRORS, "404": {"description": "Unknown case", **_PROBLEM},
                         "409": {"description": "Not allowed in the case's status", **_PROBLEM},
+                        "415": {"description": "Unsupported media type"},
                         "422": {"description": "Invalid fields", **_PROBLEM}}}
     if body is not None:
         op["requestBody"] = body
@@ -134,7 +135,8 @@ OPENAPI_PATHS = {
         "parameters": [_AUTH, {"name": "Idempotency-Key", "in": "header", "required": False, "schema": _STR}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/CaseSubmission"}}}},
-        "responses": {"201": _OK, **_ERRORS, "422": {"description": "Invalid fields", **_PROBLEM}}}},
+        "responses": {"201": _OK, **_ERRORS, "415": {"description": "Unsupported media type"},
+                      "422": {"description": "Invalid fields", **_PROBLEM}}}},
     "/coordinator/cases/{case_id}": {"get": {
         "summary": "Case detail with the full history, internal notes included (counselor+)",
         "parameters": [_AUTH, _CASE],
@@ -167,5 +169,6 @@ OPENAPI_PATHS = {
         "requestBody": _body({"score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": _STR}, ["score"]),
         "responses": {"201": _OK, "404": {"description": "Unknown case or wrong token", **_PROBLEM},
                       "409": {"description": "Not resolved yet, or already rated", **_PROBLEM},
+                      "415": {"description": "Unsupported media type"},
                       "422": {"description": "Invalid fields", **_PROBLEM}}}},
 }
