@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="submit the sample cases in events/cases to the running local stack")
-    p.add_argument("--wait", type=float, default=20.0, help="seconds to wait for each case to be routed")
+    p.add_argument("--wait", type=float, default=45.0, help="seconds to wait for each case to be routed")
     p.add_argument("--json", action="store_true", help="print one JSON object per case")
     p.set_defaults(func=run)
 
