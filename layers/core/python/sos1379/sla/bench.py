@@ -149,16 +149,25 @@ def _scan_floor(store: CaseStore, until: str) -> tuple[int, float]:
         kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
 
-class _FastMotoStrings:
-    """moto compares key attributes through ``DynamoType.cast_value`` (a chain of type checks per
-    comparison) while iterating the whole table for every Query. Comparing two strings directly
-    gives the same answers several times faster; only the benchmark installs it."""
+class _FasterMoto:
+    """Remove two moto artefacts that have nothing to do with DynamoDB, without changing answers:
+
+    - key attributes are compared through ``DynamoType.cast_value`` (a chain of type checks per
+      comparison): two strings are compared directly instead;
+    - a base-table Query iterates and sorts the *whole table* to find one partition: it is given
+      that partition's items (moto keeps them in a dict by hash key), as DynamoDB would.
+
+    A GSI Query still iterates the whole table (moto keeps no index), and TransactWriteItems still
+    snapshots every table; both make moto wall times favour the scan. Only the benchmark installs
+    this."""
 
     def __enter__(self):
         from moto.dynamodb.models.dynamo_type import DynamoType
+        from moto.dynamodb.models.table import Table
 
-        self.cls, self.saved = DynamoType, (DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__)
-        eq, ne, lt = self.saved
+        self.type_cls, self.table_cls = DynamoType, Table
+        self.saved = (DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__, Table.query, Table.all_items)
+        eq, ne, lt, query, all_items = self.saved
 
         def fast_eq(a, b):
             return a.value == b.value if a.type == "S" == b.type else eq(a, b)
@@ -169,16 +178,32 @@ class _FastMotoStrings:
         def fast_lt(a, b):
             return a.value < b.value if a.type == "S" == b.type else lt(a, b)
 
+        def partition_query(table, hash_key, *args, **kwargs):
+            index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+            table._bench_partition = hash_key if index_name is None and table.range_key_attr else None
+            try:
+                return query(table, hash_key, *args, **kwargs)
+            finally:
+                table._bench_partition = None
+
+        def partition_items(table):
+            key = getattr(table, "_bench_partition", None)
+            if key is not None:
+                return list(table.items.get(key, {}).values())
+            return all_items(table)
+
         DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__ = fast_eq, fast_ne, fast_lt
+        Table.query, Table.all_items = partition_query, partition_items
         return self
 
     def __exit__(self, *exc):
-        self.cls.__eq__, self.cls.__ne__, self.cls.__lt__ = self.saved
+        (self.type_cls.__eq__, self.type_cls.__ne__, self.type_cls.__lt__, self.table_cls.query,
+         self.table_cls.all_items) = self.saved
         return False
 
 
 def run(closed: int = 100_000, open_: int = 1_000, seed: int = 1379) -> dict:
-    with _FastMotoStrings():
+    with _FasterMoto():
         return _run(closed, open_, seed)
 
 
@@ -238,6 +263,7 @@ def _run(closed: int, open_: int, seed: int) -> dict:
             "ratios": {
                 "items_read_pass_vs_scan": round(first_io["total_items_read"] / max(floor_io["total_items_read"], 1), 5),
                 "time_pass_vs_scan": round(first_s / floor_s, 4) if floor_s else None,
+                "time_rerun_vs_scan": round(second_s / floor_s, 4) if floor_s else None,
                 "estimated_rcu_pass_vs_scan": round(sum(first_io["estimated_rcu"].values()) /
                                                     floor_io["estimated_rcu"]["Scan"], 5),
             },
