@@ -112,7 +112,7 @@ def cmd_sync(args) -> int:
             m = r.metrics
             table.add_row(s, r.mode, r.status, str(m.fetched), str(m.changed), str(m.unchanged), str(m.removed),
                           str(m.failed), f"{r.seconds:.1f}")
-        Console().print(table)
+        Console(width=max(Console().width, 110)).print(table)
         errors = [f"{s}: {r.error}" for s, r in results.items() if r.error]
         for line in errors:
             console.print(f"[red]{line}[/red]")
