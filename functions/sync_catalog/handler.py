@@ -1,7 +1,7 @@
 """EventBridge schedule -> one catalog source sync, then the search index republished.
 
 The schedule's input names the source (``{"source": "zeus"}``, optionally ``"mode": "full"``).
-The run stops 60 s before the Lambda timeout and checkpoints; the next tick resumes it, so a
+The run stops 180 s before the Lambda timeout and checkpoints; the next tick resumes it, so a
 first full load larger than one invocation simply spans a few ticks."""
 import time
 from typing import Literal
@@ -14,7 +14,7 @@ from sos1379.catalog.service import sync_source
 
 logger = Logger()
 metrics = Metrics()
-SAFETY_MARGIN_S = 60
+SAFETY_MARGIN_S = 180  # a page with all its retries (6 attempts, 30 s cap) fits in it
 
 
 class SyncRequest(BaseModel):
