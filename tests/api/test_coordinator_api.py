@@ -295,3 +295,26 @@ def test_cognito_access_token_is_accepted_when_signed_by_the_pool_key(client, mo
     assert auth.authenticate(f"Bearer {good}") == auth.Staff(sub="dana", role="coordinator")
     assert client.http.get("/coordinator/queue", headers={"Authorization": f"Bearer {good}"}).status_code == 200
     assert client.http.get("/coordinator/queue", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+
+
+def test_queue_sorts_cases_into_sections_when_they_need_a_person(client, store, sample_case):
+    from sos1379.events import Actor, CaseEvent, iso
+
+    late = submit(store, sample_case, minutes_ago=14 * 24 * 60)["case_id"]  # two weeks old: past its 3 days
+    declined = submit(store, sample_case, minutes_ago=10)["case_id"]
+    unsure = submit(store, sample_case, minutes_ago=10)["case_id"]
+    fresh = submit(store, sample_case, minutes_ago=5)["case_id"]
+    for case_id, reason in ((declined, "no_institute_left"), (unsure, "low_confidence")):
+        case = store.get_case(case_id)
+        event = CaseEvent(case_id=case_id, type="case.triaged", at=iso(utcnow()), actor=Actor(kind="system", id="router"),
+                          data={"reason": reason})
+        store.update_case(case, {"status": "triaged", "routing": {"decision": "coordinator", "reason": reason}},
+                          events=[event])
+    queue = client.http.get("/coordinator/queue", headers=COUNSELOR).json_body
+    ids = {section: [c["case_id"] for c in queue[section]] for section in
+           ("new", "low_confidence", "declined_by_all", "at_risk", "breached")}
+    assert ids["new"] == [late]  # received long ago and never routed
+    assert ids["declined_by_all"] == [declined] and ids["low_confidence"] == [unsure]
+    assert ids["breached"] == [late]
+    assert queue["breached"][0]["sla"]["first_guidance"]["state"] == "breached"
+    assert fresh not in sum(ids.values(), [])

@@ -141,10 +141,10 @@ def triage_queue(store: CaseStore, staff: Staff, now: datetime | None = None, *,
     stale = iso(now - timedelta(minutes=get_staff_settings().queue_new_after_minutes))
     sections: dict[str, list] = {"new": [], "low_confidence": [], "declined_by_all": [], "at_risk": [],
                                  "breached": []}
-    for case in store.open_cases_due_before("9999", statuses=[Status.RECEIVED.value]):
+    for case in store.open_cases_due_before("~", statuses=[Status.RECEIVED.value]):
         if case.get("created_at", "") <= stale and len(sections["new"]) < limit:
             sections["new"].append(_summary(case))
-    for case in store.open_cases_due_before("9999", statuses=[Status.TRIAGED.value]):
+    for case in store.open_cases_due_before("~", statuses=[Status.TRIAGED.value]):
         reason = (case.get("routing") or {}).get("reason")
         key = "declined_by_all" if reason in TRIAGE_REASONS_ALL_DECLINED else "low_confidence"
         if len(sections[key]) < limit:
