@@ -97,3 +97,25 @@ def test_resolver_handles_ref_getatt_sub_and_join_when_resources_known():
 def test_resolver_raises_when_reference_is_unknown():
     with pytest.raises(UnresolvedReference):
         _resolver().resolve({"Ref": "Nope"})
+
+
+def test_every_function_of_template_yaml_can_run_locally_when_stack_starts():
+    """What `make up` needs from template.yaml: a handler file per function (the API's may live at
+    the repository root before `make package`), queues and tables behind every mapping, and
+    schedule expressions the local scheduler understands."""
+    from infra.localstack.schedule import Schedule
+    from infra.template import DEFAULT_TEMPLATE, REPO_ROOT
+
+    cfn = load_cloudformation(DEFAULT_TEMPLATE)
+    resources = cfn["Resources"]
+    functions = list_functions(cfn)
+    assert functions
+    for fn in functions:
+        at_root = (REPO_ROOT / f"{fn.handler_module}.py").exists()
+        assert fn.handler_path(REPO_ROOT).exists() or at_root, fn.logical_id
+        for source in fn.sqs:
+            assert resources[source.queue]["Type"] == "AWS::SQS::Queue"
+        for source in fn.streams:
+            assert "StreamSpecification" in resources[source.table]["Properties"], source.table
+        for source in fn.schedules:
+            Schedule.parse(source.expression, source.timezone)
