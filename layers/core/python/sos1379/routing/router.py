@@ -13,8 +13,9 @@ How it scores (docs/routing.md has the measurements behind each choice):
    adds the institute's affinity to that service (equipment requests lean to equipment owners,
    tech_transfer to patent owners), the region adds a small bonus, and catalog hits (optional
    ``evidence``) add the institute's own catalog items.
-4. A partner (BIZINFO1357, CCEI) on top means the case is not a technology matter: ``handoff``.
-   A case whose best match is weak or hardly ahead of the runner-up goes to a ``coordinator``.
+4. A partner (BIZINFO1357, CCEI) on top means the case is not a technology matter: ``handoff``
+   (unless the form asked for a one-stop service). A case with no content word matching any
+   profile, or with a very weak match, goes to a ``coordinator``.
 """
 from __future__ import annotations
 
@@ -125,10 +126,8 @@ def _name_pattern(code: str, profile: Profile, institute: Any | None) -> re.Patt
 def _normalise_region(value: str | None) -> str | None:
     if not value:
         return None
-    try:
-        from sos1379.korea import normalize_region
-    except ImportError:  # pragma: no cover - korea module absent: compare raw codes
-        return value.strip().lower()
+    from sos1379.korea import normalize_region
+
     try:
         return normalize_region(value).code
     except ValueError:
@@ -157,7 +156,7 @@ class Router:
         if profiles is None:
             profiles = load_profiles()
         if directory is None:
-            directory = _load_directory_or_empty()
+            directory = _load_directory()
         self.profiles: dict[str, Profile] = dict(profiles)
         for code, inst in directory.items():  # a directory entry without a profile still routes
             if code not in self.profiles:
@@ -346,7 +345,7 @@ class Router:
             return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=confidence)
         targets = [top.code]
         for other in referable[1 : cfg.max_targets]:
-            if self.profiles[other.code].handoff or other.score < cfg.second_target_ratio * top.score:
+            if other.score < cfg.second_target_ratio * top.score:
                 break
             targets.append(other.code)
         return RoutingResult(decision="refer", institutes=scored, targets=targets, confidence=confidence)
@@ -361,11 +360,9 @@ def _analyze_profile_text(analyzer: str | None, text: str) -> tuple[str, ...]:
     return tuple(get_analyzer(analyzer)(text))
 
 
-def _load_directory_or_empty() -> Mapping[str, Any]:
-    try:
-        from sos1379.directory import load_directory
-    except ImportError:  # pragma: no cover
-        return {}
+def _load_directory() -> Mapping[str, Any]:
+    from sos1379.directory import load_directory
+
     return load_directory()
 
 
