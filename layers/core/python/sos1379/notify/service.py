@@ -187,9 +187,8 @@ class Notifier:
             outcome.action, outcome.deliver_after = "deferred", deferred
             return outcome
 
-        pending = [c for c in channels
-                   if (self._marker(marker_key(case["case_id"], message.event_id, c)) or {}).get("state")
-                   not in ("sent", "failed_permanent")]
+        settled = self._settled_channels(case["case_id"], message.event_id)
+        pending = [c for c in channels if c not in settled]
         if not pending:  # a redelivery of a message already handled: no new link, nothing sent
             outcome.action = "duplicate"
             return outcome
@@ -304,6 +303,9 @@ class Notifier:
 
     def _settled(self, job: dict, key: dict, marker: dict, masked: str) -> dict:
         state = marker.get("state")
+        if state == "sending" and self._claim_is_live(marker):
+            # another execution holds the claim right now (Powertools normally stops this first)
+            raise DeliveryInProgress(job["channel"])
         if state == "sending":
             # An earlier attempt died between claiming and settling: the provider may well have
             # accepted the message. Never send twice; record it as sent, unconfirmed.
@@ -338,6 +340,23 @@ class Notifier:
             pass  # a concurrent attempt settled it first; its history entry stands
 
     # --- helpers ----------------------------------------------------------------------------------
+    def _claim_is_live(self, marker: dict) -> bool:
+        """A claim younger than the function timeout may belong to a running execution; an older
+        one was left by an execution that died (Lambda would have stopped it by then)."""
+        claimed = marker.get("claimed_at")
+        if not claimed:
+            return False
+        return (self.clock() - parse_iso(claimed)).total_seconds() < self.settings.claim_timeout_seconds
+
+    def _settled_channels(self, case_id: str, event_id: str) -> set[str]:
+        """Channels of this event already sent or permanently failed: one Query over the markers."""
+        from boto3.dynamodb.conditions import Key
+
+        out = self.store.table.query(
+            KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(f"NOTIFY#{event_id}#"),
+            ConsistentRead=True)
+        return {item["channel"] for item in out["Items"] if item.get("state") in ("sent", "failed_permanent")}
+
     def _marker(self, key: dict) -> dict | None:
         item = self.store.table.get_item(Key=key, ConsistentRead=True).get("Item")
         return from_dynamo(item) if item else None
@@ -360,6 +379,10 @@ class Notifier:
 
 class _ConditionFailed(Exception):
     pass
+
+
+class DeliveryInProgress(Exception):
+    """A live claim of another execution: retry the message later."""
 
 
 def backoff_seconds(receive_count: int, base: int = 30, cap: int = 900) -> int:

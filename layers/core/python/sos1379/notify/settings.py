@@ -21,6 +21,8 @@ class NotifySettings(BaseModel):
     # SQS DelaySeconds is at most 900: a deferred message hops in chunks of this size.
     defer_chunk_seconds: int = 900
     link_ttl_days: int = 400
+    # a "sending" claim older than this was left by a dead execution (> the function timeout, 30 s)
+    claim_timeout_seconds: int = 90
     idempotency_expiry_seconds: int = 7 * 24 * 3600
 
 
