@@ -68,3 +68,15 @@ def verify_link_token(store, case_id: str, token: str | None, now: datetime | No
     """True when ``token`` is a live link token of ``case_id`` (constant-time id comparison)."""
     found = resolve_link_token(store, token, now)
     return found is not None and hmac.compare_digest(found, case_id)
+
+
+def redirect_target(store, token: str, *, survey: bool = False, now: datetime | None = None) -> str:
+    """Where a short link ``/t/{token}`` leads: the tracking page, relative to the short link (so
+    an API Gateway stage prefix is kept). Unknown or expired tokens raise CaseNotFound."""
+    from ..errors import CaseNotFound
+    from ..events import utcnow
+
+    case_id = resolve_link_token(store, token, now or utcnow())
+    if case_id is None:
+        raise CaseNotFound()
+    return f"../track?case={case_id}&token={token}" + ("&survey=1" if survey else "")

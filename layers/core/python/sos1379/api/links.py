@@ -1,0 +1,33 @@
+"""Short tracking links sent in SMS: ``GET /t/{token}`` redirects to the tracking page.
+
+Not registered yet: app.py, template.yaml (ApiFunction event) and api/openapi.py MODULES need one
+line each, and intake.verify_token must accept link tokens (docs/notifications.md, "Wiring")."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from ..notify import links
+from .common import get_store, route
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/t/{token}", methods=["GET"])
+def short_link(token: str):
+    survey = (bp.current_request.query_params or {}).get("s") == "1"
+    target = links.redirect_target(get_store(), token, survey=survey)
+    return Response(body="", status_code=302, headers={"Location": target, "Cache-Control": "no-store",
+                                                       "Referrer-Policy": "no-referrer"})
+
+
+OPENAPI_PATHS = {
+    "/t/{token}": {"get": {
+        "tags": ["public"], "summary": "Short tracking link from an SMS: redirects to the tracking page",
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}},
+                       {"name": "s", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["1"]}, "description": "1: open the satisfaction survey"}],
+        "responses": {"302": {"description": "Redirect to ../track?case=...&token=..."},
+                      "404": {"description": "Unknown or expired link",
+                              "content": {"application/problem+json": {
+                                  "schema": {"$ref": "#/components/schemas/Problem"}}}}}}},
+}
