@@ -59,6 +59,13 @@ def test_a_tech_service_is_referred_not_handed_off_when_a_partner_words_match(ro
     assert result.targets and all(not router.profiles[c].handoff for c in result.targets)
 
 
+def test_a_plain_loan_request_is_handed_off_even_when_filed_as_a_tech_service(router: Router):
+    result = _route(router, "운영자금 대출 문의", "정책자금 융자와 보증 지원을 받고 싶습니다. 신청 방법을 알려주세요",
+                    service_type="tech_consult")
+    assert result.decision == "handoff"
+    assert result.targets == ["BIZINFO1357"] and result.institutes[0].code == "BIZINFO1357"
+
+
 def test_equipment_service_type_leans_to_equipment_owners(router: Router):
     text = "시료를 측정해 볼 곳을 찾습니다"
     plain = _route(router, "측정", text, service_type="tech_consult")

@@ -65,6 +65,9 @@ class RouterConfig:
     service_weight: float = 0.25
     partner_penalty_tech: float = 0.4  # partner scores x this when the form asks for a tech service
     partner_penalty_investment: float = 0.8  # milder: partners do seed investment too
+    # ...unless a partner's text score is this many times the best institute's: then the form's
+    # service type was a wrong pick (a loan request filed as tech_consult) and the case is handed off
+    partner_dominance: float = 2.0
     region_weight: float = 0.03
     name_weight: float = 0.15  # the case names the institute ("한국기계연구원이 개발한 기술")
     evidence_weight: float = 0.3
@@ -266,6 +269,8 @@ class Router:
         query_words = [t for t in dict.fromkeys(terms) if not t.startswith("#")]
         raw_text = unicodedata.normalize("NFC", f"{inp.title}\n{inp.text}")
 
+        partner_dominant = self._partner_dominates(text_scores, excluded)
+
         scored: list[InstituteScore] = []
         for idx, code in enumerate(self.codes):
             if code in excluded:
@@ -278,10 +283,11 @@ class Router:
                 if affinity:
                     score += cfg.service_weight * affinity
                     reasons.append(f"service type {service} (affinity {affinity:.1f})")
-                if profile.handoff and service in TECH_SERVICES:
-                    score *= cfg.partner_penalty_tech
-                elif profile.handoff and service == "investment":
-                    score *= cfg.partner_penalty_investment
+                if profile.handoff and not partner_dominant:
+                    if service in TECH_SERVICES:
+                        score *= cfg.partner_penalty_tech
+                    elif service == "investment":
+                        score *= cfg.partner_penalty_investment
             named = self._name_patterns[code].search(raw_text)
             if named:
                 score += cfg.name_weight
@@ -305,7 +311,18 @@ class Router:
         # word-level reasons only where a coordinator will look: the top of the ranking
         for item in scored[: cfg.reason_depth]:
             item.reasons[:0] = self._text_reasons(facets[self._code_index[item.code]], query_words)
-        return self._decide(scored, service, raw_strength)
+        return self._decide(scored, service, raw_strength, partner_dominant)
+
+    def _partner_dominates(self, text_scores: Any, excluded: set[str]) -> bool:
+        best_partner = best_institute = 0.0
+        for idx, code in enumerate(self.codes):
+            if code in excluded:
+                continue
+            if self.profiles[code].handoff:
+                best_partner = max(best_partner, float(text_scores[idx]))
+            else:
+                best_institute = max(best_institute, float(text_scores[idx]))
+        return best_partner > 0 and best_partner >= self.config.partner_dominance * best_institute
 
     def _text_reasons(self, best: Any, query_words: list[str]) -> list[str]:
         reasons: list[str] = []
@@ -324,7 +341,9 @@ class Router:
             reasons.insert(0, "matched words: " + ", ".join(matched[:8]))
         return reasons
 
-    def _decide(self, scored: list[InstituteScore], service: str | None, raw_strength: float) -> RoutingResult:
+    def _decide(
+        self, scored: list[InstituteScore], service: str | None, raw_strength: float, partner_dominant: bool
+    ) -> RoutingResult:
         cfg = self.config
         if not scored or scored[0].score <= 0:
             return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=0.0)
@@ -333,7 +352,7 @@ class Router:
         margin = (top.score - second) / top.score
         strength = 1 - math.exp(-raw_strength / cfg.strength_scale)
         confidence = round(strength * (0.4 + 0.6 * margin), 4)
-        if self.profiles[top.code].handoff and service not in ONE_STOP_SERVICES:
+        if self.profiles[top.code].handoff and (service not in ONE_STOP_SERVICES or partner_dominant):
             return RoutingResult(decision="handoff", institutes=scored, targets=[top.code], confidence=confidence)
         referable = [s for s in scored if not self.profiles[s.code].handoff]
         if not referable or referable[0].score <= 0:
