@@ -4,7 +4,10 @@ from chalice import Chalice
 
 from sos1379.api import coordinators, institutes, openapi, pages, public
 
-app = Chalice(app_name="sos1379")
+# configure_logs=False: Chalice would put a plain-text handler on the "sos1379" logger, the same
+# logger Powertools' Logger(service="sos1379") uses in the functions; a process that imports both
+# (tests, the local stack) then breaks Powertools' formatter (no append_keys).
+app = Chalice(app_name="sos1379", configure_logs=False)
 app.api.binary_types = []
 app.log.setLevel("WARNING")
 
