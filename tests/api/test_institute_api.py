@@ -247,3 +247,17 @@ def test_openapi_documents_every_institute_route_when_generated():
               if p.startswith("/institute/") or p.endswith("/reply")}
     documented = {(p, m.upper()) for p, ops in OPENAPI_PATHS.items() for m in ops}
     assert routes == documented and len(routes) == 7
+
+
+def test_decline_while_waiting_on_the_sme_drops_the_question_and_reroutes_when_declined(client, store, keys,
+                                                                                        sample_case):
+    case_id = referred_case(store, sample_case)["case_id"]
+    base = f"/institute/referrals/{case_id}"
+    assert call(client, "POST", f"{base}/request-info", keys["KITECH"], {"question": "도면을 보내 주세요"}).status_code == 200
+    assert call(client, "POST", f"{base}/decline", keys["KITECH"], {"reason": "도면을 보니 분야가 아닙니다"}).status_code == 200
+    case = store.get_case(case_id)
+    assert case["status"] == "info_requested" and "open_request" not in case and "resume_status" not in case
+    referrals.route_case_event(store, intake_message(store, case_id, "case.route_requested"), router=ROUTER,
+                               sender=_NullSender())
+    case = store.get_case(case_id)
+    assert case["status"] == "referred" and case["referred_to"] == ["KIMS"]

@@ -170,7 +170,9 @@ def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
                             data={"institute": _institute_ref(code), "reason": body.reason})]
         changes: dict = {"declined_by": declined_by, "updated_at": at}
         if (case.get("open_request") or {}).get("institute") == code:
+            # the question dies with the decline; the re-route moves the case on from info_requested
             changes["open_request"] = None
+            changes["resume_status"] = None
         others = _others_active(store, case_id, code)
         rerouted = not others and case["status"] not in (Status.RESOLVED, Status.CLOSED, Status.WITHDRAWN,
                                                          Status.HANDED_OFF)
