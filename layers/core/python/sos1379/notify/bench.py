@@ -1,6 +1,7 @@
 """Benchmark: 1,000 case events through the notify consumer against in-process moto, with 10 % of
-the deliveries duplicated (some in the same batch, some later, some concurrently) and a few
-transient provider failures retried the way SQS would redeliver them.
+the deliveries duplicated (some in the same batch, some later, some in a batch running at the same
+time on another of 4 threads, standing for concurrent Lambda executions) and 2 % transient
+provider failures retried the way SQS would redeliver them.
 
 Figures: messages expected and sent, duplicates sent (must be 0), missing (must be 0), time, and
 the ratio to a floor measured in the same run: the bare provider calls (one SNS publish or SES
@@ -115,7 +116,7 @@ class _ShallowTableBackup:
         return snapshot
 
 
-def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.02, workers: int = 1,
+def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.02, workers: int = 4,
         seed: int = 1379, shard_size: int = 100) -> dict:
     """Run the benchmark; returns the figures as a dict."""
     import boto3
@@ -143,6 +144,21 @@ def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.
     import moto.dynamodb.models as moto_ddb
 
     moto_ddb.copy = _ShallowTableBackup(real_copy)
+    # In-process moto is not thread-safe (a transaction's rollback restores a whole-table snapshot
+    # over other threads' writes). Serialise each API call, as a real service is atomic per
+    # request; the notifier's own steps still interleave between calls across threads.
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    real_stub_call = BotocoreStubber.__call__
+    moto_lock = threading.Lock()
+
+    def atomic_call(self, *args, **kwargs):
+        with moto_lock:
+            return real_stub_call(self, *args, **kwargs)
+
+    BotocoreStubber.__call__ = atomic_call
     try:
         with mock_aws():
             from moto.ses.models import ses_backends
@@ -262,6 +278,7 @@ def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.
                                        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}})
             floor = time.perf_counter() - floor_started
     finally:
+        BotocoreStubber.__call__ = real_stub_call
         moto_ddb.copy = real_copy
         os.environ.clear()
         os.environ.update(saved)
