@@ -107,7 +107,8 @@ def index_changes(case: dict, status: SlaStatus) -> dict:
     nxt = status.next_due_at
     want = iso(nxt) if nxt else FAR_FUTURE
     changes = {}
-    if case.get("sla_due_at") != want:
+    # the index key in force (store._status_index): no write when it is already right
+    if (case.get("sla_due_at") or case.get("guidance_due_at")) != want:
         changes["sla_due_at"] = want
     first = status.first_guidance
     if first.state in (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED) and \
