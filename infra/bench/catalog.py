@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -213,7 +215,9 @@ def run(scale: str = "full") -> dict:
     report: dict = {"scale": scale, "records_at_source": SCALES[scale]}
     wall = time.perf_counter()
     handle = start_standins(scale, throttle_every=50, error_every=0)
-    saved = {k: os.environ.get(k) for k in list(handle.env()) + ["CATALOG_TABLE", "CATALOG_BUCKET"]}
+    saved = {k: os.environ.get(k) for k in list(handle.env()) + ["CATALOG_TABLE", "CATALOG_BUCKET", "CATALOG_SCRATCH_DIR"]}
+    scratch = tempfile.mkdtemp(prefix="sos1379-catalog-bench-")
+    os.environ["CATALOG_SCRATCH_DIR"] = scratch
     try:
         with moto_server() as url:
             report["moto_url"] = url
@@ -254,6 +258,7 @@ def run(scale: str = "full") -> dict:
             report["index_footprint"] = _footprint(index)
     finally:
         handle.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     reindex.set_defaults(func=cmd_reindex)
 
     bench = sub.add_parser("bench", help="sync/search benchmark against moto server and the stand-ins")
-    bench.add_argument("--scale", choices=["small", "medium", "full"], default="full")
+    bench.add_argument("--scale", choices=["tiny", "small", "medium", "full"], default="full")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
 

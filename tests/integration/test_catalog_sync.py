@@ -22,8 +22,9 @@ def malformed(count: int) -> int:
 
 
 @pytest.fixture
-def catalog(aws, monkeypatch):
+def catalog(aws, monkeypatch, tmp_path):
     """Stand-ins (tiny scale, throttling and 5xx on) + CatalogTable/CatalogBucket in moto."""
+    monkeypatch.setenv("CATALOG_SCRATCH_DIR", str(tmp_path))  # snapshots unpack here, not in /tmp
     bucket = "test-catalog-bucket"
     boto3.client("s3", region_name="ap-northeast-2").create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})

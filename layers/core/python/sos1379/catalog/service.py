@@ -178,8 +178,9 @@ def current_index() -> CatalogIndex | None:
             current = _loaded["index"]
             if pointer and (current is None or current.build_id != pointer["build_id"]):
                 _loaded["index"] = download_snapshot(blobs, pointer)
-                if current is not None:
+                if current is not None:  # free /tmp: a full-scale snapshot is ~165 MB
                     current.close()
+                    shutil.rmtree(current.directory, ignore_errors=True)
         except Exception:  # a missing bucket or snapshot must not break search callers
             logger.exception("catalog index load failed")
         _loaded["checked"] = now
