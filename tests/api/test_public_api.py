@@ -99,3 +99,20 @@ def test_openapi_lists_every_route(client):
     doc = client.http.get("/openapi.json").json_body
     assert doc["openapi"].startswith("3.")
     assert "post" in doc["paths"]["/cases"]
+
+
+def test_notification_link_token_opens_the_case_and_short_link_redirects(client, sample_case):
+    from datetime import datetime, timezone
+
+    from sos1379.api.common import get_store
+    from sos1379.notify.links import mint_link
+
+    receipt = post_case(client, sample_case).json_body
+    links = mint_link(get_store(), receipt["case_id"], datetime.now(timezone.utc))
+    view = client.http.get(f"/cases/{receipt['case_id']}", headers={"X-Tracking-Token": links.token})
+    assert view.status_code == 200 and view.json_body["case_number"] == receipt["case_number"]
+    short = client.http.get(f"/t/{links.token}")
+    assert short.status_code == 302
+    assert short.headers["Location"] == f"../track?case={receipt['case_id']}&token={links.token}"
+    other = post_case(client, {**sample_case, "title": "다른 사례의 제목입니다"}).json_body
+    assert client.http.get(f"/cases/{other['case_id']}", headers={"X-Tracking-Token": links.token}).status_code == 404

@@ -93,12 +93,19 @@ def verify_token(case: dict, token: str | None) -> None:
 
 
 def load_case_for_sme(store: CaseStore, case_id: str, token: str | None) -> dict:
+    """The case for whoever holds its receipt token or a live link token from a notification."""
+    from .notify.links import verify_link_token
+
     try:
         case = store.get_case(case_id)
     except CaseNotFound:
         hash_token(token or "")  # same work either way
         raise
-    verify_token(case, token)
+    try:
+        verify_token(case, token)
+    except CaseNotFound:
+        if not verify_link_token(store, case_id, token):
+            raise
     return case
 
 
