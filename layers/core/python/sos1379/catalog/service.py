@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FieldError, ValidationFailed
-from .index import (POINTER_KEY, SNAPSHOT_PREFIX, CatalogIndex, Hit, IndexBuilder, download_snapshot, highlight,
-                    highlight_terms, index_tokens, pack, scratch_dir, doc_of, fetch_snapshot)
 from .models import RECORD_TYPES, SOURCES, SyncResult
 from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
+
+if TYPE_CHECKING:  # numpy and bm25s load only when the index is first used
+    from .index import CatalogIndex
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def rebuild_index(full: bool = False) -> dict | None:
     analysis changed). Runs under the ``index`` lease so two syncs never publish over each other.
     """
     from ..text import analyze
+    from .index import (POINTER_KEY, SNAPSHOT_PREFIX, IndexBuilder, doc_of, fetch_snapshot, index_tokens, pack,
+                        scratch_dir)
 
     settings = get_catalog_settings()
     store, blobs = _store(settings), _blobs(settings)
@@ -161,7 +164,7 @@ _loaded: dict[str, Any] = {"index": None, "checked": 0.0}
 _load_lock = threading.Lock()
 
 
-def current_index() -> CatalogIndex | None:
+def current_index() -> "CatalogIndex | None":
     """The latest snapshot, loaded lazily on first use and re-checked every few minutes."""
     settings = get_catalog_settings()
     now = time.monotonic()
@@ -173,6 +176,8 @@ def current_index() -> CatalogIndex | None:
         if _loaded["index"] is not None and now - _loaded["checked"] < settings.index_refresh_seconds:
             return _loaded["index"]
         try:
+            from .index import POINTER_KEY, download_snapshot
+
             blobs = _blobs(settings)
             pointer = blobs.get_json(POINTER_KEY)
             current = _loaded["index"]
@@ -187,7 +192,7 @@ def current_index() -> CatalogIndex | None:
         return _loaded["index"]
 
 
-def set_index(index: CatalogIndex | None) -> None:
+def set_index(index: "CatalogIndex | None") -> None:
     """Use this index (tests, benchmark); None forgets it so the next call loads from S3."""
     _loaded["index"], _loaded["checked"] = index, (time.monotonic() if index is not None else 0.0)
 
@@ -249,10 +254,11 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     return value
 
 
-def search(query: SearchQuery, index: CatalogIndex | None = None) -> dict:
+def search(query: SearchQuery, index: "CatalogIndex | None" = None) -> dict:
     """Ranked, filtered, paginated hits with highlights, source links and owning institutes."""
     from ..directory import load_directory
     from ..text import analyze
+    from .index import Hit, highlight, highlight_terms
 
     index = index or current_index()
     body: dict[str, Any] = {"query": query.q, "page": query.page, "page_size": query.page_size, "total": 0,
