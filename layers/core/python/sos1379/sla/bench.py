@@ -110,6 +110,7 @@ def _load(table, rng: random.Random, closed: int, open_: int) -> dict:
             for item in _items(case, closed=True):
                 table_bytes += len(json.dumps(item, default=str))
                 writer.put_item(Item=item)
+        rng = random.Random(7919)  # the same open cases whatever the number of closed ones
         for n in range(open_):
             # received over the last 4 weeks: most are answered-and-waiting, a tail is due or late
             created = NOW - timedelta(hours=rng.uniform(1, 24 * 28))
