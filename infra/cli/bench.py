@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # name -> "module:function" returning a JSON-able dict of figures
 BENCHMARKS = {
     "intake": "infra.bench.intake:run",
+    "referrals": "infra.bench.referrals:run",
     "routing": "sos1379.routing.bench:run",
     "catalog": "sos1379.catalog.bench:run",
     "notify": "sos1379.notify.bench:run",
