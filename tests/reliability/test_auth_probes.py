@@ -33,6 +33,8 @@ UNKNOWN_CASE = "0" * 32
 PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/$|^/track$|^/static/\{name\}$", "public"),
     (r"^/(services|institutes|health|openapi\.json)$", "public"),
+    (r"^/catalog/search$", "public"),                          # public, read-only catalog search
+    (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
     (r"^/cases/\{case_id\}(/(reply|rating))?$", "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
@@ -134,6 +136,10 @@ def probes(w: World, path: str, method: str) -> list[tuple[str, dict, str, set[i
         return [("no token", {}, case, {404}), ("wrong token", {"X-Tracking-Token": "wrong"}, case, {404}),
                 ("another case's token", {"X-Tracking-Token": w.other_token}, case, {404}),
                 ("token in query of another case", {"_query": f"token={w.other_token}"}, case, {404})]
+    if cls == "link_token":
+        return [("random link token", {"_token": "x" * 22}, case, {404}),
+                ("the case's tracking token as a link", {"_token": w.token}, case, {404}),
+                ("another case's token as a link", {"_token": w.other_token}, case, {404})]
     if cls == "institute_key":
         list_route = "{case_id}" not in path
         return [("no key", {}, case, {401}), ("wrong key", {"X-Api-Key": "sos1379ik_wrong"}, case, {401}),
@@ -155,7 +161,8 @@ def probes(w: World, path: str, method: str) -> list[tuple[str, dict, str, set[i
 def _call(w: World, path: str, method: str, headers: dict, case_id: str):
     headers = dict(headers)
     query = headers.pop("_query", "")
-    url = path.replace("{case_id}", case_id).replace("{name}", "app.js")
+    token = headers.pop("_token", "")
+    url = path.replace("{case_id}", case_id).replace("{name}", "app.js").replace("{token}", token)
     if query:
         url += f"?{query}"
     body = BODIES.get(path)
