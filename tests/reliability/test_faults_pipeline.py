@@ -15,7 +15,7 @@ import pytest
 
 from infra.reliability.pipeline import run_pipeline
 
-N = 24  # ~1 s per case on moto; the benchmark runs 1,000
+N = 20  # ~1 s per case on moto; the benchmark runs 1,000
 
 
 @pytest.fixture(scope="module")
