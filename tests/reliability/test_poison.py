@@ -45,6 +45,8 @@ class _Context:
 @pytest.fixture
 def consumers(aws, monkeypatch):
     monkeypatch.setenv("NOTIFY_SENDER_EMAIL", SENDER)
+    # the functions' Powertools logger must not be the Chalice app's "sos1379" logger (same process)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sos1379-functions")
     monkeypatch.setenv("NOTIFY_QUIET_START_HOUR", "0")  # start == end: never quiet (the clock is real)
     monkeypatch.setenv("NOTIFY_QUIET_END_HOUR", "0")
     from sos1379.notify import runtime
