@@ -130,10 +130,15 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
         or list(case.get("referred_to") or [])
     if isinstance(institutes, str):
         institutes = [institutes]
-    partner_code = data.get("partner") or ""
+    # The hand-off event carries the partner as {code, name_ko, name_en} (the regional CCEI is
+    # named after the company's region); a bare code is accepted too.
+    raw_partner = data.get("partner") or ""
+    partner_info = raw_partner if isinstance(raw_partner, dict) else {"code": str(raw_partner)}
+    partner_code = str(partner_info.get("code") or "")
     directory = load_directory()
     partner_family = "CCEI" if partner_code.startswith("CCEI") else partner_code
-    partner = directory[partner_family].name(language) if partner_family in directory else partner_code
+    named = partner_info.get("name_en" if language == "en" else "name_ko")
+    partner = named or (directory[partner_family].name(language) if partner_family in directory else partner_code)
     answer_due = _format_due(data.get("due_at"), language)
     if answer_due:
         answer_due = f"답변 기한: {answer_due}\n" if language != "en" else f"Please answer by {answer_due}.\n"
