@@ -339,3 +339,25 @@ def test_no_phone_or_email_in_clear_in_history_or_logs_when_notifying(aws, notif
     for text in (history, idem, logs.out, logs.err):
         assert "1234-5678" not in text and "01012345678" not in text and "+821012345678" not in text
         assert "minsu.kim@example.com" not in text
+
+
+def test_message_is_sent_once_when_the_claim_was_applied_but_its_answer_was_lost(aws, notify, sample_case):
+    from sos1379.notify.service import _ConditionFailed
+
+    receipt, body = submit(aws, sample_case)
+    notifier = runtime.get_notifier()
+    notifier.clock = lambda: at_kst(10, 5)
+    real_transact = notifier._transact
+    lost = {"n": 0}
+
+    def applied_then_lost(actions):
+        real_transact(actions)
+        if lost["n"] == 0 and actions[0].get("Put", {}).get("Item", {}).get("state") == "sending":
+            lost["n"] += 1
+            raise _ConditionFailed()  # what the retried, already-applied claim answers
+
+    notifier._transact = applied_then_lost
+    out = notify.lambda_handler(sqs_event(body), Context(5000))
+    assert out == {"batchItemFailures": []} and lost["n"] == 1
+    sent = sent_messages()
+    assert len(sent.sms) == 1 and len(sent.emails) == 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -267,7 +268,8 @@ class Notifier:
         if marker is not None:
             return self._settled(job, key, marker, masked)
         now = self.clock()
-        claim = {**key, "kind": "notify_marker", "state": "sending", "channel": job["channel"],
+        claim_id = uuid.uuid4().hex
+        claim = {**key, "kind": "notify_marker", "state": "sending", "claim_id": claim_id, "channel": job["channel"],
                  "event_type": job["event_type"], "claimed_at": iso(now),
                  "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
         queued = self._attempt_event(job["case_id"], now, channel=job["channel"], event_type=job["event_type"],
@@ -279,8 +281,11 @@ class Notifier:
                 {"Put": {"TableName": self.store.table_name, "Item": event_item(queued)}},
             ])
         except _ConditionFailed:
-            # a concurrent delivery claimed it first: settle from its marker
-            return self._settled(job, key, self._marker(key) or {"state": "sending"}, masked)
+            current = self._marker(key) or {"state": "sending"}
+            # Our own claim, applied by an earlier try whose answer was lost (botocore retried the
+            # transaction): it is still ours to send. Anything else: a concurrent delivery won.
+            if current.get("claim_id") != claim_id:
+                return self._settled(job, key, current, masked)
 
         try:
             if job["channel"] == "sms":
