@@ -116,3 +116,18 @@ def test_notification_link_token_opens_the_case_and_short_link_redirects(client,
     assert short.headers["Location"] == f"../track?case={receipt['case_id']}&token={links.token}"
     other = post_case(client, {**sample_case, "title": "다른 사례의 제목입니다"}).json_body
     assert client.http.get(f"/cases/{other['case_id']}", headers={"X-Tracking-Token": links.token}).status_code == 404
+
+
+def test_aws_throttling_that_outlives_retries_answers_503_with_retry_after(client, sample_case, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from sos1379.api.common import get_store
+
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "TransactWriteItems")
+
+    monkeypatch.setattr(get_store().client, "transact_write_items", throttled)
+    resp = post_case(client, sample_case)
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] and resp.json_body["type"].endswith("unavailable")

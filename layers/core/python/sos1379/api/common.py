@@ -45,12 +45,27 @@ def error_response(exc: Exception) -> Response:
                 return problem(status, slug, exc.title_en, exc.title_ko, exc.detail_en, exc.detail_ko,
                                getattr(exc, "errors", None), headers)
         return problem(400, "bad-request", exc.title_en, exc.title_ko, exc.detail_en, exc.detail_ko)
-    if isinstance(exc, TransientError):
+    if isinstance(exc, TransientError) or _is_aws_outage(exc):
         return problem(503, "unavailable", "Service temporarily unavailable", "일시적으로 처리할 수 없습니다",
                        "Please retry shortly.", "잠시 후 다시 시도해 주세요.", headers={"Retry-After": "2"})
     log.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return problem(500, "internal", "Internal error", "내부 오류", "An internal error occurred.",
                    "내부 오류가 발생했습니다.")
+
+
+def _is_aws_outage(exc: Exception) -> bool:
+    """A dependency error that outlived botocore's retries (throttling, 5xx, connection): the
+    client should retry later (503), not be told the server is broken (500)."""
+    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+
+    if isinstance(exc, (BotoConnectionError, ReadTimeoutError)):
+        return True
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or "Throttl" in err.get("Code", "") or err.get("Code") in (
+            "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ServiceUnavailable")
+    return False
 
 
 def route(bp, path: str, **kwargs):
