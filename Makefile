@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEV ?= ../shared/reference/routing_dev.jsonl
+DEV ?= tests/data/routing_cases.jsonl
 
 .PHONY: install up test test-fast browser-deps bench eval-routing demo package deploy lint clean
 
@@ -38,7 +38,7 @@ test-fast: install
 bench: install
 	$(BIN)/sos1379 bench
 
-## Router evaluation table on a JSON-lines set with gold labels.
+## Router evaluation table on a JSON-lines set with gold labels (default: the project's own cases).
 eval-routing: install
 	$(BIN)/sos1379 route eval $(DEV)
 
