@@ -2,7 +2,7 @@
 message text. Every error carries Korean and English text so any channel can show it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -17,24 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
 from .directory import load_directory
 from .errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
 from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
 from .lifecycle import STATUS_LABELS, EventType, Status, check_transition
-from .models import _nfc, parse_model
+from .models import Text, parse_model
 from .referrals import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
 from .store import CaseStore, from_dynamo
 
 REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded")
-
-
-def _text(lo: int, hi: int):
-    return Annotated[str, StringConstraints(min_length=lo, max_length=hi), BeforeValidator(_nfc)]
 
 
 class _Input(BaseModel):
@@ -42,19 +37,19 @@ class _Input(BaseModel):
 
 
 class DeclineInput(_Input):
-    reason: _text(2, 1000)
+    reason: Text(2, 1000)
 
 
 class RequestInfoInput(_Input):
-    question: _text(5, 2000)
+    question: Text(5, 2000)
 
 
 class ResolveInput(_Input):
-    summary: _text(5, 5000)
+    summary: Text(5, 5000)
 
 
 class ReplyInput(_Input):
-    answer: _text(1, 5000)
+    answer: Text(1, 5000)
 
 
 def _actor(code: str) -> Actor:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
 
-from .errors import CaseNotFound, ConcurrentUpdate, IdempotencyKeyReused
+from .errors import CaseNotFound, ConcurrentUpdate
 from .events import CaseEvent, parse_iso
 from .lifecycle import OPEN_STATUSES
 
@@ -103,7 +103,7 @@ class CaseStore:
 
     def create_case(self, case: dict, event: CaseEvent, *, idempotency: dict | None = None) -> None:
         """Store the case, its number lookup, its first event and (optionally) the idempotency
-        record in one transaction. Raises IdempotencyKeyReused / returns silently on a replay."""
+        record in one transaction (which fails as a whole if any of them already exists)."""
         item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **_status_index(case)})
         actions = [
             {"Put": {"TableName": self.table_name, "Item": item,
@@ -199,20 +199,18 @@ class CaseStore:
         ``version``), append ``events`` and run ``extra_actions`` in the same transaction.
         Raises ConcurrentUpdate when the version moved. Returns the new case."""
         new = {**case, **changes, "version": int(case["version"]) + 1}
-        updates = {k: v for k, v in changes.items()}
-        updates["version"] = new["version"]
+        updates = {**changes, "version": new["version"]}
         if "status" in changes or "guidance_due_at" in changes or "sla_due_at" in changes:
             updates.update(_status_index(new))
-        names = {f"#a{i}": k for i, k in enumerate(updates)}
-        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(updates.values())}
-        removes = [k for k, v in updates.items() if v is None]
-        sets = [f"#a{i} = :v{i}" for i, (k, v) in enumerate(updates.items()) if v is not None]
-        expr = "SET " + ", ".join(sets)
-        if removes:
-            expr += " REMOVE " + ", ".join(f"#a{i}" for i, (k, v) in enumerate(updates.items()) if v is None)
-            for i, (k, v) in enumerate(updates.items()):
-                if v is None:
-                    values.pop(f":v{i}")
+        names, values, sets, removes = {}, {}, [], []
+        for i, (attr, value) in enumerate(updates.items()):
+            names[f"#a{i}"] = attr
+            if value is None:  # None removes the attribute
+                removes.append(f"#a{i}")
+            else:
+                values[f":v{i}"] = to_dynamo(value)
+                sets.append(f"#a{i} = :v{i}")
+        expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         values[":expected"] = int(case["version"])
         actions = [{"Update": {"TableName": self.table_name, "Key": case_key(case["case_id"]),
                                "UpdateExpression": expr, "ConditionExpression": "version = :expected",

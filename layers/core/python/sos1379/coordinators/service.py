@@ -20,16 +20,16 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Callable, Literal
+from typing import Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import intake, korea
 from ..directory import load_directory
 from ..errors import AlreadyDone, Conflict, ConcurrentUpdate, FieldError, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..lifecycle import EventType, Status, check_transition
-from ..models import CaseSubmission, parse_model
+from ..models import CaseSubmission, Text, parse_model
 from ..sla import index_changes, sla_status, window_until
 from ..sla.clocks import ClockState
 from ..sla.flagger import FLAGGED_STATUSES
@@ -39,7 +39,6 @@ from .settings import get_staff_settings
 
 log = logging.getLogger("sos1379.coordinators")
 
-Text = lambda lo, hi: Annotated[str, StringConstraints(min_length=lo, max_length=hi, strip_whitespace=True)]  # noqa: E731
 STAFF_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 TRIAGE_REASONS_ALL_DECLINED = frozenset({"no_institute_left", "decline_limit", "declined_then_partner"})
 _HIDDEN_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "kind", "tracking_token_hash",

@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .. import korea
 from ..events import iso
