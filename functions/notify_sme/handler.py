@@ -2,13 +2,14 @@
 that failed transiently is retried alone; one that keeps failing ends in NotifyDLQ."""
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
+from sos1379.batch import LoggedBatchProcessor
 from sos1379.notify.runtime import handle_record, idempotency_config
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = LoggedBatchProcessor(EventType.SQS, logger)
 
 
 def record_handler(record):

@@ -7,15 +7,16 @@ from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
+from sos1379.batch import LoggedBatchProcessor
 from sos1379.referrals import ReferralSender, route_case_event
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = LoggedBatchProcessor(EventType.SQS, logger)
 
 _OUTCOME_METRICS = {"refer": "CaseReferred", "handoff": "CaseHandedOff", "coordinator": "CaseTriaged",
                     "skipped": "RoutingSkipped"}
