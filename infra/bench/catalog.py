@@ -202,15 +202,13 @@ def _footprint(index) -> dict:
 
 def run(scale: str = "full") -> dict:
     """Run the whole catalog benchmark at ``scale`` and return its figures."""
-    import logging
-
+    from infra.localstack.logs import quieted
     from infra.standins import start_standins
     from infra.standins.generator import SCALES
     from sos1379.catalog import service
     from sos1379.catalog.index import download_snapshot
     from sos1379.catalog.store import S3Blobs
 
-    logging.getLogger("sos1379").setLevel(logging.ERROR)
     report: dict = {"scale": scale, "records_at_source": SCALES[scale]}
     wall = time.perf_counter()
     handle = start_standins(scale, throttle_every=50, error_every=0)
@@ -218,7 +216,7 @@ def run(scale: str = "full") -> dict:
     scratch = tempfile.mkdtemp(prefix="sos1379-catalog-bench-")
     os.environ["CATALOG_SCRATCH_DIR"] = scratch
     try:
-        with moto_server() as url:
+        with quieted(), moto_server() as url:
             report["moto_url"] = url
             os.environ.update(handle.env(), CATALOG_TABLE="bench-catalog", CATALOG_BUCKET="bench-catalog")
             service.get_catalog_settings.cache_clear()

@@ -73,20 +73,19 @@ def _reset() -> None:
 
 
 def cmd_sync(args) -> int:
-    import logging
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from infra.localstack.logs import quieted
     from sos1379.catalog.service import sync_source
 
     _point_at_stack(args)
-    logging.getLogger("sos1379").setLevel(logging.ERROR)  # the bar and the summary say it all
     sources = [args.source] if args.source else list(SOURCES)
     console = Console(stderr=True)
     results = {}
-    with Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+    # the bar and the summary say it all: the service's own logs are quieted while it runs
+    with quieted(), Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("changed {task.fields[changed]} removed {task.fields[removed]} failed {task.fields[failed]}"),
                   TimeElapsedColumn(), console=console, disable=args.json or not console.is_terminal) as bar:
         tasks = {s: bar.add_task(s, total=None, changed=0, removed=0, failed=0) for s in sources}

@@ -4,11 +4,13 @@ Use ``log.info("event.name", extra={"fields": {...}})``: the message is a stable
 the keys carry the data (never personal data: ids, counts and names of resources only)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 # Function errors reach these logs as text (a pydantic error quotes the input): mask what looks
@@ -68,3 +70,16 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "s3transfer", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def quieted(name: str = "sos1379", level: int = logging.ERROR) -> Iterator[None]:
+    """Raise a logger's level for a block (a progress bar says it all), then put it back, so a
+    command run in-process does not silence the rest of the process."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
