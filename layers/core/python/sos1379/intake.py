@@ -38,11 +38,14 @@ def _public_receipt(case: dict, token: str) -> dict:
 
 
 def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None,
-                actor: Actor | None = None, now: datetime | None = None) -> tuple[dict, bool]:
+                actor: Actor | None = None, now: datetime | None = None,
+                case_fields: dict | None = None) -> tuple[dict, bool]:
     """Validate and store a case with its ``case.submitted`` event atomically.
 
     Returns ``(receipt, created)``; ``created`` is False when an Idempotency-Key replay returned
-    the earlier receipt. The same key with a different body raises IdempotencyKeyReused."""
+    the earlier receipt. The same key with a different body raises IdempotencyKeyReused.
+    ``case_fields`` are extra attributes stored on the case item in the same transaction (e.g.
+    who recorded a phoned-in consent); they may not replace any attribute intake sets itself."""
     fingerprint = body_fingerprint(payload)
     if idempotency_key:
         previous = store.get_idempotency(idempotency_key)
@@ -61,6 +64,11 @@ def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None
         "tracking_token_hash": hash_token(token), **submission.model_dump(mode="json"),
         "language": submission.contact.language,
     }
+    if case_fields:
+        clash = sorted(set(case_fields) & set(case))
+        if clash:
+            raise ValueError(f"case_fields may not replace intake's own attributes: {clash}")
+        case.update(case_fields)
     actor = actor or Actor(kind="sme", id="public")
     event = CaseEvent(case_id=case_id, type=EventType.SUBMITTED, at=iso(now), actor=actor,
                       data={"channel": submission.channel, "service_type": submission.service_type,

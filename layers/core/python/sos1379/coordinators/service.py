@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import intake, korea
 from ..directory import load_directory
-from ..errors import AlreadyDone, Conflict, ConcurrentUpdate, FieldError, ValidationFailed
+from ..errors import AlreadyDone, ConcurrentUpdate, Conflict, FieldError, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..lifecycle import EventType, Status, check_transition
 from ..models import CaseSubmission, Text, parse_model
@@ -327,25 +328,19 @@ def counselor_intake(store: CaseStore, staff: Staff, payload, *, idempotency_key
                      now: datetime | None = None) -> tuple[dict, bool]:
     """A 1379 call or a walk-in visit recorded by a counselor on the SME's behalf. The SME's
     consent is part of the submission (asked on the phone or signed at the desk); who recorded it
-    is kept on the case as ``consent_recorded_by``."""
+    is kept on the case as ``consent_recorded_by``, written in intake's one transaction with the
+    case and its ``case.submitted`` event: there is no moment when the case exists without it."""
     require(staff, "counselor")
     submission: CaseSubmission = parse_model(CaseSubmission, payload)
     if submission.channel not in STAFF_CHANNELS:
         raise ValidationFailed([FieldError("channel", "상담원 접수는 call_center 또는 visit 채널이어야 합니다.",
                                            "Counselor intake uses the call_center or visit channel.", "channel")])
     now = now or utcnow()
-    receipt, created = intake.submit_case(store, payload, idempotency_key=idempotency_key, actor=staff.actor,
-                                          now=now)
-    if created:
-        case = store.get_case(receipt["case_id"])
-        record = {"staff_id": staff.sub, "role": staff.role, "channel": submission.channel, "at": iso(now),
-                  "personal_info": True, "share_with_institutes": submission.consent.share_with_institutes}
-        try:
-            store.update_case(case, {"consent_recorded_by": record})
-        except ConcurrentUpdate:
-            # the router got there first; the submitted event's actor still names the counselor
-            store.update_case(store.get_case(receipt["case_id"]), {"consent_recorded_by": record})
-    return receipt, created
+    record = {"staff_id": staff.sub, "role": staff.role, "channel": submission.channel, "at": iso(now),
+              "personal_info": submission.consent.personal_info,
+              "share_with_institutes": submission.consent.share_with_institutes}
+    return intake.submit_case(store, payload, idempotency_key=idempotency_key, actor=staff.actor, now=now,
+                              case_fields={"consent_recorded_by": record})
 
 
 # --- satisfaction --------------------------------------------------------------------------------
