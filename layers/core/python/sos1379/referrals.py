@@ -32,6 +32,12 @@ the send *repeatable and recognisable*:
 So a redelivered intake event never creates a second referral (the event id is recorded in the same
 transaction) and never a second message unless the first send's outcome was unknown, in which case
 the copy is byte-for-byte the same referral.
+
+Catalog evidence: the catalog is queried once per routed event (``catalog_evidence``; nothing on a
+replay) and the same hits serve twice: the router scores with them (they add to the owning
+institute's score and appear in its reasons) and each referral carries the ones the router
+counted for its institute. No snapshot, or a failing catalog, means no hits: routing is then
+exactly what it is without a catalog.
 """
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ from .errors import ConcurrentUpdate, InvalidTransition
 from .events import Actor, CaseEvent, iso, utcnow
 from .lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
 from .referral_message import ReferralMessageV1
+from .routing.evidence import EVIDENCE_LIMIT
 from .settings import get_settings
 from .store import CaseStore, to_dynamo
 
@@ -67,6 +74,10 @@ Evidence = Callable[[str, int], list[dict]]
 
 
 class RouterLike(Protocol):
+    """What route_case needs of a router. A router that also has ``evidence_for(hits)`` (the real
+    one does) is given the case's catalog hits as ``route(..., evidence=hits)``; a plain ranking
+    (coordinator tools, test doubles) is called without them."""
+
     def route(self, inp, *, exclude: Iterable[str] = ...) -> Any: ...
 
 
@@ -218,26 +229,38 @@ def _default_router() -> RouterLike:
 
 def catalog_evidence(text: str, limit: int) -> list[dict]:
     """Catalog hits for the case text, or nothing when the catalog is not available: evidence
-    enriches a referral, it must never block one."""
-    try:
-        from .catalog import evidence
-    except ImportError:
-        return []
-    try:
-        return list(evidence(text, limit) or [])
-    except Exception:  # noqa: BLE001
-        logger.warning("catalog evidence failed", exc_info=True)
-        return []
+    enriches a routing and a referral, it must never block one."""
+    from .routing.evidence import catalog_hits
+
+    return catalog_hits(text, limit)
 
 
-def _evidence_by_institute(hits: list[dict], codes: set[str]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for hit in sorted(hits, key=lambda h: -float(h.get("score") or 0.0)):
-        code = hit.get("institute")
-        if code in codes and len(out.setdefault(code, [])) < EVIDENCE_PER_REFERRAL:
-            out[code].append({"type": str(hit.get("type") or "item"), "id": str(hit.get("id") or ""),
-                              "title": str(hit.get("title") or ""), "link": hit.get("link") or hit.get("url")})
-    return out
+def _case_text(case: dict) -> str:
+    return f"{case.get('title', '')}\n{case.get('description', '')}"
+
+
+def _route(router: RouterLike, inp, exclude: Iterable[str], hits: list[dict]):
+    if hits and hasattr(router, "evidence_for"):
+        return router.route(inp, exclude=exclude, evidence=hits)
+    return router.route(inp, exclude=exclude)
+
+
+def _evidence_by_institute(hits: list[dict], codes: set[str], router: RouterLike) -> dict[str, list[dict]]:
+    """Per target: the hits the router counted for it (same floor and depth), best first."""
+    if not hits:
+        return {}
+    if hasattr(router, "evidence_for"):
+        counted = router.evidence_for(hits)
+    else:
+        from .routing import RouterConfig
+        from .routing.evidence import evidence_by_institute
+
+        cfg = RouterConfig()
+        counted = evidence_by_institute(hits, floor=cfg.evidence_floor, depth=cfg.evidence_depth)
+    return {code: [{"type": str(h.get("type") or "item"), "id": str(h.get("id") or ""),
+                    "title": str(h.get("title") or ""), "link": h.get("link") or h.get("url")}
+                   for h in counted[code].hits[:EVIDENCE_PER_REFERRAL]]
+            for code in codes if code in counted}
 
 
 def partner_for(code: str, case: dict) -> dict:
@@ -267,7 +290,7 @@ class _Plan:
     reason: str | None = None
 
 
-def _plan(case: dict, message: dict, router: RouterLike) -> _Plan:
+def _plan(case: dict, message: dict, router: RouterLike, hits: list[dict]) -> _Plan:
     directory = load_directory()
     declined = set(case.get("declined_by") or [])
     data = message.get("data") or {}
@@ -275,14 +298,14 @@ def _plan(case: dict, message: dict, router: RouterLike) -> _Plan:
     forced = [c for c in (data.get("targets") or []) if c in directory]
     if message["type"] == EventType.ROUTE_REQUESTED and forced:
         # a coordinator override: route to exactly these, ranked by the router for the reasons
-        result = router.route(inp)
+        result = _route(router, inp, (), hits)
         ranking = [s.model_dump() for s in result.institutes]
         partners = [c for c in forced if not directory[c].receives_referrals]
         institutes = [c for c in forced if directory[c].receives_referrals]
         if institutes:
             return _Plan("refer", institutes, 1.0, ranking, forced=True, reason="coordinator_override")
         return _Plan("handoff", partners[:1], 1.0, ranking, forced=True, reason="coordinator_override")
-    result = router.route(inp, exclude=declined)
+    result = _route(router, inp, declined, hits)
     ranking = [s.model_dump() for s in result.institutes]
     decision, targets = result.decision, [c for c in result.targets if c not in declined]
     rerouting = message["type"] == EventType.ROUTE_REQUESTED and bool(declined)
@@ -327,7 +350,7 @@ def referral_status_action(store: CaseStore, referral: dict, status: str, at: st
 
 
 def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datetime,
-            evidence: Evidence | None) -> tuple[dict, list[dict]] | None:
+            evidence: dict[str, list[dict]]) -> tuple[dict, list[dict]] | None:
     """One transaction for the whole decision. Returns (new case, new referrals) or None when the
     case can no longer take this decision (it moved on: withdrawn, closed, ...)."""
     event_id = message["event_id"]
@@ -356,15 +379,12 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
     directory = load_directory()
     if plan.decision == "refer":
         existing = {r["institute"]: r for r in store.referrals(case["case_id"])}
-        text = f"{case.get('title', '')}\n{case.get('description', '')}"
-        hits = (evidence or catalog_evidence)(text, 20)
-        by_inst = _evidence_by_institute(hits, set(plan.targets))
         for code in plan.targets:
             referral = {"case_id": case["case_id"], "institute": code, "status": "referred", "referred_at": at,
                         "updated_at": at, "referral_id": referral_id_for(case["case_id"], code, event_id),
                         "trigger_event_id": event_id, "case_number": case["case_number"], "title": case["title"],
                         "service_type": case["service_type"], "respond_by": case["guidance_due_at"],
-                        "routing": _ranked(plan, code), "evidence": by_inst.get(code, []), "message_sent": False}
+                        "routing": _ranked(plan, code), "evidence": evidence.get(code, []), "message_sent": False}
             actions.append(store.referral_put_action(referral, must_be_new=code not in existing))
             new_referrals.append(referral)
         for code, old in existing.items():  # a coordinator moved the case: earlier offers lapse
@@ -393,13 +413,17 @@ def route_case_event(store: CaseStore, message: dict, *, router: RouterLike | No
     """Route the case named by an intake event (``case.submitted`` / ``case.route_requested``).
 
     Idempotent on the event id: a replay routes nothing and only finishes unsent referral messages
-    of that event. Raises on infrastructure failures so the queue retries the event."""
+    of that event. Raises on infrastructure failures so the queue retries the event.
+
+    ``evidence(text, limit)`` looks up catalog hits (default: the loaded catalog snapshot, if
+    any); it is called at most once per call, and only when the event is routed."""
     event_id, case_id, kind = message.get("event_id"), message.get("case_id"), message.get("type")
     if not event_id or not case_id or not kind:
         raise ValueError("intake message without event_id, case_id or type")
     if kind not in INTAKE_EVENTS:
         logger.info("intake event ignored", extra={"case_id": case_id, "event_type": kind})
         return RouteOutcome(case_id, event_id, "skipped", reason="not_an_intake_event")
+    hits: list[dict] | None = None
     for attempt in range(max_attempts):
         case = store.get_case(case_id)
         if event_id in (case.get("routing_events") or []):
@@ -411,9 +435,13 @@ def route_case_event(store: CaseStore, message: dict, *, router: RouterLike | No
         if kind == EventType.SUBMITTED and case["status"] != Status.RECEIVED:
             # someone (a coordinator, the SME withdrawing) acted before the router: leave it be
             return RouteOutcome(case_id, event_id, "skipped", reason=f"status_{case['status']}")
-        plan = _plan(case, message, router or _default_router())
+        if hits is None:  # once per event: a retry after a lost race reuses the same hits
+            hits = (evidence or catalog_evidence)(_case_text(case), EVIDENCE_LIMIT)
+        routing = router or _default_router()  # not before: a replay needs no router
+        plan = _plan(case, message, routing, hits)
+        by_institute = _evidence_by_institute(hits, set(plan.targets), routing) if plan.decision == "refer" else {}
         try:
-            committed = _commit(store, case, message, plan, now or utcnow(), evidence)
+            committed = _commit(store, case, message, plan, now or utcnow(), by_institute)
         except InvalidTransition:
             logger.warning("routing skipped: the case cannot take the decision",
                            extra={"case_id": case_id, "status": case["status"], "decision": plan.decision})

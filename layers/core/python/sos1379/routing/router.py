@@ -11,8 +11,10 @@ How it scores (docs/routing.md has the measurements behind each choice):
    smoother, whole-vocabulary signal.
 3. The two are normalised by the best institute and mixed, then the intake form's service type
    adds the institute's affinity to that service (equipment requests lean to equipment owners,
-   tech_transfer to patent owners), the region adds a small bonus, and catalog hits (optional
-   ``evidence``) add the institute's own catalog items.
+   tech_transfer to patent owners), the region adds a small bonus, and catalog hits (the case's
+   one catalog query, passed to ``route`` or looked up with the optional ``evidence`` callable)
+   add a bounded share for the institutes that own the best-matching items
+   (``sos1379.routing.evidence``).
 4. A partner (BIZINFO1357, CCEI) on top means the case is not a technology matter: ``handoff``
    (unless the form asked for a one-stop service). A case with no content word matching any
    profile, or with a very weak match, goes to a ``coordinator``.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from sos1379.routing.evidence import InstituteEvidence, evidence_by_institute
 from sos1379.routing.models import InstituteScore, RoutingInput, RoutingResult
 from sos1379.routing.profiles import Profile, load_profiles
 
@@ -70,7 +73,17 @@ class RouterConfig:
     partner_dominance: float = 2.0
     region_weight: float = 0.03
     name_weight: float = 0.15  # the case names the institute ("한국기계연구원이 개발한 기술")
-    evidence_weight: float = 0.3
+    # catalog evidence (sos1379.routing.evidence): an institute gains evidence_weight x its share
+    # of the counted hits' rank weight; hits count among the best evidence_depth and only when
+    # scoring >= evidence_floor x the best hit. The catalog says who *owns* matching records, which
+    # is weaker than a profile saying what an institute *does*: the weight is half the band in which
+    # the router already treats two institutes as equals (1 - second_target_ratio), so evidence
+    # reorders near-ties and picks co-targets but never overturns a clear text lead
+    # (measurements in docs/routing.md)
+    evidence_weight: float = 0.05
+    evidence_floor: float = 0.5
+    evidence_depth: int = 10
+    evidence_reasons: int = 3  # catalog items named in an institute's reasons
     second_target_ratio: float = 0.9
     max_targets: int = 3
     reason_depth: int = 5  # institutes (from the top) that get matched-word reasons
@@ -241,31 +254,37 @@ class Router:
         mixed = cfg.facet_mix * agg / fmax + (1 - cfg.facet_mix) * whole.astype(np.float64) / wmax
         return mixed, np.where(best > 0, best_facets, -1), fmax
 
-    def _evidence_scores(self, query: str) -> dict[str, list[dict]]:
+    def _lookup(self, query: str) -> list[dict]:
         if self.evidence is None or not query.strip():
-            return {}
+            return []
         try:
-            hits = self.evidence(query) or []
-        except Exception:  # the catalog is optional evidence: never let it fail a routing
-            logger.warning("routing evidence lookup failed", exc_info=True)
-            return {}
-        by_inst: dict[str, list[dict]] = defaultdict(list)
-        for hit in hits:
-            code = hit.get("institute")
-            if code in self._code_index:
-                by_inst[code].append(hit)
-        return by_inst
+            return list(self.evidence(query) or [])
+        except Exception as exc:  # the catalog is optional evidence: never let it fail a routing
+            logger.warning("routing evidence lookup failed", extra={"error": type(exc).__name__})
+            return []
 
-    def route(self, inp: RoutingInput, *, exclude: Iterable[str] = frozenset()) -> RoutingResult:
-        """Rank institutes for ``inp`` and decide; ``exclude`` drops institutes that declined."""
+    def evidence_for(self, hits: Iterable[dict]) -> dict[str, InstituteEvidence]:
+        """The catalog hits that count for each institute, with their share (this router's floor,
+        depth and institutes): what ``route`` scores with, and what a referral should carry."""
+        cfg = self.config
+        return evidence_by_institute(hits, floor=cfg.evidence_floor, depth=cfg.evidence_depth,
+                                     known=self._code_index)
+
+    def route(self, inp: RoutingInput, *, exclude: Iterable[str] = frozenset(),
+              evidence: Iterable[dict] | None = None) -> RoutingResult:
+        """Rank institutes for ``inp`` and decide; ``exclude`` drops institutes that declined.
+
+        ``evidence``: the case's catalog hits when the caller already queried the catalog (route_case
+        does, once per case, and puts the same hits in the referrals); None asks the router's own
+        ``evidence`` callable, if it has one."""
         cfg = self.config
         excluded = set(exclude)
         terms = self.query_terms(inp)
         text_scores, facets, raw_strength = self._text_scores(terms)
         service = inp.service_type if inp.service_type else None
         region = _normalise_region(inp.region)
-        evidence = self._evidence_scores(f"{inp.title}\n{inp.text}")
-        ev_max = max((float(h.get("score", 0.0)) for hs in evidence.values() for h in hs), default=0.0)
+        hits = list(evidence) if evidence is not None else self._lookup(f"{inp.title}\n{inp.text}")
+        catalog = self.evidence_for(hits) if hits else {}
         query_words = [t for t in dict.fromkeys(terms) if not t.startswith("#")]
         raw_text = unicodedata.normalize("NFC", f"{inp.title}\n{inp.text}")
 
@@ -292,16 +311,14 @@ class Router:
             if named:
                 score += cfg.name_weight
                 reasons.append(f"the case names the institute ({named.group(0)})")
+            owned = catalog.get(code)
+            if owned is not None:
+                score += cfg.evidence_weight * owned.share
+                # one line for all items: the case summary keeps only an institute's first reasons
+                reasons.append(_catalog_reason(owned.hits[: cfg.evidence_reasons]))
             if region and region in profile.regions:
                 score += cfg.region_weight
                 reasons.append(f"located in the case's region ({region})")
-            hits = evidence.get(code)
-            if hits and ev_max > 0:
-                top = sorted(hits, key=lambda h: float(h.get("score", 0.0)), reverse=True)[:3]
-                score += cfg.evidence_weight * sum(float(h.get("score", 0.0)) for h in top) / (3 * ev_max)
-                reasons.extend(
-                    f"catalog {h.get('type', 'item')} {h.get('id')}: {h.get('title', '')}".strip() for h in top
-                )
             scored.append(InstituteScore(code=code, score=round(score, 4), reasons=reasons))
 
         scored.sort(key=lambda s: (-s.score, s.code))
@@ -368,6 +385,16 @@ class Router:
                 break
             targets.append(other.code)
         return RoutingResult(decision="refer", institutes=scored, targets=targets, confidence=confidence)
+
+
+def _catalog_reason(hits: list[dict]) -> str:
+    """``catalog: patent 1020...: title; equipment Z...: title`` (the items that counted)."""
+    items = []
+    for hit in hits:
+        title = str(hit.get("title") or "")
+        title = title if len(title) <= 60 else title[:57] + "..."
+        items.append(f"{hit.get('type') or 'item'} {hit.get('id')}: {title}".rstrip(": "))
+    return "catalog: " + "; ".join(items)
 
 
 @lru_cache(maxsize=16384)
