@@ -27,9 +27,10 @@ SOURCES = ("zeus", "ntis", "patents", "library")
 
 def generated_records(scale: str, progress: Callable[[str, int], None] | None = None):
     """Every valid record the stand-ins serve at ``scale``, parsed by the production adapters."""
-    from infra.standins import start_standins
     from sos1379.catalog.institutes import default_resolver
     from sos1379.catalog.sources import HttpSource, LibraryAdapter, NtisAdapter, PatentsAdapter, ZeusAdapter
+
+    from infra.standins import start_standins
 
     handle = start_standins(scale, throttle_every=0, error_every=0)
     try:

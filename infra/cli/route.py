@@ -38,8 +38,9 @@ def _router(analyzer: str | None, catalog: str | None) -> Iterator:
     if catalog == "snapshot":
         yield Router(config=RouterConfig(analyzer=analyzer), evidence=catalog_hits)
         return
-    from infra.bench.routing import generated_catalog
     from sos1379.catalog import service
+
+    from infra.bench.routing import generated_catalog
 
     index, figures = generated_catalog(catalog)
     print(json.dumps({"catalog": figures}), file=sys.stderr)

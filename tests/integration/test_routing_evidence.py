@@ -3,9 +3,11 @@ per routed case, its hits change the router's scores and reasons, and the referr
 hits the router counted; with no snapshot or a failing catalog, routing is what it was before."""
 from __future__ import annotations
 
-import boto3
-import pytest
+import json
 
+import boto3
+import jsonschema
+import pytest
 from sos1379 import intake, referrals
 from sos1379.catalog import service
 from sos1379.catalog.index import POINTER_KEY, IndexBuilder, doc_of, index_tokens, pack
@@ -14,6 +16,8 @@ from sos1379.catalog.store import S3Blobs
 from sos1379.routing import get_router
 from sos1379.store import CaseStore
 from sos1379.text import analyze
+
+from tests.conftest import ROOT
 
 BUCKET = "test-routing-catalog"
 RECORDS = [
@@ -115,6 +119,8 @@ def test_referral_carries_the_hits_the_router_scored_when_a_snapshot_is_loaded(a
                    for r in s["reasons"])
 
     [msg] = aws.drain("ReferralQueueKITECH")
+    schema = json.loads((ROOT / "events/schemas/referral.v1.json").read_text(encoding="utf-8"))
+    jsonschema.validate(msg, schema, cls=jsonschema.Draft202012Validator)
     evidence = {e["id"]: e for e in msg["evidence"]}
     assert set(evidence) == {"1020180011111", "Z2019000123"}  # KITECH's own items, nobody else's
     assert evidence["1020180011111"]["type"] == "patent" and "균열" in evidence["1020180011111"]["title"]

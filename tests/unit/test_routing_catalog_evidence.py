@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from sos1379.routing import Router, RoutingInput, get_router
 from sos1379.routing.evidence import catalog_hits, counted_hits, evidence_by_institute
 

@@ -40,7 +40,7 @@ def rss_bytes() -> int:
 
 def _percentiles(samples_s: list[float]) -> dict:
     ms = sorted(s * 1000 for s in samples_s)
-    p99 = ms[min(len(ms) - 1, max(0, int(round(0.99 * len(ms))) - 1))]
+    p99 = ms[min(len(ms) - 1, max(0, round(0.99 * len(ms)) - 1))]
     return {"median_ms": round(statistics.median(ms), 4), "p99_ms": round(p99, 4), "n": len(ms)}
 
 
@@ -199,10 +199,10 @@ def _format_measure(label: str, m: dict) -> list[str]:
 def format_bench(result: dict) -> str:
     load = result["load"]
     lines = [
-        f"routing benchmark (analyzer {result['analyzer']}, {result['institutes']} institutes, "
-        f"{result['facets']} facets, {result['cases']} cases x repeats)",
-        f"  load      Kiwi {load['kiwi_load_ms']} ms (+{load['kiwi_rss_mib']} MiB RSS); "
-        f"router build {load['router_build_ms']} ms (+{load['router_rss_mib']} MiB RSS)",
+        (f"routing benchmark (analyzer {result['analyzer']}, {result['institutes']} institutes, "
+         f"{result['facets']} facets, {result['cases']} cases x repeats)"),
+        (f"  load      Kiwi {load['kiwi_load_ms']} ms (+{load['kiwi_rss_mib']} MiB RSS); "
+         f"router build {load['router_build_ms']} ms (+{load['router_rss_mib']} MiB RSS)"),
     ]
     if "directory" not in result:  # run(): one measurement
         label = "with catalog evidence" if result.get("evidence") else "directory alone"

@@ -98,7 +98,7 @@ def format_report(report: EvalReport, label: str = "") -> str:
         f"  top-1 accuracy      {d['top1']:.3f}  ({report.top1}/{report.n})",
         f"  top-3 accuracy      {d['top3']:.3f}  ({report.top3}/{report.n})",
         f"  decision accuracy   {d['decision_accuracy']:.3f}  (refer vs handoff)",
-        f"  handoff recall      "
+        "  handoff recall      "
         + (f"{d['handoff_recall']:.3f}" if report.handoff_expected else "n/a  ")
         + f"  ({report.handoff_ok}/{report.handoff_expected})",
         f"  coordinator         {report.coordinator}",

@@ -259,7 +259,7 @@ class Router:
             return []
         try:
             return list(self.evidence(query) or [])
-        except Exception as exc:  # the catalog is optional evidence: never let it fail a routing
+        except Exception as exc:  # noqa: BLE001 - optional evidence must never fail a routing
             logger.warning("routing evidence lookup failed", extra={"error": type(exc).__name__})
             return []
 
