@@ -1,16 +1,23 @@
-"""A faster TransactWriteItems for in-process moto (moto 5.2.5).
+"""DynamoDB semantics moto lacks under load: fast transactions and one writer at a time (moto 5.2.5).
 
 moto backs up a table with ``copy.deepcopy`` before *each action* of a transaction, stream records
 included, so a transaction's cost grows with everything ever written to the table: a 1,000-case
 pipeline run spends minutes copying. This replacement checks every action's condition against the
 state before the transaction (what DynamoDB does), raises ``TransactionCanceledException`` with the
 same per-action reasons when any fails, and only then applies the actions, so nothing has to be
-rolled back. It is used by the reliability harness only (``with fast_transactions():``); the
-semantics the code under test sees are DynamoDB's, not weaker.
+rolled back. The semantics the code sees are DynamoDB's, not weaker.
+
+moto's DynamoDB backend is not thread safe: two requests at once in moto server can fail with
+"dictionary changed size during iteration" or let two ``ADD`` updates of a counter read the same
+value. DynamoDB serialises writes to an item; ``serialized_requests`` gives moto server the same
+guarantee by running one DynamoDB (and DynamoDB Streams) request at a time. Other services keep
+their concurrency (an SQS long poll must not hold the table). The local stack runs with both
+(``local_dynamodb()``); the reliability harness uses ``fast_transactions`` in-process.
 """
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,3 +101,92 @@ def fast_transactions() -> Iterator[None]:
         yield
     finally:
         DynamoDBBackend.transact_write_items = original
+
+
+@contextlib.contextmanager
+def serialized_requests() -> Iterator[None]:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    lock = threading.RLock()
+    originals = {cls: cls.call_action for cls in (DynamoHandler, DynamoDBStreamsHandler)}
+
+    def wrap(original):
+        def call_action(self):
+            with lock:
+                return original(self)
+        return call_action
+
+    for cls, original in originals.items():
+        cls.call_action = wrap(original)
+    try:
+        yield
+    finally:
+        for cls, original in originals.items():
+            cls.call_action = original
+
+
+_partition = threading.local()
+
+
+@contextlib.contextmanager
+def partition_queries() -> Iterator[None]:
+    """A Query on a table's primary key reads its partition, not the whole table.
+
+    moto's ``Table.query`` lists and sorts every item of the table and then keeps the partition's,
+    so each query costs the table's size: under load the local stack spent most of its time there.
+    For a query without an index, ``all_items`` is narrowed to the partition asked for; moto's own
+    filtering, sorting and paging then run unchanged on the same items DynamoDB would read."""
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all = Table.query, Table.all_items
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        _partition.key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.key = None
+
+    def all_items(self):
+        key = getattr(_partition, "key", None)
+        if key is None or not self.range_key_attr:
+            return original_all(self)
+        return sorted(self.items.get(key, {}).values(), key=lambda x: (x.hash_key, x.range_key))
+
+    Table.query, Table.all_items = query, all_items
+    try:
+        yield
+    finally:
+        Table.query, Table.all_items = original_query, original_all
+
+
+@contextlib.contextmanager
+def linear_sqs_receive() -> Iterator[None]:
+    """moto checks each message's retention by computing all of the queue's attributes, counts of
+    every message included, so a ReceiveMessage costs the square of the queue's depth. The
+    retention period is read from the queue directly instead (same rule, same answer)."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.is_message_valid_based_on_retention_period
+
+    def is_valid(self, queue_name, message):
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_valid
+    try:
+        yield
+    finally:
+        SQSBackend.is_message_valid_based_on_retention_period = original
+
+
+@contextlib.contextmanager
+def local_dynamodb() -> Iterator[None]:
+    """Every patch, for the local stack's moto server."""
+    with fast_transactions(), serialized_requests(), partition_queries(), linear_sqs_receive():
+        yield

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -133,6 +134,7 @@ class LocalStack:
         self.options = options
         self.code_root = Path(options.code_root or Path(options.template).resolve().parent)
         self.moto: Any = None
+        self._moto_patches = contextlib.ExitStack()
         self.moto_url = ""
         self.api: Any = None
         self.dispatcher: Dispatcher | None = None
@@ -195,6 +197,10 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         from moto.server import ThreadedMotoServer
 
+        from infra.localstack.motofast import local_dynamodb
+
+        # DynamoDB's atomicity under concurrent requests (see motofast), for as long as moto runs
+        self._moto_patches.enter_context(local_dynamodb())
         self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         try:
             self.moto.start()
@@ -493,6 +499,7 @@ class LocalStack:
             ("dispatcher", lambda: self.dispatcher and self.dispatcher.stop(timeout=3.0)),
             ("services", lambda: [s.stop() for s in self.services]),
             ("moto", lambda: self.moto and self.moto.stop()),
+            ("moto_patches", self._moto_patches.close),
         ):
             began = time.perf_counter()
             try:

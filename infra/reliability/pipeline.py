@@ -202,7 +202,7 @@ class PipelineHarness:
         from moto import mock_aws
 
         from infra.reliability.faults import install_hook
-        from infra.reliability.motofast import fast_transactions
+        from infra.localstack.motofast import fast_transactions
         from infra.template import load_template
 
         install_hook()  # every client created from here on carries the fault hook

@@ -32,3 +32,4 @@ def test_every_accepted_case_is_routed_and_notified_when_clients_submit_concurre
     assert done["accepted"] > 0
     assert done["not_routed"] == 0, done
     assert done["not_notified"] <= in_dlq, (done, in_dlq)
+    assert done["duplicate_sms"] == 0, done

@@ -206,7 +206,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 def test_lifecycle_invariants_hold_when_hypothesis_drives_the_messages(aws):
-    from infra.reliability.motofast import fast_transactions
+    from infra.localstack.motofast import fast_transactions
 
     COVERAGE.clear()
     with fast_transactions():  # moto copies whole tables per transaction otherwise
