@@ -40,7 +40,7 @@ bench: install
 
 ## Router evaluation table on a JSON-lines set with gold labels (default: the project's own cases).
 eval-routing: install
-	$(BIN)/sos1379 route eval $(DEV)
+	$(BIN)/sos1379 route eval $(DEV) $(if $(CATALOG),--catalog $(CATALOG))
 
 demo: install
 	$(BIN)/sos1379 demo

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = {
     "intake": "infra.bench.intake:run",
     "referrals": "infra.bench.referrals:run",
-    "routing": "sos1379.routing.bench:run",
+    "routing": "infra.bench.routing:run",
     "catalog": "sos1379.catalog.bench:run",
     "notify": "sos1379.notify.bench:run",
     "sla": "sos1379.sla_bench:run",

@@ -168,3 +168,19 @@ def test_routing_works_without_a_catalog_bucket_when_the_catalog_is_not_deployed
     assert store.get_case(case_id)["routing"]["institutes"] == plain_top(store, case_id)
     [msg] = aws.drain("ReferralQueueKITECH")
     assert msg["evidence"] == []
+
+
+def test_missing_snapshot_is_asked_of_s3_once_a_minute_not_per_case_when_none_was_published(catalog_env, monkeypatch):
+    asked: list[str] = []
+    real = S3Blobs.get_json
+
+    def counting(self, key):
+        asked.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(S3Blobs, "get_json", counting)
+    assert [service.current_index() for _ in range(5)] == [None] * 5
+    assert asked == [POINTER_KEY]
+    service._loaded["checked"] -= 61  # a minute later the bucket is asked again
+    service.current_index()
+    assert asked == [POINTER_KEY, POINTER_KEY]

@@ -164,17 +164,22 @@ _loaded: dict[str, Any] = {"index": None, "checked": 0.0}
 _load_lock = threading.Lock()
 
 
+def _fresh(settings: CatalogSettings) -> bool:
+    """Whether the last check is recent enough. "No snapshot yet" is remembered too, for a minute,
+    so the router does not ask S3 on every case before the first sync publishes one."""
+    ttl = settings.index_refresh_seconds if _loaded["index"] is not None else min(60, settings.index_refresh_seconds)
+    return bool(_loaded["checked"]) and time.monotonic() - _loaded["checked"] < ttl
+
+
 def current_index() -> "CatalogIndex | None":
     """The latest snapshot, loaded lazily on first use and re-checked every few minutes."""
     settings = get_catalog_settings()
-    now = time.monotonic()
-    if _loaded["index"] is not None and now - _loaded["checked"] < settings.index_refresh_seconds:
-        return _loaded["index"]
-    if not settings.bucket:
+    if not settings.bucket or _fresh(settings):
         return _loaded["index"]
     with _load_lock:
-        if _loaded["index"] is not None and now - _loaded["checked"] < settings.index_refresh_seconds:
+        if _fresh(settings):
             return _loaded["index"]
+        now = time.monotonic()
         try:
             from .index import POINTER_KEY, download_snapshot
 
