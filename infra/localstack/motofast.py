@@ -164,29 +164,52 @@ def partition_queries() -> Iterator[None]:
         Table.query, Table.all_items = original_query, original_all
 
 
-@contextlib.contextmanager
-def linear_sqs_receive() -> Iterator[None]:
-    """moto checks each message's retention by computing all of the queue's attributes, counts of
-    every message included, so a ReceiveMessage costs the square of the queue's depth. The
-    retention period is read from the queue directly instead (same rule, same answer)."""
-    from moto.core.utils import unix_time
-    from moto.sqs.models import SQSBackend
+_sqs = threading.local()
 
-    original = SQSBackend.is_message_valid_based_on_retention_period
+
+@contextlib.contextmanager
+def linear_sqs() -> Iterator[None]:
+    """SQS costs that follow the message, not the queue's depth.
+
+    moto computes every queue attribute, counts of all messages included, to read one of them:
+    once per message a ReceiveMessage looks at (its retention period), so a receive costs the
+    square of the queue's depth, and once per SendMessage (ContentBasedDeduplication). The
+    retention period is read from the queue itself, and a send to a standard queue (where
+    content-based deduplication does not exist) skips the counts. Same rules, same answers."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Queue, SQSBackend
+
+    original_valid, original_send = SQSBackend.is_message_valid_based_on_retention_period, SQSBackend.send_message
+    original_attributes = Queue.attributes
 
     def is_valid(self, queue_name, message):
         retention = int(self.get_queue(queue_name).message_retention_period)
         return retention + message.sent_timestamp / 1000 > unix_time()
 
-    SQSBackend.is_message_valid_based_on_retention_period = is_valid
+    def send_message(self, queue_name, *args, **kwargs):
+        _sqs.standard_send = not self.get_queue(queue_name).fifo_queue
+        try:
+            return original_send(self, queue_name, *args, **kwargs)
+        finally:
+            _sqs.standard_send = False
+
+    def attributes(self):
+        if getattr(_sqs, "standard_send", False):
+            return {"ContentBasedDeduplication": "false"}
+        return original_attributes.fget(self)
+
+    SQSBackend.is_message_valid_based_on_retention_period, SQSBackend.send_message = is_valid, send_message
+    Queue.attributes = property(attributes)
     try:
         yield
     finally:
-        SQSBackend.is_message_valid_based_on_retention_period = original
+        SQSBackend.is_message_valid_based_on_retention_period = original_valid
+        SQSBackend.send_message = original_send
+        Queue.attributes = original_attributes
 
 
 @contextlib.contextmanager
 def local_dynamodb() -> Iterator[None]:
     """Every patch, for the local stack's moto server."""
-    with fast_transactions(), serialized_requests(), partition_queries(), linear_sqs_receive():
+    with fast_transactions(), serialized_requests(), partition_queries(), linear_sqs():
         yield

@@ -10,7 +10,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from infra.bench import free_port
-from infra.localstack.motofast import linear_sqs_receive, local_dynamodb, partition_queries
+from infra.localstack.motofast import linear_sqs, local_dynamodb, partition_queries
 
 REGION = "ap-northeast-2"
 
@@ -53,7 +53,7 @@ def test_partition_query_answers_exactly_like_moto_when_paging_and_filtering(for
 
 
 def test_receive_keeps_messages_within_retention_and_drops_expired_ones_when_patched():
-    with mock_aws(), linear_sqs_receive():
+    with mock_aws(), linear_sqs():
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="fresh")
@@ -94,3 +94,19 @@ def test_concurrent_counter_updates_never_return_the_same_value_when_served_by_m
         finally:
             server.stop()
     assert sorted(values) == list(range(1, 81))
+
+
+def test_standard_and_fifo_sends_keep_their_rules_and_counts_stay_right_when_patched():
+    with mock_aws(), linear_sqs():
+        sqs = boto3.client("sqs", region_name=REGION)
+        std = sqs.create_queue(QueueName="std")["QueueUrl"]
+        fifo = sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true",
+                                                                  "ContentBasedDeduplication": "true"})["QueueUrl"]
+        for _ in range(3):
+            sqs.send_message(QueueUrl=std, MessageBody="same")
+            sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+        counts = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                  for url in (std, fifo)}
+    assert counts[std]["ApproximateNumberOfMessages"] == "3"  # standard queues never deduplicate
+    assert counts[fifo]["ApproximateNumberOfMessages"] == "1"  # content-based deduplication still applies
+    assert counts[fifo]["ContentBasedDeduplication"] == "true"
