@@ -83,7 +83,9 @@ def test_first_sync_loads_every_valid_record_and_publishes_the_index_when_the_ca
     assert "용접" in top_patent["title"] and top_patent["institute"] in {"KITECH", "KIMS"}
     assert all("용접" in h["title"] or "균열" in h["title"] for h in hits[:5]) and all(h["url"] for h in hits)
     evidence = service.evidence("용접 부위에 균열이 자주 생깁니다", limit=5)  # the router's view, loaded from S3
-    assert evidence and all(set(e) == {"institute", "id", "type", "title", "score"} and e["institute"] for e in evidence)
+    assert evidence and all(set(e) == {"institute", "id", "type", "title", "url", "score"} and e["institute"]
+                            for e in evidence)
+    assert all(e["url"].startswith("http") for e in evidence)
     assert {"KITECH", "KIMS"} & {e["institute"] for e in evidence}
     equipment = service.search_catalog({"q": "주조품 내부 기공 결함을 분석할 장비", "type": "equipment"})["hits"]
     assert equipment and all(h["type"] == "equipment" for h in equipment)

@@ -125,6 +125,7 @@ def test_referral_carries_the_hits_the_router_scored_when_a_snapshot_is_loaded(a
     assert set(evidence) == {"1020180011111", "Z2019000123"}  # KITECH's own items, nobody else's
     assert evidence["1020180011111"]["type"] == "patent" and "균열" in evidence["1020180011111"]["title"]
     assert evidence["Z2019000123"]["type"] == "equipment"
+    assert evidence["Z2019000123"]["link"] == "https://zeus.example/Z2019000123"  # the source page to open
     [referral] = store.referrals(case_id)
     assert [e["id"] for e in referral["evidence"]] == [e["id"] for e in msg["evidence"]]
 

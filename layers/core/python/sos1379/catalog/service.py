@@ -298,7 +298,8 @@ def search_catalog(params: Mapping[str, str] | None) -> dict:
 
 
 def evidence(query_text: str, limit: int = 10) -> list[dict]:
-    """Catalog hits owned by one of our institutes, for the router (empty when no snapshot)."""
+    """Catalog hits owned by one of our institutes, for the router and the referral's evidence
+    (with the source link an institute's staff can open); empty when there is no snapshot."""
     from ..text import analyze
 
     index = current_index()
@@ -310,5 +311,5 @@ def evidence(query_text: str, limit: int = 10) -> list[dict]:
     for position, score in ranked:
         d = index.doc(position)
         out.append({"institute": d["institute"], "id": d["id"], "type": d["type"], "title": d["title"],
-                    "score": round(score, 4)})
+                    "url": d.get("url"), "score": round(score, 4)})
     return out
