@@ -9,8 +9,10 @@
     sos1379 institute resend-unsent [CODE ...] # repair: send referrals still marked unsent
 
 Key commands act on the table named by CASES_TABLE (AWS credentials from the environment) or, when
-CASES_TABLE is not set, on the running local stack (.local/stack.json). ``poll`` always uses the
-local stack: it is the reference an institute's developers copy, not an operator tool.
+CASES_TABLE is not set, on the running local stack (.local/stack.json). ``poll`` is the reference an
+institute's developers copy: on the local stack by default, or on a deployed stack with
+``--queue-url`` (the stack output ``ReferralQueueUrl<CODE>``), ``--api-url`` and the institute's key,
+using the institute's own AWS credentials (see docs/institutes.md).
 """
 from __future__ import annotations
 
@@ -54,6 +56,9 @@ def register(sub) -> None:
     poll.add_argument("--no-ack", action="store_true", help="print and delete without accepting")
     poll.add_argument("--show-contact", action="store_true", help="print consented contact details unmasked")
     poll.add_argument("--json", action="store_true", help="print each message as one JSON line")
+    poll.add_argument("--queue-url", default=None,
+                      help="a deployed stack's queue (output ReferralQueueUrl<CODE>); default: the local stack's")
+    poll.add_argument("--api-url", default=None, help="a deployed stack's API base URL (with --queue-url)")
     poll.set_defaults(func=run_poll)
 
     schema = isub.add_parser("schema", help="write the referral v1 JSON Schema from the pydantic model")
@@ -255,17 +260,27 @@ def run_poll(args) -> int:
     from sos1379.referrals import queue_name
 
     code = args.code.upper()
-    try:
-        state = _use_local_stack()
-    except StackNotRunning as exc:
-        return _fail(str(exc))
-    sqs = client("sqs")
-    try:
-        queue_url = sqs.get_queue_url(QueueName=queue_name(code))["QueueUrl"]
-    except Exception:  # noqa: BLE001
-        return _fail(f"no referral queue {queue_name(code)} (is {code} an institute that receives referrals?)")
-    key = args.api_key or os.environ.get("SOS1379_INSTITUTE_KEY") or institute_keys.dev_key(code)
-    ack = ApiAcknowledger(state["api_url"], key, accept=not args.no_ack)
+    if bool(args.queue_url) != bool(args.api_url):
+        return _fail("--queue-url and --api-url go together (a deployed stack), or neither (the local stack)")
+    if args.queue_url:  # a deployed stack: the institute's own AWS credentials and its API key
+        queue_url, api_url = args.queue_url, args.api_url.rstrip("/")
+        key = args.api_key or os.environ.get("SOS1379_INSTITUTE_KEY")
+        if not key:
+            return _fail("a deployed stack needs the institute's API key (--api-key or SOS1379_INSTITUTE_KEY)")
+        sqs = client("sqs")
+    else:
+        try:
+            state = _use_local_stack()
+        except StackNotRunning as exc:
+            return _fail(str(exc))
+        sqs = client("sqs")
+        try:
+            queue_url = sqs.get_queue_url(QueueName=queue_name(code))["QueueUrl"]
+        except Exception:  # noqa: BLE001
+            return _fail(f"no referral queue {queue_name(code)} (is {code} an institute that receives referrals?)")
+        api_url = state["api_url"]
+        key = args.api_key or os.environ.get("SOS1379_INSTITUTE_KEY") or institute_keys.dev_key(code)
+    ack = ApiAcknowledger(api_url, key, accept=not args.no_ack)
 
     def handle(msg: dict) -> str:
         result = ack(msg)

@@ -107,3 +107,37 @@ def test_key_create_command_prints_the_key_once_and_stores_only_its_hash(aws, st
     with pytest.raises(Exception):
         institute_keys.authenticate(store, key)
     assert cli_main(["institute", "key", "create", "CCEI"]) == 1  # partners have no referrals
+
+
+def test_poll_command_consumes_a_deployed_stack_queue_when_given_its_url_api_and_key(aws, store, sample_case,
+                                                                                      monkeypatch, capsys):
+    import infra.cli.institute as institute_cli
+
+    receipt, _ = intake.submit_case(store, sample_case)
+    referrals.route_case_event(store, intake_message(store, receipt["case_id"]))
+    key, _ = institute_keys.create_key(store, "KITECH")
+    calls: list[str] = []
+    with Client(app) as client:
+        class _Ack(ApiAcknowledger):
+            def __init__(self, api_url, api_key, **kwargs):
+                calls.append(api_url)
+                super().__init__(api_url, api_key, session=_ChaliceSession(client), **kwargs)
+
+        monkeypatch.setattr(institute_cli, "ApiAcknowledger", _Ack)
+        code = cli_main(["institute", "poll", "KITECH", "--once", "--wait", "0", "--json",
+                         "--queue-url", aws.queues["ReferralQueueKITECH"], "--api-url", "https://api.example.kr/",
+                         "--api-key", key])
+    assert code == 0 and calls == ["https://api.example.kr"]
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert line["result"] == "accepted" and line["message"]["case_id"] == receipt["case_id"]
+    assert store.get_case(receipt["case_id"])["status"] == "accepted"
+
+
+def test_poll_command_refuses_a_deployed_queue_without_the_api_url_or_key_when_half_configured(aws, capsys,
+                                                                                               monkeypatch):
+    monkeypatch.delenv("SOS1379_INSTITUTE_KEY", raising=False)
+    url = aws.queues["ReferralQueueKITECH"]
+    assert cli_main(["institute", "poll", "KITECH", "--once", "--queue-url", url]) == 1
+    assert cli_main(["institute", "poll", "KITECH", "--once", "--queue-url", url, "--api-url", "https://x"]) == 1
+    err = capsys.readouterr().err
+    assert "--queue-url and --api-url go together" in err and "API key" in err
