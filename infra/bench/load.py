@@ -9,7 +9,7 @@ and finally counts duplicate SMS in moto's own record. Reports throughput, laten
 percentiles, errors and the routed/notified counts. The floor is ``GET /health`` latency measured
 in the same run, so the POST figures read as a multiple of the stack's bare request cost.
 
-Knobs: ``SOS1379_LOAD_CLIENTS`` (50), ``SOS1379_LOAD_SECONDS`` (60), ``SOS1379_LOAD_DRAIN`` (600).
+Knobs: ``SOS1379_LOAD_CLIENTS`` (50), ``SOS1379_LOAD_SECONDS`` (60), ``SOS1379_LOAD_DRAIN`` (1500).
 Everything binds to 127.0.0.1; nothing leaves the machine.
 """
 from __future__ import annotations
@@ -214,7 +214,7 @@ def completion(stack: LocalStack, accepted: list[dict], drain_seconds: float) ->
 def run(clients: int | None = None, seconds: float | None = None, drain_seconds: float | None = None) -> dict:
     clients = clients or int(os.environ.get("SOS1379_LOAD_CLIENTS", "50"))
     seconds = seconds or float(os.environ.get("SOS1379_LOAD_SECONDS", "60"))
-    drain_seconds = drain_seconds or float(os.environ.get("SOS1379_LOAD_DRAIN", "600"))
+    drain_seconds = drain_seconds or float(os.environ.get("SOS1379_LOAD_DRAIN", "1500"))
     with tempfile.TemporaryDirectory(prefix="sos1379-load-") as tmp, LocalStack(Path(tmp)) as stack:
         base = floor(stack.state["api_url"])
         result = drive(stack.state["api_url"], clients, seconds)

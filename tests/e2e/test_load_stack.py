@@ -1,9 +1,7 @@
 """A short load run against the real local stack (``sos1379 bench load`` runs 50 clients for
-60 s): concurrent SMEs submit cases over HTTP; every case the API accepted (201) is routed, and
-every SME gets an SMS unless the loss is visible in NotifyDLQ. The stack runs on moto, whose
-server is not thread-safe ("dictionary changed size during iteration" under concurrent writes,
-retried by botocore): API errors are reported in the figures, and what is asserted is the
-promise about accepted cases.
+60 s): concurrent SMEs submit cases over HTTP; every case the API accepted (201) is routed, every
+SME gets the receipt by SMS and e-mail unless the loss is visible in NotifyDLQ, and no SMS is sent
+twice.
 
 Why a DLQ-visible loss is tolerated here: when a notify execution times out between claiming a
 message and settling it (a 2-core machine running the whole suite can stall a worker past its
