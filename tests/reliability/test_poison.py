@@ -93,11 +93,18 @@ def test_batch_fails_exactly_the_poison_records_when_an_sqs_consumer_gets_them(c
     records = [_sqs_record(_POISON[i % len(_POISON)] if i < poison else _healthy_body(i), queue)
                for i in range(BATCH)]
     poison_ids = {r["messageId"] for r in records[:poison]}
-    with caplog.at_level(logging.DEBUG, logger="aws_lambda_powertools.utilities.batch.base"):
-        failed = _failed_ids(consumers[consumer], {"Records": records})
+    handler = consumers[consumer]
+    function_logger = logging.getLogger(handler.logger.name)  # Powertools' logger does not propagate
+    function_logger.addHandler(caplog.handler)
+    try:
+        failed = _failed_ids(handler, {"Records": records})
+    finally:
+        function_logger.removeHandler(caplog.handler)
     assert failed == poison_ids
-    reasons = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Record processing exception")]
-    assert len(reasons) == poison  # each failure's reason is recorded (at DEBUG: see the findings)
+    # each failure is logged at WARNING with the SQS message id, which the message keeps in the DLQ
+    warnings = [r for r in caplog.records if r.getMessage() == "record failed; left for retry"]
+    assert {r.record_id for r in warnings} == poison_ids
+    assert all(r.levelno == logging.WARNING and r.error for r in warnings)
 
 
 def _stream_records(table_name: str) -> list[dict]:
