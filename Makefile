@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV ?= tests/data/routing_cases.jsonl
 
-.PHONY: install up test test-fast browser-deps bench eval-routing demo package deploy lint clean
+.PHONY: install up test test-fast browser-deps bench eval-routing demo package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
