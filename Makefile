@@ -47,16 +47,12 @@ demo: install
 
 ## Build deployable artefacts for Lambda python3.12 x86_64 into build/.
 package: install
-	rm -rf build/dependencies-layer build/api
-	mkdir -p build/dependencies-layer/python build/api
-	$(BIN)/pip install --quiet --platform manylinux2014_x86_64 --python-version 3.12 --only-binary=:all: \
-	  --implementation cp --target build/dependencies-layer/python -r requirements.txt
-	cp app.py build/api/
+	$(BIN)/python -m infra.package build
 
-## Deploy to the AWS account of the current credentials (needs the AWS SAM CLI: pip install aws-sam-cli).
 deploy: package
 	sam deploy --template-file template.yaml --stack-name $${STACK:-sos1379} --resolve-s3 \
 	  --capabilities CAPABILITY_IAM --parameter-overrides PublicBaseUrl=$${PUBLIC_BASE_URL:-https://example.invalid}
+	$(BIN)/python -m infra.package upload-model --stack $${STACK:-sos1379}
 
 clean:
 	rm -rf $(VENV) build artifacts .local .pytest_cache

@@ -20,11 +20,13 @@ lock. Kiwi's native tokenizer holds the GIL, so concurrent calls serialise but a
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 Analyzer = Callable[[str], list[str]]
@@ -116,6 +118,47 @@ def _latin_tokens(token: str) -> list[str]:
     return out
 
 
+def kiwi_model_path() -> str | None:
+    """Where Kiwi's model is. None: the installed ``kiwipiepy_model`` package (local stack, tests,
+    CLI). In Lambda that package is left out of the layer: with it (~100 MB) the routing function
+    would pass Lambda's 250 MB unzipped limit. There ``KIWI_MODEL_S3_URI`` (s3://bucket/prefix/,
+    uploaded by ``make deploy``) is copied once per container into /tmp and used from there."""
+    try:
+        import kiwipiepy_model  # noqa: F401 - present: Kiwi finds it by itself
+
+        return None
+    except ImportError:
+        pass
+    uri = os.environ.get("KIWI_MODEL_S3_URI", "")
+    if not uri.startswith("s3://"):
+        raise RuntimeError("Kiwi's model is missing: install kiwipiepy_model or set KIWI_MODEL_S3_URI")
+    return fetch_kiwi_model(uri, os.environ.get("KIWI_MODEL_DIR", "/tmp/kiwi-model"))
+
+
+def fetch_kiwi_model(uri: str, directory: str) -> str:
+    """Copy every object under the S3 prefix ``uri`` into ``directory`` (skipping files already
+    there with the same size: a warm container or a retried cold start downloads nothing)."""
+    from . import aws
+
+    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    s3 = aws.client("s3")
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    fetched = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(prefix):].lstrip("/")
+            if not name or "/" in name:
+                continue
+            path = target / name
+            if not (path.exists() and path.stat().st_size == obj["Size"]):
+                s3.download_file(bucket, obj["Key"], str(path))
+            fetched += 1
+    if not fetched:
+        raise RuntimeError(f"no Kiwi model under {uri} (run `make deploy`, which uploads it)")
+    return str(target)
+
+
 def _get_kiwi() -> Any:
     global _kiwi
     if _kiwi is None:
@@ -125,7 +168,7 @@ def _get_kiwi() -> Any:
 
                 # The multi-word dictionary costs ~190 MiB of RSS and ~1 s of load for no measured
                 # routing gain (docs/routing.md); the typo dictionary is unused without `typos=`.
-                _kiwi = Kiwi(load_multi_dict=False, load_typo_dict=False)
+                _kiwi = Kiwi(model_path=kiwi_model_path(), load_multi_dict=False, load_typo_dict=False)
     return _kiwi
 
 
