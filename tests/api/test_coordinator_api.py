@@ -126,6 +126,13 @@ def test_counselor_is_forbidden_when_deciding_where_a_case_goes(client, store, s
     assert len(store.history(case_id)) == 1
 
 
+def test_role_is_checked_before_the_body_when_a_counselor_sends_an_invalid_one(client, store, sample_case):
+    case_id = submit(store, sample_case)["case_id"]
+    for action in ("assign", "reroute", "handoff", "close"):
+        response = post(client, f"/coordinator/cases/{case_id}/{action}", COUNSELOR, {"unexpected": ["x"] * 3})
+        assert (action, response.status_code) == (action, 403)  # not a 422 describing the body
+
+
 def test_counselor_is_forbidden_when_reading_statistics(client):
     assert client.http.get("/stats?month=2026-11", headers=COUNSELOR).status_code == 403
 

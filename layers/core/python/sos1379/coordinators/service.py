@@ -186,8 +186,8 @@ def case_detail(store: CaseStore, staff: Staff, case_id: str, now: datetime | No
 # --- actions ---------------------------------------------------------------------------------------
 
 def assign(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
-    body: AssignInput = parse_model(AssignInput, payload)
     require(staff, "coordinator")
+    body: AssignInput = parse_model(AssignInput, payload)
 
     def run() -> dict:
         case = store.get_case(case_id)
@@ -206,8 +206,8 @@ def assign(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
 
 def reroute(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
     """Override the routing: the referral fan-out (route_case) refers to exactly these codes."""
-    body: RerouteInput = parse_model(RerouteInput, payload)
     require(staff, "coordinator")
+    body: RerouteInput = parse_model(RerouteInput, payload)
     directory = load_directory()
     unknown = [c for c in body.institutes if c not in directory]
     if unknown:
@@ -229,8 +229,8 @@ def reroute(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
 
 
 def add_note(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
-    body: NoteInput = parse_model(NoteInput, payload)
     require(staff, "counselor")
+    body: NoteInput = parse_model(NoteInput, payload)
     case = store.get_case(case_id)
     event = _event(staff, case, EventType.NOTE_ADDED, iso(utcnow()), {"text": body.text})
     store.append_event(event)
@@ -238,8 +238,8 @@ def add_note(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
 
 
 def request_info(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
-    body: RequestInfoInput = parse_model(RequestInfoInput, payload)
     require(staff, "counselor")
+    body: RequestInfoInput = parse_model(RequestInfoInput, payload)
 
     def run() -> dict:
         case = store.get_case(case_id)
@@ -258,8 +258,8 @@ def request_info(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
 
 def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
     """Guidance given (e.g. by phone): stops the first-guidance clock; ``resolve`` also resolves."""
-    body: GuidanceInput = parse_model(GuidanceInput, payload)
     require(staff, "counselor")
+    body: GuidanceInput = parse_model(GuidanceInput, payload)
 
     def run() -> dict:
         case = store.get_case(case_id)
@@ -286,8 +286,8 @@ def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> di
 
 
 def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
-    body: HandoffInput = parse_model(HandoffInput, payload)
     require(staff, "coordinator")
+    body: HandoffInput = parse_model(HandoffInput, payload)
     from ..referrals import partner_for
 
     def run() -> dict:
@@ -304,8 +304,8 @@ def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
 
 
 def close(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
-    body: CloseInput = parse_model(CloseInput, payload or {})
     require(staff, "coordinator")
+    body: CloseInput = parse_model(CloseInput, payload or {})
 
     def run() -> dict:
         case = store.get_case(case_id)
