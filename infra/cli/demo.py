@@ -3,6 +3,7 @@ happened to each (status, referral, history)."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,9 +21,13 @@ def register(sub) -> None:
 def run(args) -> int:
     import requests
 
-    from infra.localstack.state import load_stack_state
+    from infra.localstack.state import StackNotRunning, load_stack_state
 
-    api = load_stack_state()["api_url"].rstrip("/")
+    try:
+        api = load_stack_state()["api_url"].rstrip("/")
+    except StackNotRunning as exc:
+        print(exc, file=sys.stderr)
+        return 1
     outcomes = []
     for path in sorted((ROOT / "events" / "cases").glob("*.json")):
         body = json.loads(path.read_text(encoding="utf-8"))

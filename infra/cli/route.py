@@ -66,6 +66,8 @@ def _stream(args: argparse.Namespace) -> int:
                 continue
             try:
                 case = json.loads(line)
+                if case.get("text") is None and case.get("description") is not None:
+                    case["text"] = case["description"]  # a case in the API's shape
                 inp = RoutingInput(**{k: case[k] for k in _INPUT_FIELDS if case.get(k) is not None})
             except (ValueError, TypeError) as exc:
                 failed += 1

@@ -383,6 +383,9 @@ class LocalStack:
             self.options.api_port = _free_port(self.options.host)
         elif self.options.serve_api:
             _check_port_free(self.options.host, self.options.api_port, "API_PORT")
+        if self.options.moto_port:
+            # moto's server thread dies on a taken port and its start() then waits forever
+            _check_port_free(self.options.host, self.options.moto_port, "MOTO_PORT")
         try:
             self._start_moto()
             t = self._mark("moto", t)

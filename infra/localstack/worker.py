@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any, Callable
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--account", default="123456789012")
     parser.add_argument("--request-fd", type=int, required=True)
     parser.add_argument("--reply-fd", type=int, required=True)
+    # A terminal's Ctrl-C reaches the whole process group; the stack stops its workers itself
+    # (closing their pipes), so a worker ignores SIGINT instead of printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return _serve(parser.parse_args(argv))
 
 

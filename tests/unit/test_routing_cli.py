@@ -30,6 +30,17 @@ def test_route_reads_json_lines_and_writes_one_ranking_per_case(monkeypatch, cap
     assert set(first) == {"code", "score", "reasons"} and first["reasons"]
 
 
+def test_route_reads_the_description_when_a_case_comes_in_the_api_shape(monkeypatch, capsys):
+    api_shape = {"id": "c", "title": "문의", "description": "We need a policy loan for working capital"}
+    text_shape = {"id": "c", "title": "문의", "text": api_shape["description"]}
+    results = []
+    for case in (api_shape, text_shape):
+        monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(case) + "\n"))
+        assert main(["route"]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0] == results[1] and results[0]["decision"] == "handoff"
+
+
 def test_route_reports_bad_lines_and_exits_non_zero(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO('{"id": "x", "title": 5, "text": []}\nnot json\n'))
     assert main(["route"]) == 1
