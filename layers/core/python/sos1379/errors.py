@@ -71,9 +71,10 @@ class InvalidTransition(Conflict):
     title_en = "Transition not allowed"
     title_ko = "현재 상태에서 허용되지 않는 변경입니다"
 
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"A case in status '{current}' cannot move to '{target}'",
-                         f"'{current}' 상태의 사례는 '{target}'(으)로 변경할 수 없습니다")
+    def __init__(self, current: str, target: str, subject: str = "case") -> None:
+        subject_ko = {"case": "사례", "referral": "의뢰"}.get(subject, subject)
+        super().__init__(f"A {subject} in status '{current}' cannot move to '{target}'",
+                         f"'{current}' 상태의 {subject_ko}는 '{target}'(으)로 변경할 수 없습니다")
         self.current = current
         self.target = target
 

@@ -84,9 +84,9 @@ def _retrying(action: Callable[[], dict], attempts: int = 3) -> dict:
     raise ConcurrentUpdate()  # pragma: no cover
 
 
-def _require(current: str, allowed: set[str], target: str) -> None:
+def _require(current: str, allowed: set[str], target: str, subject: str = "case") -> None:
     if current not in allowed:
-        raise InvalidTransition(current, target)
+        raise InvalidTransition(current, target, subject)
 
 
 def _others_active(store: CaseStore, case_id: str, code: str) -> list[dict]:
@@ -133,7 +133,7 @@ def get_referral(store: CaseStore, code: str, case_id: str) -> dict:
 def accept(store: CaseStore, code: str, case_id: str) -> dict:
     def run() -> dict:
         case, referral = _load(store, code, case_id)
-        _require(referral["status"], {"referred"}, "accepted")
+        _require(referral["status"], {"referred"}, "accepted", "referral")
         _require(case["status"], {Status.REFERRED}, Status.ACCEPTED)
         check_transition(case["status"], Status.ACCEPTED)
         at = iso(utcnow())
@@ -155,7 +155,7 @@ def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
 
     def run() -> dict:
         case, referral = _load(store, code, case_id)
-        _require(referral["status"], {"referred", "accepted"}, "declined")
+        _require(referral["status"], {"referred", "accepted"}, "declined", "referral")
         now = utcnow()
         at = iso(now)
         declined_by = [c for c in (case.get("declined_by") or []) if c != code] + [code]
@@ -187,7 +187,7 @@ def request_info(store: CaseStore, code: str, case_id: str, payload) -> dict:
 
     def run() -> dict:
         case, referral = _load(store, code, case_id)
-        _require(referral["status"], {"referred", "accepted"}, Status.INFO_REQUESTED)
+        _require(referral["status"], {"referred", "accepted"}, Status.INFO_REQUESTED, "referral")
         _require(case["status"], {Status.REFERRED, Status.ACCEPTED, Status.IN_PROGRESS}, Status.INFO_REQUESTED)
         check_transition(case["status"], Status.INFO_REQUESTED)
         at = iso(utcnow())
@@ -207,7 +207,7 @@ def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
 
     def run() -> dict:
         case, referral = _load(store, code, case_id)
-        _require(referral["status"], {"accepted"}, Status.RESOLVED)
+        _require(referral["status"], {"accepted"}, Status.RESOLVED, "referral")
         _require(case["status"], {Status.ACCEPTED, Status.IN_PROGRESS, Status.INFO_REQUESTED}, Status.RESOLVED)
         check_transition(case["status"], Status.RESOLVED)
         at = iso(utcnow())
