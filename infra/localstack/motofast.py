@@ -11,8 +11,9 @@ moto's DynamoDB backend is not thread safe: two requests at once in moto server 
 "dictionary changed size during iteration" or let two ``ADD`` updates of a counter read the same
 value. DynamoDB serialises writes to an item; ``serialized_requests`` gives moto server the same
 guarantee by running one DynamoDB (and DynamoDB Streams) request at a time. Other services keep
-their concurrency (an SQS long poll must not hold the table). The local stack runs with both
-(``local_dynamodb()``); the reliability harness uses ``fast_transactions`` in-process.
+their concurrency (an SQS long poll must not hold the table). ``partition_queries`` and
+``linear_sqs`` remove costs that grow with a table's size or a queue's depth. The local stack and
+the reliability harness run with all of them (``moto_fixes()``).
 """
 from __future__ import annotations
 
@@ -209,7 +210,7 @@ def linear_sqs() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def local_dynamodb() -> Iterator[None]:
+def moto_fixes() -> Iterator[None]:
     """Every patch, for the local stack's moto server."""
     with fast_transactions(), serialized_requests(), partition_queries(), linear_sqs():
         yield

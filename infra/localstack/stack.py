@@ -197,10 +197,10 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         from moto.server import ThreadedMotoServer
 
-        from infra.localstack.motofast import local_dynamodb
+        from infra.localstack.motofast import moto_fixes
 
         # DynamoDB's atomicity under concurrent requests (see motofast), for as long as moto runs
-        self._moto_patches.enter_context(local_dynamodb())
+        self._moto_patches.enter_context(moto_fixes())
         self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         try:
             self.moto.start()

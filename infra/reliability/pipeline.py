@@ -202,7 +202,7 @@ class PipelineHarness:
         from moto import mock_aws
 
         from infra.reliability.faults import install_hook
-        from infra.localstack.motofast import local_dynamodb
+        from infra.localstack.motofast import moto_fixes
         from infra.template import load_template
 
         install_hook()  # every client created from here on carries the fault hook
@@ -217,7 +217,7 @@ class PipelineHarness:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         self._mock = mock_aws()
         self._mock.start()
-        self._fast = local_dynamodb()  # moto's per-transaction table copies and full-table queries
+        self._fast = moto_fixes()  # moto's per-transaction table copies and full-table queries
         self._fast.__enter__()
         self.tables, self.queues = build_account(load_template(ROOT / "template.yaml"))
         os.environ.update(CASES_TABLE=self.tables["CasesTable"], IDEMPOTENCY_TABLE=self.tables["IdempotencyTable"],
