@@ -117,7 +117,18 @@ class CaseStore:
         if idempotency is not None:
             actions.append({"Put": {"TableName": self.table_name, "Item": to_dynamo(idempotency),
                                     "ConditionExpression": "attribute_not_exists(PK)"}})
-        self.client.transact_write_items(TransactItems=actions)
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            # A retry of a transaction that was applied but whose answer was lost fails on its own
+            # items (DynamoDB dedupes on the SDK's ClientRequestToken for 10 minutes, moto never).
+            # The case id is fresh, so a stored case with it and our event is our own write.
+            if not (_is_condition_failure(exc) and self._is_stored(case["case_id"], event.event_id)):
+                raise
+
+    def _is_stored(self, case_id: str, event_id: str) -> bool:
+        item = self.table.get_item(Key=case_key(case_id), ConsistentRead=True).get("Item")
+        return bool(item) and any(e.get("event_id") == event_id for e in self.history(case_id))
 
     # --- idempotency keys ----------------------------------------------------------------------
     @staticmethod
