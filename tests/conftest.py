@@ -3,7 +3,6 @@ template.yaml's own properties, so tests and infrastructure cannot drift apart."
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,19 +46,6 @@ def template() -> dict:
     return load_template(ROOT / "template.yaml")
 
 
-def create_table_from_template(ddb, name: str, props: dict) -> None:
-    kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
-    if "GlobalSecondaryIndexes" in props:
-        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    if "StreamSpecification" in props:
-        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-    ddb.create_table(TableName=name, **kwargs)
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl:
-        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-            "AttributeName": ttl["AttributeName"], "Enabled": True})
-
-
 @dataclass
 class AwsAccount:
     tables: dict[str, str] = field(default_factory=dict)
@@ -83,49 +69,16 @@ class AwsAccount:
         return bodies
 
 
-_MOTO_ACCOUNT = "123456789012"
-
-
-def _create_queue(name: str, attributes: dict) -> str:
-    """Create a queue straight in moto's backend: the template has ~70 queues (one per institute
-    plus DLQs) and a botocore round trip each cost ~1 s per test; this costs ~0.2 s."""
-    from moto.sqs.models import sqs_backends
-
-    sqs_backends[_MOTO_ACCOUNT][REGION].create_queue(name, **attributes)
-    return f"https://sqs.{REGION}.amazonaws.com/{_MOTO_ACCOUNT}/{name}"
-
-
 @pytest.fixture
 def aws(template, monkeypatch):
     """An in-process moto account with every DynamoDB table and SQS queue of template.yaml."""
-    import boto3
     from moto import mock_aws
 
+    from infra.reliability.pipeline import build_account
+
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
         account = AwsAccount()
-        resources = template["Resources"]
-        for logical_id, res in resources.items():
-            if res["Type"] == "AWS::DynamoDB::Table":
-                name = f"test-{logical_id}"
-                create_table_from_template(ddb, name, res["Properties"])
-                account.tables[logical_id] = name
-        for logical_id, res in resources.items():
-            if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in res.get("Properties", {}):
-                account.queues[logical_id] = _create_queue(f"test-{logical_id}", {})
-        for logical_id, res in resources.items():
-            props = res.get("Properties", {})
-            if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in props:
-                dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-                dlq_arn = f"arn:aws:sqs:{REGION}:{_MOTO_ACCOUNT}:{account.queues[dlq_id].rsplit('/', 1)[1]}"
-                attrs = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
-                         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                      "maxReceiveCount": props["RedrivePolicy"]["maxReceiveCount"]})}
-                name = props.get("QueueName", f"test-{logical_id}")
-                if isinstance(name, dict):  # !Sub "${AWS::StackName}-referral-KITECH"
-                    name = name["Fn::Sub"].replace("${AWS::StackName}", "test")
-                account.queues[logical_id] = _create_queue(name, attrs)
+        account.tables, account.queues = build_account(template, stack="test")
         monkeypatch.setenv("CASES_TABLE", account.tables["CasesTable"])
         monkeypatch.setenv("IDEMPOTENCY_TABLE", account.tables["IdempotencyTable"])
         monkeypatch.setenv("INTAKE_QUEUE_URL", account.queues["IntakeQueue"])

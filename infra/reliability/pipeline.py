@@ -71,8 +71,11 @@ def load_handler(function_dir: str) -> Any:
 # --------------------------------------------------------------------------- moto account
 
 
-def build_account(template: dict) -> tuple[dict[str, str], dict[str, str]]:
-    """Every DynamoDB table and SQS queue of the template in the active in-process moto."""
+def build_account(template: dict, stack: str = STACK) -> tuple[dict[str, str], dict[str, str]]:
+    """Every DynamoDB table (with its TTL) and SQS queue (DLQs and redrive policies) of the
+    template in the active in-process moto, named ``{stack}-{LogicalId}`` or the template's own
+    ``QueueName``. Queues are created straight in moto's backend: the template has ~70 and a
+    botocore round trip each would cost about a second per test."""
     import boto3
     from moto.sqs.models import sqs_backends
 
@@ -89,8 +92,12 @@ def build_account(template: dict) -> tuple[dict[str, str], dict[str, str]]:
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if "StreamSpecification" in props:
             kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-        name = f"{STACK}-{logical_id}"
+        name = f"{stack}-{logical_id}"
         ddb.create_table(TableName=name, **kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
         tables[logical_id] = name
 
     backend = sqs_backends[ACCOUNT][REGION]
@@ -100,23 +107,23 @@ def build_account(template: dict) -> tuple[dict[str, str], dict[str, str]]:
         return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
 
     def queue_name(logical_id: str, props: dict) -> str:
-        name = props.get("QueueName", f"{STACK}-{logical_id}")
-        if isinstance(name, dict):
-            name = name["Fn::Sub"].replace("${AWS::StackName}", STACK)
+        name = props.get("QueueName", f"{stack}-{logical_id}")
+        if isinstance(name, dict):  # !Sub "${AWS::StackName}-referral-KITECH"
+            name = name["Fn::Sub"].replace("${AWS::StackName}", stack)
         return name
 
-    for logical_id, res in resources.items():
-        props = res.get("Properties", {})
-        if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in props:
-            queues[logical_id] = create(queue_name(logical_id, props), {})
-    for logical_id, res in resources.items():
-        props = res.get("Properties", {})
-        if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in props:
-            dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            dlq_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queues[dlq_id].rsplit('/', 1)[1]}"
-            attrs = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
-                     "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                  "maxReceiveCount": props["RedrivePolicy"]["maxReceiveCount"]})}
+    # DLQs first: the source queues' redrive policies name them
+    for redriven in (False, True):
+        for logical_id, res in resources.items():
+            props = res.get("Properties", {})
+            if res["Type"] != "AWS::SQS::Queue" or ("RedrivePolicy" in props) != redriven:
+                continue
+            attrs = {}
+            if redriven:
+                dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                attrs = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
+                         "RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn(queues[dlq_id]),
+                                                      "maxReceiveCount": props["RedrivePolicy"]["maxReceiveCount"]})}
             queues[logical_id] = create(queue_name(logical_id, props), attrs)
     return tables, queues
 
