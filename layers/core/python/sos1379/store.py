@@ -105,13 +105,14 @@ class CaseStore:
         """Store the case, its number lookup, its first event and (optionally) the idempotency
         record in one transaction (which fails as a whole if any of them already exists)."""
         item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **_status_index(case)})
+        first_event = event_item(event)
         actions = [
             {"Put": {"TableName": self.table_name, "Item": item,
                      "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table_name,
                      "Item": {"PK": f"CASENO#{case['case_number']}", "SK": "META", "case_id": case["case_id"]},
                      "ConditionExpression": "attribute_not_exists(PK)"}},
-            {"Put": {"TableName": self.table_name, "Item": event_item(event),
+            {"Put": {"TableName": self.table_name, "Item": first_event,
                      "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
         if idempotency is not None:
@@ -122,13 +123,13 @@ class CaseStore:
         except Exception as exc:
             # A retry of a transaction that was applied but whose answer was lost fails on its own
             # items (DynamoDB dedupes on the SDK's ClientRequestToken for 10 minutes, moto never).
-            # The case id is fresh, so a stored case with it and our event is our own write.
-            if not (_is_condition_failure(exc) and self._is_stored(case["case_id"], event.event_id)):
+            # Our event's id is fresh and the transaction all-or-nothing: if the event is stored,
+            # so is the case, and the write was ours.
+            if not _is_condition_failure(exc):
                 raise
-
-    def _is_stored(self, case_id: str, event_id: str) -> bool:
-        item = self.table.get_item(Key=case_key(case_id), ConsistentRead=True).get("Item")
-        return bool(item) and any(e.get("event_id") == event_id for e in self.history(case_id))
+            key = {"PK": first_event["PK"], "SK": first_event["SK"]}
+            if "Item" not in self.table.get_item(Key=key, ConsistentRead=True):
+                raise
 
     # --- idempotency keys ----------------------------------------------------------------------
     @staticmethod

@@ -1,7 +1,5 @@
-"""Short tracking links sent in SMS: ``GET /t/{token}`` redirects to the tracking page.
-
-Not registered yet: app.py, template.yaml (ApiFunction event) and api/openapi.py MODULES need one
-line each, and intake.verify_token must accept link tokens (docs/notifications.md, "Wiring")."""
+"""Short tracking links sent in SMS: ``GET /t/{token}`` redirects to the tracking page (the link
+token is also accepted by ``intake.load_case_for_sme``)."""
 from __future__ import annotations
 
 from chalice import Blueprint, Response
