@@ -102,6 +102,9 @@ class RouterConfig:
     knowledge_weight: float = 0.35
     knowledge_top_k: int = 2
     knowledge_discount: float = 0.5
+    # the fact score is divided by max(knowledge_scale x the best profile facet score, the best fact
+    # score): facts count relative to how well the profiles themselves match the case
+    knowledge_scale: float = 1.0
     knowledge_reasons: int = 2  # matched facts cited (with their source) in an institute's reasons
     # words used by more than this share of institute profiles cannot tell institutes apart:
     # they are left out of the facet query (the whole-profile BM25 still weighs them by IDF)
@@ -304,8 +307,8 @@ class Router:
         return mixed, np.where(best > 0, best_facets, -1), fmax
 
     def _fact_scores(self, terms: list[str]) -> tuple[Any, Any, float]:
-        """Per institute: knowledge score (0..1, best = 1), its best fact indexes (-1: none) and
-        the best raw fact score."""
+        """Per institute: raw knowledge score (discounted sum of its best facts' BM25), its best
+        fact indexes (-1: none) and the best institute's raw knowledge score."""
         import numpy as np
 
         n = len(self.codes)
@@ -318,11 +321,8 @@ class Router:
         order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._fact_discounts)]
         best = np.take_along_axis(padded, order, axis=1)
         agg = best @ self._fact_discounts
-        top = float(agg.max())
         best_facts = np.where(best > 0, np.take_along_axis(self._fact_gather, order, axis=1), -1)
-        if top <= 0.0:
-            return np.zeros(n), best_facts, 0.0
-        return agg / top, best_facts, float(best.max())
+        return agg, best_facts, float(agg.max())
 
     def _lookup(self, query: str) -> list[dict]:
         if self.evidence is None or not query.strip():
@@ -351,9 +351,13 @@ class Router:
         excluded = set(exclude)
         terms = self.query_terms(inp)
         text_scores, facets, raw_strength = self._text_scores(terms)
-        fact_scores, facts, _fact_strength = self._fact_scores(terms)
-        if cfg.knowledge_weight and float(fact_scores.max(initial=0.0)) > 0.0 and raw_strength > 0.0:
-            text_scores = (1 - cfg.knowledge_weight) * text_scores + cfg.knowledge_weight * fact_scores
+        fact_raw, facts, fact_strength = self._fact_scores(terms)
+        if cfg.knowledge_weight and fact_strength > 0.0 and raw_strength > 0.0:
+            # facts and profile facets are small documents of the same kind: both raw scores are on
+            # one scale, so a fact that matches the case weakly (one generic word) adds little,
+            # and one that matches it better than any profile facet adds the full weight
+            scale = max(raw_strength * cfg.knowledge_scale, fact_strength)
+            text_scores = (1 - cfg.knowledge_weight) * text_scores + cfg.knowledge_weight * fact_raw / scale
         service = inp.service_type if inp.service_type else None
         region = _normalise_region(inp.region)
         hits = list(evidence) if evidence is not None else self._lookup(f"{inp.title}\n{inp.text}")
