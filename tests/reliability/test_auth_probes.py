@@ -36,7 +36,7 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/catalog/search$", "public"),                          # public, read-only catalog search
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
-    (r"^/cases/\{case_id\}(/(reply|rating))?$", "case_token"),
+    (r"^/cases/\{case_id\}(/(reply|rating|withdraw))?$", "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
     (r"^/coordinator/|^/stats$", "staff"),
 ]
