@@ -105,6 +105,9 @@ class RouterConfig:
     # the fact score is divided by max(knowledge_scale x the best profile facet score, the best fact
     # score): facts count relative to how well the profiles themselves match the case
     knowledge_scale: float = 1.0
+    # facts also compete with the profile facets for an institute's best facets, their BM25 score
+    # multiplied by this (0: facts only count through knowledge_weight)
+    knowledge_in_facets: float = 0.7
     knowledge_reasons: int = 2  # matched facts cited (with their source) in an institute's reasons
     # words used by more than this share of institute profiles cannot tell institutes apart:
     # they are left out of the facet query (the whole-profile BM25 still weighs them by IDF)
@@ -260,6 +263,14 @@ class Router:
         # empty slots point at an extra always-zero score
         self._gather = _gather_matrix(self._facet_owner, len(self.codes))
         k = min(cfg.facet_top_k, self._gather.shape[1])
+        self._docs = self._facets + self._facts  # facet index i < len(facets), then facts
+        if self._facts and cfg.knowledge_in_facets > 0:
+            # one gather over facets and facts; the shared pad slot is the last score
+            fact_gather = _gather_matrix([self._code_index[f.code] for f in self._facts], len(self.codes))
+            pad = len(self._docs)
+            facet_part = np.where(self._gather == len(self._facets), pad, self._gather)
+            fact_part = np.where(fact_gather == len(self._facts), pad, fact_gather + len(self._facets))
+            self._gather = np.hstack([facet_part, fact_part])
         self._fact_bm25 = None
         if fact_tokens:
             self._fact_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.facet_b)
@@ -292,9 +303,12 @@ class Router:
             empty = np.full((len(self.codes), len(self._discounts)), -1)
             return np.zeros(len(self.codes)), empty, 0.0
         with self._lock:
-            facet = self._facet_bm25.get_scores(specific)
+            facet = self._facet_bm25.get_scores(specific).astype(np.float64)
             whole = self._doc_bm25.get_scores(terms)
-        padded = np.append(facet.astype(np.float64), 0.0)[self._gather]
+            if self._fact_bm25 is not None and cfg.knowledge_in_facets > 0:
+                fact = self._fact_bm25.get_scores(specific).astype(np.float64) * cfg.knowledge_in_facets
+                facet = np.concatenate([facet, fact])
+        padded = np.append(facet, 0.0)[self._gather]
         order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._discounts)]
         best = np.take_along_axis(padded, order, axis=1)
         agg = best @ self._discounts
@@ -405,7 +419,9 @@ class Router:
         # word-level reasons only where a coordinator will look: the top of the ranking
         for item in scored[: cfg.reason_depth]:
             idx = self._code_index[item.code]
-            item.reasons[:0] = self._text_reasons(facets[idx], query_words) + self._fact_reasons(facts[idx], query_words)
+            text = self._text_reasons(facets[idx], query_words)
+            text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
+            item.reasons[:0] = text
         return self._decide(scored, service, raw_strength, partner_dominant)
 
     def _partner_dominates(self, text_scores: Any, excluded: set[str]) -> bool:
@@ -425,10 +441,13 @@ class Router:
         for fi in best[:2]:
             if fi < 0:
                 continue
-            facet = self._facets[int(fi)]
+            facet = self._docs[int(fi)]
             # one-syllable stems (쓰, 보) match but explain nothing to a coordinator
             words = [w for w in query_words if w in facet.terms and (len(w) > 1 or w.isascii())]
             matched.extend(w for w in words if w not in matched)
+            if int(fi) >= len(self._facets):  # a knowledge fact that won a facet slot
+                reasons.append(self._fact_reason(facet, query_words))
+                continue
             label = _FACET_LABELS.get(facet.kind, facet.kind)
             snippet = facet.text if len(facet.text) <= 80 else facet.text[:77] + "..."
             reasons.append(f"{label}: {snippet}")
@@ -447,12 +466,16 @@ class Router:
             if fact.text in seen:
                 continue
             seen.add(fact.text)
-            words = [w for w in query_words if w in fact.terms and (len(w) > 1 or w.isascii())][:5]
-            snippet = fact.text if len(fact.text) <= 90 else fact.text[:87] + "..."
-            label = FACT_LABELS.get(fact.kind, fact.kind)
-            matched = f" [{', '.join(words)}]" if words else ""
-            reasons.append(f"knowledge ({label}): {snippet}{matched} <{fact.source}>")
+            reasons.append(self._fact_reason(fact, query_words))
         return reasons
+
+    @staticmethod
+    def _fact_reason(fact: _Facet, query_words: list[str]) -> str:
+        words = [w for w in query_words if w in fact.terms and (len(w) > 1 or w.isascii())][:5]
+        snippet = fact.text if len(fact.text) <= 90 else fact.text[:87] + "..."
+        label = FACT_LABELS.get(fact.kind, fact.kind)
+        matched = f" [{', '.join(words)}]" if words else ""
+        return f"knowledge ({label}): {snippet}{matched} <{fact.source}>"
 
     def _decide(
         self, scored: list[InstituteScore], service: str | None, raw_strength: float, partner_dominant: bool
