@@ -10,10 +10,11 @@ import boto3
 import pytest
 
 from sos1379 import institute_service, referrals
-from sos1379.routing import Router, RouterConfig, RoutingInput, learning
+from sos1379.routing import RoutingInput, learning
 from sos1379.store import CaseStore
 from tests.conftest import ROOT
 from tests.integration.test_referrals import FixedRouter, intake_message, submit
+from tests.unit.test_routing_learning import tiny_router
 
 BUCKET = "test-catalog"
 
@@ -76,10 +77,11 @@ def test_retrain_turns_outcomes_into_a_published_memory_the_router_uses(aws, sto
     for personal in ("김민수", "1234", "5678", "minsu", "한빛정밀", "116-82"):
         assert personal not in text  # masked text only, never contact or company fields
 
-    router = Router(config=RouterConfig(analyzer="ngram"), memory=learning.ModelSource(bucket, s3=s3))
+    router = tiny_router()
+    router.memory = learning.ModelSource(bucket, s3=s3)
     # the same problem again, from a third SME: the profiles alone would send it to KFRI again
     again = RoutingInput(title=mould[0], text="저장 중에 곰팡이가 피고 숙성이 빨리 진행돼 손실이 커요. 약품 없이 살균하는 장치가 필요합니다")
-    assert Router(config=RouterConfig(analyzer="ngram")).route(again).institutes[0].code == "KFRI"
+    assert tiny_router().route(again).institutes[0].code == "KFRI"
     result = router.route(again)
     top = result.institutes[0]
     assert top.code == "KFE" and any(r.startswith("similar past cases: ") and number in r for r in top.reasons)

@@ -77,14 +77,30 @@ def test_artefact_round_trip_keeps_the_votes():
         CaseMemory.from_json({"format": "something else"})
 
 
+def tiny_router(**config) -> Router:
+    """Three hand-written profiles and no knowledge facts: what the profiles alone say is fixed
+    here, so the tests see only what the memory changes."""
+    from sos1379.directory import load_directory
+    from sos1379.routing.profiles import Profile
+
+    directory = {c: i for c, i in load_directory().items() if c in ("KFRI", "KFE", "WIKIM")}
+    profiles = {
+        "KFRI": Profile(code="KFRI", keywords_ko=["식품 저장 곰팡이 숙성 살균 유통기한 보관", "배추 절임 염수 세척"]),
+        "KFE": Profile(code="KFE", keywords_ko=["핵융합 플라즈마 진공 초전도 자석"]),
+        "WIKIM": Profile(code="WIKIM", keywords_ko=["김치 발효 유산균 젓갈"]),
+    }
+    return Router(profiles, directory, knowledge={}, config=RouterConfig(analyzer="ngram", **config))
+
+
 @pytest.fixture(scope="module")
 def router() -> Router:
-    return Router(config=RouterConfig(analyzer="ngram"))
+    return tiny_router()
 
 
 def test_router_blends_the_memory_and_names_past_cases(router):
     inp = RoutingInput(title="배추 절임 염수", text="절임 염수를 여러 번 재사용해도 되는지 궁금합니다")
     before = {s.code: s.score for s in router.route(inp).institutes}
+    assert before["KFRI"] > before["WIKIM"]
     analyze = router._analyze
     memory = CaseMemory([Example("2026-000777", analyze("배추 절임 염수 재사용 문의"), positive={"KFRI": 1.0},
                                  negative={"WIKIM": 1.0})], analyzer="ngram")
@@ -154,16 +170,16 @@ def test_published_model_is_picked_up_without_a_redeploy_and_checked_cheaply():
 
 
 def test_replay_learns_a_recurring_problem(router):
-    """The profiles send cold-storage mould to the food institute; after one outcome (the food
-    institute declined, the fusion institute's plasma sterilisation solved it) the same problem
-    goes to the right institute."""
+    """The profiles send cold-storage mould to the food institute; each outcome (the food
+    institute declined, the fusion institute's plasma sterilisation solved it) counts, and after
+    two the same problem goes to the right institute."""
     case = {"id": "r0", "title": "농산물 저장창고 곰팡이",
             "text": "저장 중에 곰팡이가 피고 숙성이 빨리 진행돼 손실이 큽니다. 약품 없이 살균하는 장치가 필요해요",
             "gold": ["KFE"]}
     assert router.route(RoutingInput(title=case["title"], text=case["text"])).institutes[0].code != "KFE"
     rows = list(learning.replay(router, [dict(case, id=f"r{i}") for i in range(3)], rebuild_every=1))
     assert [r["seen"] for r in rows] == [1, 2, 3]
-    assert [r["block_top1"] for r in rows] == [0.0, 1.0, 1.0]
+    assert [r["block_top1"] for r in rows] == [0.0, 0.0, 1.0]
     assert router.memory is None  # the replay leaves the router as it found it
 
 
