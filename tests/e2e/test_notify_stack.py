@@ -71,7 +71,7 @@ def test_sms_and_email_go_once_and_only_on_chosen_channels_when_cases_are_submit
     sms = next(r for r in rows if r["channel"] == "sms")
     email = next(r for r in rows if r["channel"] == "email")
     assert sms["recipient"] == "+82-10-****-5678" and email["recipient"] == "m***@example.com"
-    assert f"{stack.api_url}/t/" in sms["text"] and "진행상황" in sms["text"]
+    assert f"{stack.api_url}/t/" in sms["text"] and "첫 안내 기한" in sms["text"]
     assert "접수되었습니다" in email["subject"] and f"{stack.api_url}/track?case={receipt['case_id']}" in email["text"]
 
     # the same event delivered again (an SQS redelivery or an outbox replay) adds nothing

@@ -33,7 +33,7 @@ def _public_receipt(case: dict, token: str) -> dict:
     return {
         "case_id": case["case_id"], "case_number": case["case_number"], "tracking_token": token,
         "status": case["status"], "guidance_due_at": case["guidance_due_at"], "created_at": case["created_at"],
-        "tracking_url": f"{base}/track?case={case['case_id']}&token={token}",
+        "tracking_url": f"{base}/track?case={case['case_id']}&token={token}&lang={case.get('language') or 'ko'}",
     }
 
 
@@ -148,10 +148,31 @@ def public_view(store: CaseStore, case: dict) -> dict:
         "contact": {"phone": korea.mask_phone(case["contact"]["phone"]),
                     "email": korea.mask_email(case["contact"]["email"]),
                     "preferred_channels": case["contact"]["preferred_channels"]},
-        "referrals": referrals, "open_request": case.get("open_request"),
+        "referrals": referrals, "handoff": _handoff_view(case), "open_request": case.get("open_request"),
         "outcome": case.get("outcome"), "rating": case.get("rating"),
         "history": timeline,
     }
+
+
+def _handoff_view(case: dict) -> dict | None:
+    """The hand-off partner with how to reach it and what happens next (tracking page)."""
+    from .partners import partner_contact
+
+    partner = case.get("handed_off_to")
+    if not partner:
+        return None
+    if isinstance(partner, str):
+        partner = {"code": partner}
+    code = str(partner.get("code") or "")
+    directory = load_directory()
+    family = "CCEI" if code.startswith("CCEI") else code
+    entry = directory.get(family)
+    view = {"code": code, "name_ko": partner.get("name_ko") or (entry.name_ko if entry else code),
+            "name_en": partner.get("name_en") or (entry.name_en if entry else code)}
+    contact = partner_contact(code)
+    if contact is not None:
+        view.update(contact.public())
+    return view
 
 
 _PUBLIC_DATA_KEYS = {"channel", "service_type", "guidance_due_at", "institute", "institutes", "partner",
