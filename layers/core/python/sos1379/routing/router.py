@@ -420,7 +420,8 @@ class Router:
         for item in scored[: cfg.reason_depth]:
             idx = self._code_index[item.code]
             text = self._text_reasons(facets[idx], query_words)
-            text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
+            if cfg.knowledge_weight:  # facts counted through the knowledge score: cite them
+                text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
             item.reasons[:0] = text
         return self._decide(scored, service, raw_strength, partner_dominant)
 
