@@ -79,12 +79,15 @@ class ProviderState:
     attempts: list[dict] = field(default_factory=list)
     rates: dict[str, float] = field(default_factory=dict)
     not_kakao_users: set[str] = field(default_factory=set)   # E.164 numbers
+    plan: dict[str, str] = field(default_factory=dict)       # grouping key -> fault kind (exact runs)
     timeout_delay: float = 6.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     templates: dict[str, dict] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def roll(self, kind: str) -> bool:
+    def roll(self, kind: str, key: str = "") -> bool:
+        if key and self.plan.get(key) == kind:
+            return True
         rate = float(self.rates.get(kind, 0.0))
         if rate <= 0:
             return False
@@ -111,7 +114,10 @@ class MessagingHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (the timeout fault): the delivery stands
 
     def _header(self, ok: bool, code: int = 0, message: str = "SUCCESS") -> dict:
         return {"resultCode": code, "resultMessage": message, "isSuccessful": ok}
@@ -139,7 +145,7 @@ class MessagingHandler(BaseHTTPRequestHandler):
         body = self._body()
         if self.path == "/_standin/faults":
             apply_faults(self.state, **{k: v for k, v in body.items()
-                                        if k in ("rates", "seed", "not_kakao_users", "timeout_delay")})
+                                        if k in ("rates", "seed", "not_kakao_users", "timeout_delay", "plan")})
             return self._send(200, {"ok": True})
         if self.path == "/_standin/reset":
             with self.state.lock:
@@ -162,12 +168,13 @@ class MessagingHandler(BaseHTTPRequestHandler):
         state = self.state
         if not self._authorised(app_key) or body.get("senderKey") != SENDER_KEY:
             return self._send(401, {"header": self._header(False, -1000, "invalid appkey or secret")})
-        if state.roll("alimtalk_5xx"):
-            first = (body.get("recipientList") or [{}])[0]
+        first = (body.get("recipientList") or [{}])[0]
+        if state.roll("alimtalk_5xx", first.get("recipientGroupingKey", "")):
             state.record("attempts", {"route": "alimtalk", "outcome": "provider_5xx",
                                       "grouping_key": first.get("recipientGroupingKey", "")})
             return self._send(500, {"header": self._header(False, -9999, "internal error")})
         code = body.get("templateCode", "")
+        request_id = uuid.uuid4().hex
         results = []
         timed_out = False
         for seq, recipient in enumerate(body.get("recipientList") or [], start=1):
@@ -175,30 +182,31 @@ class MessagingHandler(BaseHTTPRequestHandler):
             template = state.templates.get(code)
             content = recipient.get("content", "")
             expected = _fill(template["text"], recipient.get("templateParameter") or {}) if template else None
+            grouping = recipient.get("recipientGroupingKey", "")
             if template is None:
                 result, reason = 3015, "template_not_found"
-            elif expected != content or state.roll("template_mismatch"):
+            elif expected != content or state.roll("template_mismatch", grouping):
                 result, reason = 3016, "template_mismatch"
-            elif number in state.not_kakao_users or state.roll("not_kakao"):
+            elif number in state.not_kakao_users or state.roll("not_kakao", grouping):
                 result, reason = 3018, "not_kakao_user"
             else:
                 result, reason = 0, ""
-            grouping = recipient.get("recipientGroupingKey", "")
             if result:
                 state.record("attempts", {"route": "alimtalk", "outcome": reason, "recipient": number,
                                           "template_code": code, "grouping_key": grouping})
             else:
-                state.record("deliveries", {"route": "alimtalk", "recipient": number, "template_code": code,
+                state.record("deliveries", {"route": "alimtalk", "message_id": f"{request_id}:{seq}",
+                                            "recipient": number, "template_code": code,
                                             "content": content, "subject": "",
                                             "buttons": recipient.get("buttons") or [], "grouping_key": grouping,
                                             "fallback_reason": ""})
-                timed_out = timed_out or state.roll("timeout")
+                timed_out = timed_out or state.roll("timeout", grouping)
             results.append({"recipientSeq": seq, "recipientNo": recipient.get("recipientNo"), "resultCode": result,
                             "resultMessage": reason or "SUCCESS", "recipientGroupingKey": grouping})
         if timed_out:
             time.sleep(state.timeout_delay)  # accepted and delivered; the answer comes too late
         self._send(200, {"header": self._header(True), "message": {
-            "requestId": uuid.uuid4().hex, "senderGroupingKey": body.get("senderGroupingKey"),
+            "requestId": request_id, "senderGroupingKey": body.get("senderGroupingKey"),
             "sendResults": results}})
 
     # --- SMS / LMS --------------------------------------------------------------------------------
@@ -221,6 +229,7 @@ class MessagingHandler(BaseHTTPRequestHandler):
         with state.lock:
             refused = [a for a in state.attempts if a.get("grouping_key") == grouping and grouping]
         reason = refused[-1]["outcome"] if refused else ""
+        request_id = uuid.uuid4().hex
         results = []
         for seq, recipient in enumerate(body.get("recipientList") or [], start=1):
             number = _e164(str(recipient.get("recipientNo", "")))
@@ -228,20 +237,29 @@ class MessagingHandler(BaseHTTPRequestHandler):
                 results.append({"recipientSeq": seq, "recipientNo": recipient.get("recipientNo"), "resultCode": -2003,
                                 "resultMessage": "invalid recipient"})
                 continue
-            state.record("deliveries", {"route": kind, "recipient": number, "template_code": "", "content": text,
+            state.record("deliveries", {"route": kind, "message_id": f"{request_id}:{seq}", "recipient": number,
+                                        "template_code": "", "content": text,
                                         "subject": title, "buttons": [], "grouping_key": grouping,
                                         "fallback_reason": reason})
             results.append({"recipientSeq": seq, "recipientNo": recipient.get("recipientNo"), "resultCode": 0,
                             "resultMessage": "SUCCESS"})
         ok = all(r["resultCode"] == 0 for r in results)
         self._send(200, {"header": self._header(ok, 0 if ok else -2003, "SUCCESS" if ok else "failed"),
-                         "body": {"data": {"requestId": uuid.uuid4().hex, "statusCode": "2",
+                         "body": {"data": {"requestId": request_id, "statusCode": "2",
                                            "sendResultList": results}}})
 
 
 def apply_faults(state: ProviderState, rates: dict | None = None, seed: int | None = None,
-                 not_kakao_users: list[str] | None = None, timeout_delay: float | None = None) -> None:
+                 not_kakao_users: list[str] | None = None, timeout_delay: float | None = None,
+                 plan: dict[str, str] | None = None) -> None:
+    """Faults by rate (seeded), by recipient (not a KakaoTalk user) or by plan: the fault kind for
+    given grouping keys (case:event), for runs that need an exact share of failures."""
     with state.lock:
+        if plan is not None:
+            unknown = set(plan.values()) - set(FAULT_KINDS)
+            if unknown:
+                raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+            state.plan = dict(plan)
         if rates is not None:
             unknown = set(rates) - set(FAULT_KINDS)
             if unknown:

@@ -25,6 +25,7 @@ from tests.integration.test_notify_delivery import at_kst
 CASES = int(__import__("os").environ.get("FALLBACK_RUN_CASES", "250"))
 EVENTS = (("case.submitted", {}), ("case.referred", {"institutes": ["KITECH"]}),
           ("case.accepted", {"institute": "KITECH"}), ("case.resolved", {}))
+# exactly 20 % of the AlimTalk sends fail: 10 % not a KakaoTalk user, 5 % template mismatch, 5 % 5xx
 FAILURES = {"not_kakao": 0.10, "template_mismatch": 0.05, "alimtalk_5xx": 0.05}
 
 
@@ -55,7 +56,6 @@ def test_thousand_notifications_with_20_percent_alimtalk_failures_give_one_deliv
     with moto_fixes():
         store = CaseStore(aws.tables["CasesTable"])
         runtime.get_notifier().clock = lambda: at_kst(10, 5)
-        provider.set_faults(rates=FAILURES, seed=1379)
         bodies = []
         for i in range(CASES):
             case = load_event("cases/weld_crack_ko.json")
@@ -71,6 +71,13 @@ def test_thousand_notifications_with_20_percent_alimtalk_failures_give_one_deliv
                     bodies.append(CaseEvent(case_id=receipt["case_id"], type=kind, data=data,
                                             at="2026-11-26T01:00:00.000Z").message())
         assert len(bodies) == 4 * CASES
+        keys = [f"{b['case_id']}:{b['event_id']}" for b in rng.sample(bodies, k=len(bodies))]
+        plan, start = {}, 0
+        for kind, share in FAILURES.items():
+            count = round(share * len(bodies))
+            plan.update({key: kind for key in keys[start:start + count]})
+            start += count
+        provider.set_faults(plan=plan)
         # at-least-once delivery: 10 % of the messages arrive a second time, at random positions
         queue = bodies + rng.sample(bodies, k=len(bodies) // 10)
         rng.shuffle(queue)
@@ -107,8 +114,10 @@ def test_thousand_notifications_with_20_percent_alimtalk_failures_give_one_deliv
     assert history_routes == routes and history_reasons == reasons
     assert sum(refused.values()) == routes["lms"] + routes["sms"]
     failure_share = sum(refused.values()) / len(bodies)
-    print(f"\n1,000 notifications, {batches} batches, 100 duplicate queue deliveries: "
+    print(f"\n{len(bodies):,} notifications, {batches} batches, {len(bodies) // 10} duplicate queue deliveries: "
           f"deliveries {len(deliveries)} (alimtalk {routes['alimtalk']}, lms {routes['lms']}, sms {routes['sms']}); "
           f"AlimTalk refused {sum(refused.values())} ({failure_share:.1%}): {dict(refused)}; "
           f"fallback reasons recorded {dict(history_reasons)}; duplicates sent 0; records retried {redelivered}")
-    assert 0.15 <= failure_share <= 0.25
+    assert failure_share == 0.20 and dict(refused) == {"provider_5xx": len(bodies) // 20,
+                                                         "not_kakao_user": len(bodies) // 10,
+                                                         "template_mismatch": len(bodies) // 20}
