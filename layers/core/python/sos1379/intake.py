@@ -159,24 +159,22 @@ def public_view(store: CaseStore, case: dict) -> dict:
 
 
 def _handoff_view(case: dict) -> dict | None:
-    """The hand-off partner with how to reach it and what happens next (tracking page)."""
-    from .partners import partner_contact
+    """The hand-off partner and how to reach it (tracking page: name, phone, web site)."""
+    from .partners import load_partners, partner_code_for, phone_text
 
     partner = case.get("handed_off_to")
     if not partner:
         return None
     if isinstance(partner, str):
         partner = {"code": partner}
-    code = str(partner.get("code") or "")
-    directory = load_directory()
-    family = "CCEI" if code.startswith("CCEI") else code
-    entry = directory.get(family)
-    view = {"code": code, "name_ko": partner.get("name_ko") or (entry.name_ko if entry else code),
-            "name_en": partner.get("name_en") or (entry.name_en if entry else code)}
-    contact = partner_contact(code)
-    if contact is not None:
-        view.update(contact.public())
-    return view
+    code = partner_code_for(partner)
+    entry = load_partners().get(code) if code else None
+    return {"code": code or partner.get("code"),
+            "name_ko": partner.get("name_ko") or (entry.name_ko if entry else partner.get("code")),
+            "name_en": partner.get("name_en") or (entry.name_en if entry else partner.get("code")),
+            "phone": (entry.phone if entry else None) or "1379", "url": entry.url if entry else None,
+            "phone_text": {"ko": phone_text(entry, "ko"), "en": phone_text(entry, "en")},
+            "accepted": bool(case.get("partner_accepted_at"))}
 
 
 _PUBLIC_DATA_KEYS = {"channel", "service_type", "guidance_due_at", "institute", "institutes", "partner",

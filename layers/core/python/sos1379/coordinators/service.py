@@ -300,8 +300,11 @@ def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         partner = partner_for(body.partner, case)
         at = iso(utcnow())
         event = _event(staff, case, EventType.HANDED_OFF, at, {"partner": partner, "note": body.note})
+        from ..partners import handoff_action
+
         new = store.update_case(case, {"status": Status.HANDED_OFF.value, "handed_off_to": partner,
-                                       "open_request": None, "resume_status": None, "updated_at": at}, events=[event])
+                                       "open_request": None, "resume_status": None, "updated_at": at}, events=[event],
+                                extra_actions=handoff_action(store, case, partner, at))
         return {"case_id": case_id, "status": new["status"], "partner": partner}
 
     return _retrying(run)

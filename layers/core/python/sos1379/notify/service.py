@@ -147,7 +147,7 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
     """The variable values for one event, in ``language``. Nothing here is contact data, and
     nothing is text the submitter typed (title, company name): only the case number, dates,
     directory names, partner contacts, links, and institute-written text (bounded)."""
-    from ..partners import family, partner_contact
+    from ..partners import load_partners, partner_code_for, phone_text
 
     data = message.data or {}
     institutes = data.get("institutes") or ([data["institute"]] if data.get("institute") else []) \
@@ -160,10 +160,11 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
     partner_info = raw_partner if isinstance(raw_partner, dict) else {"code": str(raw_partner)}
     partner_code = str(partner_info.get("code") or "")
     directory = load_directory()
-    partner_family = family(partner_code)
+    partner_family = "CCEI" if partner_code.startswith("CCEI") else partner_code
     named = partner_info.get("name_en" if language == "en" else "name_ko")
     partner = named or (directory[partner_family].name(language) if partner_family in directory else partner_code)
-    contact = partner_contact(partner_code)
+    known = partner_code_for(partner_info) or (partner_code if partner_code in load_partners() else None)
+    contact = load_partners().get(known) if known else None
     answer_due = _format_due(data.get("due_at"), language) if message.type == EventType.INFO_REQUESTED else ""
     if answer_due:
         answer_due = f"■ 답변 기한: {answer_due}\n" if language != "en" else f"- Please answer by: {answer_due}\n"
@@ -178,8 +179,8 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
         "due_date": _format_due(data.get("guidance_due_at") or case.get("guidance_due_at"), language),
         "institute": _institute_names([str(c) for c in institutes], language),
         "question": _bounded(data.get("question") or "", QUESTION_MAX_CHARS), "answer_due": answer_due,
-        "partner": partner, "partner_phone": contact.phone_text(language) if contact else "1379",
-        "partner_url": contact.url if contact else "",
+        "partner": partner, "partner_phone": phone_text(contact, language),
+        "partner_url": (contact.url if contact else "") or "",
         "missed_date": _format_due(missed, language), "new_date": _format_due(new_due, language),
     }
 

@@ -625,11 +625,16 @@
       web.textContent = h.url || "";
       // only http(s) links from the partner data, never another scheme
       web.setAttribute("href", /^https?:\/\//.test(h.url || "") ? h.url : "#");
+      // what happens next, steps marked: the SME contacts the partner; the partner's pickup shows here
       var steps = $("handoff-steps");
       steps.textContent = "";
-      ((h.next && h.next[lang]) || []).forEach(function (text, index) {
-        var item = el("li", index === 0 ? "current" : null, text);
-        if (index === 0) { item.setAttribute("aria-current", "step"); }
+      var current = h.accepted || happened("case.partner_accepted") ? 2 : 0;
+      ["handoff.step1", "handoff.step2", "handoff.step3"].forEach(function (key, index) {
+        var item = el("li", index < current ? "done" : null, t(key));
+        if (index === current) {
+          item.setAttribute("aria-current", "step");
+          item.appendChild(el("span", "visually-hidden", " " + t("track.current_step")));
+        }
         steps.appendChild(item);
       });
     }
@@ -687,7 +692,7 @@
         "case.handed_off"].indexOf(event.type) >= 0 && refs.length) {
         out.push(t("events.institute", { name: refs.map(instituteName).join(", ") }));
       }
-      if (event.type === "case.handed_off" && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
+      if ((event.type === "case.handed_off" || event.type === "case.partner_accepted") && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
       if (event.type === "case.info_requested" && typeof d.question === "string") { out.push(t("events.question", { text: d.question })); }
       if (event.type === "case.info_provided" && typeof d.answer === "string") { out.push(t("events.answer", { text: d.answer })); }
       if ((event.type === "case.resolved" || event.type === "case.guidance_given") && typeof d.summary === "string") {
