@@ -49,3 +49,27 @@ def test_english_contact_gets_english_alimtalk_and_email_whose_links_open_englis
     short = delivery["buttons"][0]["linkMo"].split("/t/")[1]
     redirect = requests.get(f"{stack.api_url}/t/{short}", allow_redirects=False, timeout=30)
     assert redirect.status_code == 302 and redirect.headers["Location"].endswith("&lang=en")
+
+
+def test_recover_answers_202_for_match_and_non_match_and_the_match_gets_a_new_link_on_local_stack(stack):
+    case = load_event("cases/weld_crack_ko.json")
+    case["contact"]["phone"] = "010-2718-2818"
+    receipt = requests.post(f"{stack.api_url}/cases", json=case, timeout=30).json()
+    match = requests.post(f"{stack.api_url}/cases/recover",
+                          json={"case_number": receipt["case_number"], "phone": "010-2718-2818"}, timeout=30)
+    miss = requests.post(f"{stack.api_url}/cases/recover",
+                         json={"case_number": receipt["case_number"], "phone": "010-2718-0000"}, timeout=30)
+    assert match.status_code == miss.status_code == 202 and match.json() == miss.json()
+
+    def links():
+        deliveries = requests.get(f"{standin(stack)}/_standin/deliveries", timeout=10).json()["deliveries"]
+        return [d for d in deliveries if d["template_code"] == "SOS1379_LINK_KO_01"
+                and receipt["case_number"] in d["content"]]
+
+    (delivery,) = wait_for(links)
+    assert delivery["recipient"] == "+821027182818"
+    short = delivery["buttons"][0]["linkMo"].split("/t/")[1]
+    target = requests.get(f"{stack.api_url}/t/{short}", allow_redirects=False, timeout=30).headers["Location"]
+    token = target.split("token=")[1].split("&")[0]
+    view = requests.get(f"{stack.api_url}/cases/{receipt['case_id']}", headers={"X-Tracking-Token": token}, timeout=30)
+    assert view.status_code == 200 and view.json()["case_number"] == receipt["case_number"]
