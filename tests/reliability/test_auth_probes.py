@@ -37,6 +37,7 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/catalog/search$", "public"),                          # public, read-only catalog search
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
+    (r"^/cases/recover$", "public"),                          # lost-link recovery: same 202 whatever matched
     (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request|follow-up))?$", "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
     (r"^/partner/handoffs(/\{case_id\}(/[a-z-]+)?)?$", "partner_key"),
