@@ -40,6 +40,11 @@ browser-deps:
 test: install browser-deps
 	$(BIN)/pytest
 
+## Every Lambda function from the built artefacts (infra.package) in a clean Python of Lambda's
+## version with only the runtime's boto3, against the local stack (tests/smoke; `make test` runs it too).
+smoke: install
+	$(BIN)/pytest tests/smoke -q -s -p no:randomly
+
 test-fast: install
 	$(BIN)/pytest tests/unit tests/api tests/integration
 
