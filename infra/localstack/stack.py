@@ -47,6 +47,13 @@ PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL
                 "SYSTEMROOT", "KIWI_MODEL_PATH")
 
 
+#: Values of template parameters that AWS deploys must set (no defaults there) and the local stack
+#: sets itself; the catalog URLs come from the stand-ins, PublicBaseUrl from the API's address.
+LOCAL_PARAMETERS: dict[str, str] = {
+    "OpsAlarmEmail": "ops@sos1379.local",
+}
+
+
 class StackError(RuntimeError):
     pass
 
@@ -228,7 +235,7 @@ class LocalStack:
     def _parameters(self, sam: dict[str, Any]) -> dict[str, Any]:
         declared = sam.get("Parameters") or {}
         by_norm = {_normalise(name): name for name in declared}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}
         for key, value in self.service_env.items():
             if _normalise(key) in by_norm:
                 values[by_norm[_normalise(key)]] = value
