@@ -659,7 +659,7 @@
         "case.handed_off"].indexOf(event.type) >= 0 && ref) {
         out.push(t("events.institute", { name: instituteName(ref) }));
       }
-      if (event.type === "case.handed_off" && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
+      if ((event.type === "case.handed_off" || event.type === "case.partner_accepted") && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
       if (event.type === "case.info_requested" && typeof d.question === "string") { out.push(t("events.question", { text: d.question })); }
       if (event.type === "case.info_provided" && typeof d.answer === "string") { out.push(t("events.answer", { text: d.answer })); }
       if ((event.type === "case.resolved" || event.type === "case.guidance_given") && typeof d.summary === "string") {
