@@ -326,8 +326,9 @@ class ApiSweep:
 
     def __init__(self, fn: FunctionProcess, smoke: dict[str, Any], spec) -> None:
         env = smoke["stack"].function_env(spec.logical_id)
-        staff = smoke["jwks"].token(issuer=env["COORDINATOR_JWT_ISSUER"],
-                                    client_id=env["COORDINATOR_JWT_AUDIENCE"], group="lead")
+        # COORDINATOR_JWT_AUDIENCE lists the app clients (comma-separated): the first one signs in
+        client_id = env["COORDINATOR_JWT_AUDIENCE"].split(",")[0].strip()
+        staff = smoke["jwks"].token(issuer=env["COORDINATOR_JWT_ISSUER"], client_id=client_id, group="lead")
         self.fn, self.smoke, self.spec = fn, smoke, spec
         self.bearer = {"Authorization": f"Bearer {staff}"}
         self.claims = {"cognito:groups": "lead", "token_use": "access"}  # what the authorizer adds
