@@ -65,6 +65,15 @@ def load_partners() -> dict[str, Partner]:
     return {row["code"]: Partner(**row) for row in raw["partners"]}
 
 
+def phone_text(partner: Partner | None, language: str) -> str:
+    """How the SME calls the partner, for messages and the tracking page: its published number
+    with hours, or 1379 (the counselor connects) while the number is not confirmed."""
+    if partner is not None and partner.phone:
+        hours = partner.hours_en if language == "en" else partner.hours_ko
+        return f"{partner.phone} ({hours})" if hours else partner.phone
+    return "1379 (we connect you to the center)" if language == "en" else "1379 (센터로 연결해 드립니다)"
+
+
 def partner_codes() -> list[str]:
     return list(load_partners())
 
