@@ -5,7 +5,7 @@ Sources, each the provider side's own record: the domestic provider stand-in
 failed), moto's ``/moto-api/data.json`` (``sns.SMS`` when SNS is the configured SMS provider, and
 ``ses.Message``, which SES v2 shares), and the case history for messages held by the quiet hours
 (``notification.attempt`` entries ``deferred`` with ``deliver_after`` and nothing after them).
-Columns: channel (alimtalk | sms | lms | email), status (sent | held), fallback (why an SMS/LMS
+Columns: channel (alimtalk | sms | lms | email), status (sent | held | failed | retrying), fallback (why an SMS/LMS
 went instead of AlimTalk), held_until, case number, masked recipient, text. Send times come from
 the history entry that names the provider's message id. ``--json`` is for tools.
 """
@@ -76,8 +76,10 @@ def add_send_times(rows: list[dict], store) -> None:
 
 
 def held_rows(store) -> list[dict]:
-    """Messages the quiet hours hold: a ``deferred`` attempt of a (case, event, channel) with no
-    later attempt. One scan of the history items: a local tool over a local table."""
+    """Messages not (yet) at a provider, from each (case, event, channel)'s latest attempt:
+    ``held`` by the quiet hours (``deferred``, with ``held_until``), ``failed`` for good, or
+    ``retrying`` after a transient failure. One scan of the history items: a local tool over a
+    local table."""
     from boto3.dynamodb.conditions import Attr
 
     from sos1379.lifecycle import EventType
@@ -97,15 +99,19 @@ def held_rows(store) -> list[dict]:
     rows = []
     for (case_id, _event_id, channel), item in latest.items():
         data = item.get("data") or {}
-        if data.get("status") != "deferred":
+        status = {"deferred": "held", "failed_permanent": "failed", "failed_temporary": "retrying"}.get(
+            data.get("status", ""))
+        if status is None:  # sent (the provider rows show it) or in flight
             continue
         try:
             number = store.get_case(case_id)["case_number"]
         except Exception:  # noqa: BLE001 - a case that is gone
             number = ""
         rows.append({"channel": "alimtalk" if channel == "sms" else channel, "recipient": data.get("recipient", ""),
-                     "case_number": number, "subject": "", "text": f"({data.get('event_type', '')})",
-                     "message_id": "", "status": "held", "fallback": "", "held_until": data.get("deliver_after", ""),
+                     "case_number": number, "subject": "",
+                     "text": f"({data.get('event_type', '')}{': ' + data['reason'] if status != 'held' and data.get('reason') else ''})",
+                     "message_id": "", "status": status, "fallback": "",
+                     "held_until": data.get("deliver_after", "") if status == "held" else "",
                      "sent_at": item.get("at", "")})
     return rows
 
