@@ -1,8 +1,9 @@
 """``sos1379 outbox``: the SMS and emails the local stack sent, newest first.
 
-Reads moto's own record of what it accepted (``GET {moto_url}/moto-api/data.json``: ``sns.SMS``
-and ``ses.Message``, which SES v2 shares). moto keeps no send time: it is taken from the case
-history entry that names the provider's message id, else moto's acceptance order decides. Recipients are masked; ``--json`` is for tools."""
+Reads the local stack's record of what moto's SNS and SES accepted, with the time each was
+accepted (``GET {moto_url}/_sos1379/sent``, see :mod:`infra.localstack.sent`; not moto's
+``/moto-api/data.json``, which fails while the stack writes). One read costs the number of
+messages sent, so it answers under load. Recipients are masked; ``--json`` is for tools."""
 from __future__ import annotations
 
 import json
@@ -20,50 +21,24 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def collect(data: dict) -> list[dict]:
-    """Outbox rows from moto's data.json in moto's order, recipients masked."""
+def collect(messages: list[dict]) -> list[dict]:
+    """Outbox rows from the stack's sent-message record (acceptance order), recipients masked."""
     from sos1379.korea import mask_email, mask_phone
 
     rows = []
-    for sms in (data.get("sns") or {}).get("SMS") or []:
-        text = sms.get("message", "")
-        rows.append({"channel": "sms", "recipient": mask_phone(sms.get("phone_number", "")),
-                     "case_number": _case_number(text), "subject": "", "text": text,
-                     "message_id": sms.get("message_id", "")})
-    for mail in (data.get("ses") or {}).get("Message") or []:
-        to = ((mail.get("destinations") or {}).get("ToAddresses") or [""])
-        text = mail.get("body", "")
-        subject = mail.get("subject", "")
-        rows.append({"channel": "email", "recipient": ", ".join(mask_email(t) for t in to),
+    for sent in messages:
+        text, subject = sent.get("text", ""), sent.get("subject", "")
+        mask = mask_phone if sent.get("channel") == "sms" else mask_email
+        rows.append({"sent_at": sent.get("sent_at", ""), "channel": sent.get("channel", ""),
+                     "recipient": ", ".join(mask(r) for r in sent.get("recipients") or [""]),
                      "case_number": _case_number(subject + " " + text), "subject": subject, "text": text,
-                     "message_id": mail.get("id", "")})
-    for index, row in enumerate(rows):
-        row["_order"] = index
+                     "message_id": sent.get("message_id", ""), "_order": sent.get("seq", 0)})
     return rows
 
 
-def add_send_times(rows: list[dict], store) -> None:
-    """moto keeps no send time: take it from the case history (the ``notification.attempt``
-    entry that carries the provider's message id), found through the case number."""
-    histories: dict[str, list[dict]] = {}
-    for row in rows:
-        number = row["case_number"]
-        if not number:
-            continue
-        if number not in histories:
-            try:
-                histories[number] = store.history(store.find_case_id_by_number(number))
-            except Exception:  # noqa: BLE001 - a message of a case that is gone: no time
-                histories[number] = []
-        for event in histories[number]:
-            data = event.get("data") or {}
-            if event.get("type") == "notification.attempt" and data.get("provider_message_id") == row["message_id"]:
-                row["sent_at"] = event["at"]
-
-
 def newest_first(rows: list[dict]) -> list[dict]:
-    """By send time when known, else by moto's acceptance order (SMS and emails separately)."""
-    ordered = sorted(rows, key=lambda r: (r.get("sent_at", ""), r["_order"]), reverse=True)
+    """Newest first: the record's numbers follow the order (and time) moto accepted the messages."""
+    ordered = sorted(rows, key=lambda r: r["_order"], reverse=True)
     return [{k: v for k, v in r.items() if k != "_order"} for r in ordered]
 
 
@@ -72,12 +47,21 @@ def _case_number(text: str) -> str:
     return match.group(0) if match else ""
 
 
-def fetch(moto_url: str) -> dict:
+class NoSentRecord(RuntimeError):
+    """The server at the URL keeps no sent-message record (a bare moto, not the local stack's)."""
+
+
+def fetch(moto_url: str, after: int = 0) -> list[dict]:
+    """The messages moto accepted after record number ``after``, in acceptance order."""
     import requests
 
-    response = requests.get(moto_url.rstrip("/") + "/moto-api/data.json", timeout=10)
+    from infra.localstack.sent import PATH
+
+    response = requests.get(moto_url.rstrip("/") + PATH, params={"after": after} if after else None, timeout=30)
+    if response.status_code == 404:
+        raise NoSentRecord(f"{moto_url} keeps no record of sent messages: is it the local stack's moto (sos1379 up)?")
     response.raise_for_status()
-    return response.json()
+    return response.json()["messages"]
 
 
 def run(args) -> int:
@@ -90,18 +74,11 @@ def run(args) -> int:
         except StackNotRunning as exc:
             print(exc, file=sys.stderr)
             return 1
-    rows = collect(fetch(moto_url))
     try:
-        from infra.localstack.state import apply_stack_env, load_stack_state
-        from sos1379.settings import get_settings
-        from sos1379.store import CaseStore
-
-        apply_stack_env(load_stack_state())
-        get_settings.cache_clear()
-        add_send_times(rows, CaseStore(get_settings().cases_table))
-    except Exception:  # noqa: BLE001 - no stack state: moto's order alone
-        pass
-    rows = newest_first(rows)
+        rows = newest_first(collect(fetch(moto_url)))
+    except NoSentRecord as exc:
+        print(exc, file=sys.stderr)
+        return 1
     if args.limit:
         rows = rows[: args.limit]
     if args.json:

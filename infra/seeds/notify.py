@@ -7,31 +7,7 @@ MessageRejected. SNS SMS needs no setup in moto. Idempotent."""
 from __future__ import annotations
 
 
-def _data_json_without_docker() -> None:
-    """``sos1379 outbox`` reads moto's ``/moto-api/data.json``, which reads every public attribute
-    of every model. moto's Lambda functions have a ``docker_client`` property that raises
-    DockerException when no Docker engine runs (always, here), and data.json only skips
-    TypeError/AttributeError/ValueError: the whole page answers 500. Turn that one failure into an
-    AttributeError in this (the moto server's) process. Nothing else uses the Docker client here:
-    the local stack runs function code itself."""
-    from moto.utilities.docker_utilities import DockerModel
-
-    original = DockerModel.__dict__.get("docker_client")
-    if original is None or getattr(original.fget, "sos1379_safe", False):
-        return
-
-    def docker_client(self):
-        try:
-            return original.fget(self)
-        except Exception as exc:  # noqa: BLE001 - docker.errors.DockerException and friends
-            raise AttributeError("no Docker engine") from exc
-
-    docker_client.sos1379_safe = True
-    DockerModel.docker_client = property(docker_client)
-
-
 def seed(stack) -> None:
-    _data_json_without_docker()
     # NOTIFY_SENDER_EMAIL is !Ref NotifySenderEmail, the parameter NotifySenderIdentity declares:
     # reading it from the resolved function environment avoids re-parsing template.yaml (~1 s).
     identities = {stack.env["NOTIFY_SENDER_EMAIL"]} if (stack.env or {}).get("NOTIFY_SENDER_EMAIL") else set()

@@ -1,5 +1,6 @@
 """SME notifications on the running local stack: POST /cases -> outbox relay -> NotifyQueue ->
-notify_sme -> moto SNS/SES, read back with ``sos1379 outbox``; redelivery and DLQ redrive."""
+notify_sme -> moto SNS/SES, read back with ``sos1379 outbox`` (the stack's record of what moto
+accepted, :mod:`infra.localstack.sent`); redelivery and DLQ redrive."""
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ def cli(stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def outbox(stack, case_number: str) -> list[dict]:
-    """What moto sent for one case (the rows ``sos1379 outbox`` prints), read in-process to poll."""
+    """What moto accepted for one case (the rows ``sos1379 outbox`` prints), read in-process to poll."""
     from infra.cli.outbox import collect, fetch
 
     return [r for r in collect(fetch(stack.moto_url)) if r["case_number"] == case_number]
@@ -79,8 +80,13 @@ def test_sms_and_email_go_once_and_only_on_chosen_channels_when_cases_are_submit
     body = submitted_event(stack, receipt["case_id"])
     for _ in range(2):
         sqs.send_message(QueueUrl=stack.physical_id("NotifyQueue"), MessageBody=json.dumps(body))
-    assert wait_for(lambda: queue_idle(stack, "NotifyQueue"))
-    time.sleep(1)
+
+    def redelivered_twice() -> bool:  # the notifier's own log says it handled both copies
+        handled = [line for line in stack.logs() if line.get("message") == "notification handled"
+                   and line.get("event_id") == body["event_id"] and line.get("action") == "duplicate"]
+        return len(handled) >= 2 and queue_idle(stack, "NotifyQueue")
+
+    assert wait_for(redelivered_twice), stack.log_tail()
     rows = outbox_cli(stack, number)
     assert len(rows) == 2 and all(r.get("sent_at") for r in rows)
 
