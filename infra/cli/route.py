@@ -80,7 +80,7 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from sos1379.routing.evaluate import evaluate, format_report, load_cases
+    from infra.bench.routing_eval import evaluate, format_report, load_cases
 
     with _router(args.analyzer, args.catalog) as router:
         report = evaluate(router, load_cases(args.path))
@@ -93,8 +93,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sos1379.routing import bench
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench import router as bench
+    from infra.bench.routing_eval import load_cases
     from sos1379.routing.models import RoutingInput
 
     cases = None
