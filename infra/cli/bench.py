@@ -19,9 +19,9 @@ BENCHMARKS = {
     "intake": "infra.bench.intake:run",
     "referrals": "infra.bench.referrals:run",
     "routing": "infra.bench.routing:run",
-    "catalog": "sos1379.catalog.bench:run",
-    "notify": "sos1379.notify.bench:run",
-    "sla": "sos1379.sla_bench:run",
+    "catalog": "infra.bench.catalog:run_default",
+    "notify": "infra.bench.notify:run",
+    "sla": "infra.bench.sla:run_default",
     "faults": "infra.bench.faults:run",
     "load": "infra.bench.load:run",
 }
