@@ -24,6 +24,7 @@ BENCHMARKS = {
     "sla": "infra.bench.sla:run_default",
     "faults": "infra.bench.faults:run",
     "load": "infra.bench.load:run",
+    "stats": "infra.bench.stats:run",
 }
 
 

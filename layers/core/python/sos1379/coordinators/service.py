@@ -123,6 +123,10 @@ def _summary(case: dict, sla=None) -> dict:
             "region": (case.get("company") or {}).get("region"), "created_at": case.get("created_at"),
             "guidance_due_at": case.get("guidance_due_at"), "assigned_to": case.get("assigned_to"),
             "routing": {k: (case.get("routing") or {}).get(k) for k in ("decision", "confidence", "reason")},
+            # the router's best candidates: what a coordinator re-routes to most of the time
+            "suggested": [{"code": i.get("code"), "score": i.get("score")}
+                          for i in ((case.get("routing") or {}).get("institutes") or [])[:3]],
+            "referred_to": case.get("referred_to") or [],
             "declined_by": case.get("declined_by") or [],
             "sla": {c.name: {"state": c.state.value, "due_at": iso(c.due_at),
                              "remaining_business_days": round(c.remaining_business_days, 2)}
