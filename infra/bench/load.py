@@ -5,7 +5,7 @@ developer runs is left alone), runs ``clients`` concurrent SMEs posting cases fo
 (each with its own Idempotency-Key, retrying a 5xx once with the same key), then polls the stack's
 cases table until every accepted case was routed (a ``case.routed`` event in its history) and
 its receipt sent by SMS and email (the notifier's ``sent`` markers), or ``drain_seconds`` pass,
-and finally counts duplicate SMS in the stack's record of what moto accepted. Reports throughput, latency
+and finally counts duplicate texts in the providers' own records of what they accepted. Reports throughput, latency
 percentiles, errors and the routed/notified counts. The floor is ``GET /health`` latency measured
 in the same run, so the POST figures read as a multiple of the stack's bare request cost.
 
@@ -179,11 +179,12 @@ def _case_progress(items: list[dict]) -> tuple[bool, bool]:
 
 def completion(stack: LocalStack, accepted: list[dict], drain_seconds: float) -> dict:
     """Poll the cases table until every accepted case is routed and its receipt sent on both
-    channels, or time runs out; then audit the stack's record of the SMS moto accepted
-    (:mod:`infra.localstack.sent`) for copies."""
+    channels, or time runs out; then audit the providers' own records of the texts they accepted
+    (the messaging stand-in's AlimTalk/SMS/LMS, and moto's SNS SMS through the stack's record,
+    :mod:`infra.localstack.sent`) for copies."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    from infra.cli.outbox import fetch
+    from infra.cli.outbox import fetch, fetch_deliveries
 
     table = stack.client("dynamodb")
     cases_table = stack.state["resources"]["CasesTable"]["physical_id"]
@@ -204,12 +205,13 @@ def completion(stack: LocalStack, accepted: list[dict], drain_seconds: float) ->
         if pending_route or pending_notify:
             time.sleep(2)
     drained = round(time.monotonic() - started, 1)
-    sms = [m for m in fetch(stack.state["moto_url"]) if m["channel"] == "sms"]
-    copies = Counter((tuple(m["recipients"]), m["text"]) for m in sms)
+    texts = [((m["recipient"],), m["content"]) for m in fetch_deliveries((stack.state.get("services") or {}).get("messaging"))]
+    texts += [(tuple(m["recipients"]), m["text"]) for m in fetch(stack.state["moto_url"]) if m["channel"] == "sms"]
+    copies = Counter(texts)
     return {"accepted": len(accepted), "routed": len(accepted) - len(pending_route),
             "notified": len(accepted) - len(pending_notify), "not_routed": len(pending_route),
             "not_notified": len(pending_notify), "drain_seconds": drained,
-            "sms_in_moto": len(sms), "duplicate_sms": sum(n - 1 for n in copies.values())}
+            "texts_sent": len(texts), "duplicate_sms": sum(n - 1 for n in copies.values())}
 
 
 def run(clients: int | None = None, seconds: float | None = None, drain_seconds: float | None = None) -> dict:

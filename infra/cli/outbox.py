@@ -1,9 +1,17 @@
-"""``sos1379 outbox``: the SMS and emails the local stack sent, newest first.
+"""``sos1379 outbox``: what the local stack sent to SMEs, and what it is holding, newest first.
 
-Reads the local stack's record of what moto's SNS and SES accepted, with the time each was
-accepted (``GET {moto_url}/_sos1379/sent``, see :mod:`infra.localstack.sent`; not moto's
-``/moto-api/data.json``, which fails while the stack writes). One read costs the number of
-messages sent, so it answers under load. Recipients are masked; ``--json`` is for tools."""
+Sources, each the provider side's own record with the time it accepted each message: the
+domestic provider stand-in (``GET {messaging}/_standin/deliveries``: AlimTalk, and SMS/LMS with the
+reason when AlimTalk failed), the local stack's record of what moto's SNS (SMS, when SNS is the
+configured SMS provider) and SES (e-mail) accepted (``GET {moto_url}/_sos1379/sent``,
+:mod:`infra.localstack.sent`; not moto's ``/moto-api/data.json``, which answers 500 while the
+stack writes), and the case history for messages held by the quiet hours
+(``notification.attempt`` entries ``deferred`` with ``deliver_after`` and nothing after them).
+Reading the two provider records costs the number of messages sent, so the command answers while
+the stack is under load. Columns: channel (alimtalk | sms | lms | email), status (sent | held),
+fallback (why an SMS/LMS went instead of AlimTalk), held_until, case number, masked recipient,
+text. ``--json`` is for tools.
+"""
 from __future__ import annotations
 
 import json
@@ -21,24 +29,71 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def collect(messages: list[dict]) -> list[dict]:
-    """Outbox rows from the stack's sent-message record (acceptance order), recipients masked."""
+def collect(sent, deliveries: list[dict] | None = None) -> list[dict]:
+    """Outbox rows from the stack's sent record (:func:`fetch`) and the provider stand-in's
+    deliveries, each with the time its provider accepted it, recipients masked."""
     from sos1379.korea import mask_email, mask_phone
 
     rows = []
-    for sent in messages:
-        text, subject = sent.get("text", ""), sent.get("subject", "")
-        mask = mask_phone if sent.get("channel") == "sms" else mask_email
-        rows.append({"sent_at": sent.get("sent_at", ""), "channel": sent.get("channel", ""),
-                     "recipient": ", ".join(mask(r) for r in sent.get("recipients") or [""]),
+    for item in deliveries or []:
+        text = item.get("content", "")
+        rows.append({"channel": item.get("route", "sms"), "recipient": mask_phone(item.get("recipient", "")),
+                     "case_number": _case_number(text), "subject": item.get("subject", ""), "text": text,
+                     "message_id": item.get("message_id", ""), "status": "sent",
+                     "fallback": item.get("fallback_reason", ""), "held_until": "",
+                     "template_code": item.get("template_code", ""), "sent_at": item.get("at", "")})
+    for item in sent or []:
+        text, subject = item.get("text", ""), item.get("subject", "")
+        mask = mask_phone if item.get("channel") == "sms" else mask_email
+        rows.append({"channel": item.get("channel", ""),
+                     "recipient": ", ".join(mask(r) for r in item.get("recipients") or [""]),
                      "case_number": _case_number(subject + " " + text), "subject": subject, "text": text,
-                     "message_id": sent.get("message_id", ""), "_order": sent.get("seq", 0)})
+                     "message_id": item.get("message_id", ""), "status": "sent", "fallback": "", "held_until": "",
+                     "sent_at": item.get("sent_at", "")})
+    for index, row in enumerate(rows):
+        row["_order"] = index
+    return rows
+
+
+def held_rows(store) -> list[dict]:
+    """Messages the quiet hours hold: a ``deferred`` attempt of a (case, event, channel) with no
+    later attempt. One scan of the history items: a local tool over a local table."""
+    from boto3.dynamodb.conditions import Attr
+
+    from sos1379.lifecycle import EventType
+
+    latest: dict[tuple, dict] = {}
+    kwargs = {"FilterExpression": Attr("type").eq(EventType.NOTIFICATION)}
+    while True:
+        page = store.table.scan(**kwargs)
+        for item in page.get("Items", []):
+            data = item.get("data") or {}
+            key = (item["case_id"], data.get("event_id"), data.get("channel"))
+            if key not in latest or item["SK"] > latest[key]["SK"]:
+                latest[key] = item
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    rows = []
+    for (case_id, _event_id, channel), item in latest.items():
+        data = item.get("data") or {}
+        if data.get("status") != "deferred":
+            continue
+        try:
+            number = store.get_case(case_id)["case_number"]
+        except Exception:  # noqa: BLE001 - a case that is gone
+            number = ""
+        rows.append({"channel": "alimtalk" if channel == "sms" else channel, "recipient": data.get("recipient", ""),
+                     "case_number": number, "subject": "", "text": f"({data.get('event_type', '')})",
+                     "message_id": "", "status": "held", "fallback": "", "held_until": data.get("deliver_after", ""),
+                     "sent_at": item.get("at", "")})
     return rows
 
 
 def newest_first(rows: list[dict]) -> list[dict]:
-    """Newest first: the record's numbers follow the order (and time) moto accepted the messages."""
-    ordered = sorted(rows, key=lambda r: r["_order"], reverse=True)
+    """By the time the provider accepted the message (or the quiet hours deferred it), then by the
+    order of the records."""
+    ordered = sorted(rows, key=lambda r: (r.get("sent_at", ""), r.get("_order", -1)), reverse=True)
     return [{k: v for k, v in r.items() if k != "_order"} for r in ordered]
 
 
@@ -52,7 +107,7 @@ class NoSentRecord(RuntimeError):
 
 
 def fetch(moto_url: str, after: int = 0) -> list[dict]:
-    """The messages moto accepted after record number ``after``, in acceptance order."""
+    """What moto's SNS and SES accepted after record number ``after``, in acceptance order."""
     import requests
 
     from infra.localstack.sent import PATH
@@ -64,21 +119,47 @@ def fetch(moto_url: str, after: int = 0) -> list[dict]:
     return response.json()["messages"]
 
 
+def fetch_deliveries(messaging_url: str | None) -> list[dict]:
+    """What the provider stand-in delivered (empty when the stack has none)."""
+    if not messaging_url:
+        return []
+    import requests
+
+    response = requests.get(messaging_url.rstrip("/") + "/_standin/deliveries", timeout=10)
+    response.raise_for_status()
+    return response.json().get("deliveries", [])
+
+
 def run(args) -> int:
     moto_url = args.moto_url
-    if not moto_url:
-        from infra.localstack.state import StackNotRunning, load_stack_state
+    messaging_url = None
+    from infra.localstack.state import StackNotRunning, load_stack_state
 
-        try:
-            moto_url = load_stack_state()["moto_url"]
-        except StackNotRunning as exc:
+    try:
+        state = load_stack_state()
+        messaging_url = (state.get("services") or {}).get("messaging")
+        moto_url = moto_url or state["moto_url"]
+    except StackNotRunning as exc:
+        if not moto_url:
             print(exc, file=sys.stderr)
             return 1
     try:
-        rows = newest_first(collect(fetch(moto_url)))
+        rows = collect(fetch(moto_url), fetch_deliveries(messaging_url))
     except NoSentRecord as exc:
         print(exc, file=sys.stderr)
         return 1
+    held: list[dict] = []
+    try:
+        from infra.localstack.state import apply_stack_env, load_stack_state
+        from sos1379.settings import get_settings
+        from sos1379.store import CaseStore
+
+        apply_stack_env(load_stack_state())
+        get_settings.cache_clear()
+        held = held_rows(CaseStore(get_settings().cases_table))
+    except Exception:  # noqa: BLE001 - no stack state (or its table): what the providers sent
+        pass
+    rows = newest_first(rows + held)
     if args.limit:
         rows = rows[: args.limit]
     if args.json:
@@ -92,11 +173,12 @@ def run(args) -> int:
     from rich.table import Table
 
     table = Table(title=f"outbox ({len(rows)} newest first)")
-    for column in ("sent_at", "channel", "case_number", "recipient", "text"):
+    for column in ("sent_at", "channel", "status", "fallback", "held_until", "case_number", "recipient", "text"):
         table.add_column(column, overflow="fold")
     for row in rows:
         text = row["subject"] or row["text"]
-        table.add_row(row.get("sent_at", "")[:19].replace("T", " "), row["channel"], row["case_number"],
+        table.add_row(row.get("sent_at", "")[:19].replace("T", " "), row["channel"], row.get("status", "sent"),
+                      row.get("fallback", ""), row.get("held_until", "")[:16].replace("T", " "), row["case_number"],
                       row["recipient"], " ".join(text.split())[:160])
     Console().print(table)
     return 0

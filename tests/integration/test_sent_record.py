@@ -21,6 +21,12 @@ REGION = "ap-northeast-2"
 SENDER = "no-reply@sos1379.example.kr"
 
 
+@pytest.fixture(autouse=True)
+def _no_stack_state(monkeypatch, tmp_path):
+    """``sos1379 outbox`` also reads a running stack's state file: none here."""
+    monkeypatch.setenv("SOS1379_STATE_DIR", str(tmp_path / "no-stack"))
+
+
 @pytest.fixture
 def stack_moto():
     """moto server as the local stack runs it: moto fixes, sent-message recording, the endpoint.
