@@ -8,9 +8,9 @@ configured SMS provider) and SES (e-mail) accepted (``GET {moto_url}/_sos1379/se
 stack writes), and the case history for messages held by the quiet hours
 (``notification.attempt`` entries ``deferred`` with ``deliver_after`` and nothing after them).
 Reading the two provider records costs the number of messages sent, so the command answers while
-the stack is under load. Columns: channel (alimtalk | sms | lms | email), status (sent | held),
-fallback (why an SMS/LMS went instead of AlimTalk), held_until, case number, masked recipient,
-text. ``--json`` is for tools.
+the stack is under load. Columns: channel (alimtalk | sms | lms | email), status (sent | held |
+failed | retrying), fallback (why an SMS/LMS went instead of AlimTalk), held_until, case number,
+masked recipient, text. ``--json`` is for tools.
 """
 from __future__ import annotations
 
@@ -56,8 +56,10 @@ def collect(sent, deliveries: list[dict] | None = None) -> list[dict]:
 
 
 def held_rows(store) -> list[dict]:
-    """Messages the quiet hours hold: a ``deferred`` attempt of a (case, event, channel) with no
-    later attempt. One scan of the history items: a local tool over a local table."""
+    """Messages not (yet) at a provider, from each (case, event, channel)'s latest attempt:
+    ``held`` by the quiet hours (``deferred``, with ``held_until``), ``failed`` for good, or
+    ``retrying`` after a transient failure. One scan of the history items: a local tool over a
+    local table."""
     from boto3.dynamodb.conditions import Attr
 
     from sos1379.lifecycle import EventType
@@ -77,15 +79,19 @@ def held_rows(store) -> list[dict]:
     rows = []
     for (case_id, _event_id, channel), item in latest.items():
         data = item.get("data") or {}
-        if data.get("status") != "deferred":
+        status = {"deferred": "held", "failed_permanent": "failed", "failed_temporary": "retrying"}.get(
+            data.get("status", ""))
+        if status is None:  # sent (the provider rows show it) or in flight
             continue
         try:
             number = store.get_case(case_id)["case_number"]
         except Exception:  # noqa: BLE001 - a case that is gone
             number = ""
         rows.append({"channel": "alimtalk" if channel == "sms" else channel, "recipient": data.get("recipient", ""),
-                     "case_number": number, "subject": "", "text": f"({data.get('event_type', '')})",
-                     "message_id": "", "status": "held", "fallback": "", "held_until": data.get("deliver_after", ""),
+                     "case_number": number, "subject": "",
+                     "text": f"({data.get('event_type', '')}{': ' + data['reason'] if status != 'held' and data.get('reason') else ''})",
+                     "message_id": "", "status": status, "fallback": "",
+                     "held_until": data.get("deliver_after", "") if status == "held" else "",
                      "sent_at": item.get("at", "")})
     return rows
 
