@@ -128,7 +128,7 @@ PROJECT = "tests/data/routing_cases.jsonl"
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sos1379.routing import calibration, get_router
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench.routing_eval import load_cases
 
     router = get_router(args.analyzer)
     fit_paths = args.paths or [REAL_DEV, HOLDOUT]
@@ -163,7 +163,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _curve(args: argparse.Namespace) -> int:
     from sos1379.routing import Router, RouterConfig, learning
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench.routing_eval import load_cases
 
     stream = [c for p in (args.stream or [PROJECT, HOLDOUT, REAL_DEV]) for c in load_cases(p)] * args.repeat
     heldout = load_cases(args.heldout) if args.heldout else []
