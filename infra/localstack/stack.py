@@ -47,6 +47,13 @@ PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL
                 "SYSTEMROOT", "KIWI_MODEL_PATH")
 
 
+#: Values of template parameters that AWS deploys must set (no defaults there) and the local stack
+#: sets itself; the catalog URLs come from the stand-ins, PublicBaseUrl from the API's address.
+LOCAL_PARAMETERS: dict[str, str] = {
+    "OpsAlarmEmail": "ops@sos1379.local",
+}
+
+
 class StackError(RuntimeError):
     pass
 
@@ -81,6 +88,7 @@ class StackOptions:
     function_concurrency: int = 2
     poll_wait: int = 1
     prewarm: bool = False
+    dispatch: bool = True  # False: no dispatcher or workers (the smoke test invokes handlers itself)
     apply_env: bool = True  # point this process (API, seeds) at the stack
     write_state: bool = True
 
@@ -96,6 +104,7 @@ class StackOptions:
             retry_visibility=_env_int("SOS1379_RETRY_VISIBILITY", -1),
             function_concurrency=_env_int("SOS1379_FUNCTION_CONCURRENCY", 2),
             standin_scale=os.environ.get("SOS1379_STANDIN_SCALE") or "small",
+            dispatch=os.environ.get("SOS1379_DISPATCH", "1") != "0",
         )
         if options.retry_visibility is not None and options.retry_visibility < 0:
             options.retry_visibility = None
@@ -232,7 +241,7 @@ class LocalStack:
     def _parameters(self, sam: dict[str, Any]) -> dict[str, Any]:
         declared = sam.get("Parameters") or {}
         by_norm = {_normalise(name): name for name in declared}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}
         for key, value in self.service_env.items():
             if _normalise(key) in by_norm:
                 values[by_norm[_normalise(key)]] = value
@@ -423,15 +432,18 @@ class LocalStack:
             base_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), base_env.get("PYTHONPATH")]))
             base_env.update(self.aws_env)
             dispatched = {k: v for k, v in self.functions.items() if api_spec is None or k != api_spec.logical_id}
-            self.pool = WorkerPool(dispatched, base_env=base_env, region=self.options.region,
-                                   account=self.deployed.account)
             sqs, streams, schedules = self._mappings()
-            self.dispatcher = Dispatcher(invoker=self.pool, sqs=self.client("sqs"), streams=self.client("dynamodbstreams"),
-                                         region=self.options.region, account=self.deployed.account,
-                                         sqs_mappings=sqs, stream_mappings=streams, schedules=schedules,
-                                         retry_visibility=self.options.retry_visibility, poll_wait=self.options.poll_wait)
-            self.dispatcher.start()
-            if self.options.prewarm:
+            if self.options.dispatch:
+                self.pool = WorkerPool(dispatched, base_env=base_env, region=self.options.region,
+                                       account=self.deployed.account)
+                self.dispatcher = Dispatcher(invoker=self.pool, sqs=self.client("sqs"),
+                                             streams=self.client("dynamodbstreams"),
+                                             region=self.options.region, account=self.deployed.account,
+                                             sqs_mappings=sqs, stream_mappings=streams, schedules=schedules,
+                                             retry_visibility=self.options.retry_visibility,
+                                             poll_wait=self.options.poll_wait)
+                self.dispatcher.start()
+            if self.options.prewarm and self.pool is not None:
                 for name in dispatched:
                     threading.Thread(target=self.pool.prewarm, args=(name,), daemon=True).start()
             t = self._mark("dispatcher", t)
