@@ -314,6 +314,10 @@
       actions.appendChild(el("div", { class: "row" }, [el("button", { type: "button", class: "primary", id: "accept", text: t("accept"),
         onclick: function () { act(base + "accept", {}, "done_accept", c.case_id); } })]));
     }
+    if (r.status === "accepted" && c.status === "accepted") {
+      actions.appendChild(el("div", { class: "row" }, [el("button", { type: "button", id: "start", text: t("start"),
+        onclick: function () { act(base + "start", {}, "done_start", c.case_id); } })]));
+    }
     if (open && c.status !== "info_requested") {
       actions.appendChild(textAction("request", t("request_info"), t("request_question"), "question", base + "request-info", "done_request", c.case_id, ""));
     }
