@@ -38,9 +38,15 @@ test-fast: install
 bench: install
 	$(BIN)/sos1379 bench
 
-## Router evaluation table on a JSON-lines set with gold labels (default: the project's own cases).
+## Router evaluation: synthetic sets ($(DEV) and the holdout), the real-case dev and test splits,
+## the learning curve and the calibration table (docs/routing.md).
 eval-routing: install
 	$(BIN)/sos1379 route eval $(DEV) $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_holdout.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_real_dev.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_real_test.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route curve
+	$(BIN)/sos1379 route calibrate
 
 demo: install
 	$(BIN)/sos1379 demo
