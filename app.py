@@ -2,7 +2,8 @@
 assembles them. Every route is declared as its own API Gateway resource in template.yaml."""
 from chalice import Chalice
 
-from sos1379.api import catalog, console, coordinators, institutes, journey, links, openapi, pages, partners, public
+from sos1379.api import (catalog, console, coordinators, institutes, journey, links, openapi, pages, partners, public,
+                         recover)
 
 # configure_logs=False: Chalice would put a plain-text handler on the "sos1379" logger, the same
 # logger Powertools' Logger(service="sos1379") uses in the functions; a process that imports both
@@ -11,5 +12,5 @@ app = Chalice(app_name="sos1379", configure_logs=False)
 app.api.binary_types = []
 app.log.setLevel("WARNING")
 
-for module in (public, institutes, openapi, pages, coordinators, links, catalog, journey, console, partners):
+for module in (public, institutes, openapi, pages, coordinators, links, catalog, journey, console, partners, recover):
     app.register_blueprint(module.bp)

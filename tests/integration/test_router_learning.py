@@ -109,3 +109,15 @@ def test_retrain_function_handler_publishes_on_schedule_and_on_demand(aws, store
     keys = [o["Key"] for o in boto3.client("s3", region_name="ap-northeast-2").list_objects_v2(
         Bucket=bucket, Prefix=learning.MODEL_PREFIX)["Contents"]]
     assert len(keys) == 2  # every run keeps its own immutable version
+
+
+def test_route_learn_cli_runs_the_same_job(aws, store, bucket, sample_case, capsys):
+    from infra.cli import main
+
+    _settle(store, sample_case, title="배추 절임 염수", description="절임 염수를 여러 번 재사용해도 되는지 궁금합니다",
+            decline="KFRI", resolve="WIKIM")
+    assert main(["route", "learn", "--analyzer", "ngram"]) == 0  # CASES_TABLE and the bucket from the env
+    out = json.loads(capsys.readouterr().out)
+    assert out["examples"] == 1 and out["negatives"] == 1
+    body = boto3.client("s3", region_name="ap-northeast-2").get_object(Bucket=bucket, Key=learning.CURRENT_KEY)["Body"]
+    assert json.loads(body.read())["version"] == out["version"]

@@ -98,5 +98,16 @@ class AlreadyDone(Conflict):
     title_ko = "이미 처리되었습니다"
 
 
+class RateLimited(DomainError):
+    """Too many requests from one client or for one subject (429 with Retry-After)."""
+
+    title_en = "Too many requests"
+    title_ko = "요청이 너무 많습니다"
+
+    def __init__(self, retry_after: int = 3600, detail_en: str = "", detail_ko: str = "") -> None:
+        super().__init__(detail_en, detail_ko)
+        self.retry_after = retry_after
+
+
 class TransientError(Exception):
     """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""

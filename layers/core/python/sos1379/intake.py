@@ -154,8 +154,21 @@ def public_view(store: CaseStore, case: dict) -> dict:
                     "preferred_channels": case["contact"]["preferred_channels"]},
         "referrals": referrals, "handoff": _handoff_view(case), "open_request": case.get("open_request"),
         "outcome": case.get("outcome"), "rating": case.get("rating"),
+        "follow_up": _follow_up_view(case),
         "history": timeline,
     }
+
+
+def _follow_up_view(case: dict) -> dict | None:
+    """Check-ins sent and answered (sos1379.followups), and the cases this one is linked to."""
+    sent = sorted(case.get("follow_ups") or {})
+    answered = case.get("follow_up_outcomes") or {}
+    if not sent and not case.get("follows") and not case.get("next_cases"):
+        return None
+    return {"pending_stage": next((s for s in sent if s not in answered), None),
+            "answered": {s: {k: o.get(k) for k in ("result", "licensed", "funded", "next_case_number")}
+                         for s, o in answered.items()},
+            "follows": (case.get("follows") or {}).get("case_number"), "next_cases": case.get("next_cases") or []}
 
 
 def _handoff_view(case: dict) -> dict | None:
@@ -177,7 +190,7 @@ def _handoff_view(case: dict) -> dict | None:
             "accepted": bool(case.get("partner_accepted_at"))}
 
 
-_PUBLIC_DATA_KEYS = {"channel", "service_type", "guidance_due_at", "institute", "institutes", "partner",
+_PUBLIC_DATA_KEYS = {"channel", "service_type", "guidance_due_at", "institute", "institutes", "partner", "stage",
                      "question", "answer", "summary", "reason_public", "rating", "due_at"}
 
 

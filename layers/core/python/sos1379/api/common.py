@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from chalice import Response
 
-from ..errors import (Conflict, DomainError, FieldError, Forbidden, IdempotencyKeyReused, NotFound,
+from ..errors import (Conflict, DomainError, FieldError, Forbidden, IdempotencyKeyReused, NotFound, RateLimited,
                       TransientError, Unauthorized, ValidationFailed)
 
 log = logging.getLogger("sos1379.api")
@@ -24,6 +24,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (Unauthorized, 401, "unauthorized"),
     (Forbidden, 403, "forbidden"),
     (Conflict, 409, "conflict"),
+    (RateLimited, 429, "rate-limited"),
 ]
 
 
@@ -42,6 +43,8 @@ def error_response(exc: Exception) -> Response:
         for cls, status, slug in _STATUS:
             if isinstance(exc, cls):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                if status == 429:
+                    headers = {"Retry-After": str(getattr(exc, "retry_after", 60))}
                 return problem(status, slug, exc.title_en, exc.title_ko, exc.detail_en, exc.detail_ko,
                                getattr(exc, "errors", None), headers)
         return problem(400, "bad-request", exc.title_en, exc.title_ko, exc.detail_en, exc.detail_ko)

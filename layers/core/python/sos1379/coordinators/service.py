@@ -284,7 +284,10 @@ def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> di
                            outcome={"summary": body.summary, "by": staff.actor.model_dump(), "resolved_at": later,
                                     "result": "guidance"})
         changes.update(_sla_changes(store, case, events, now, changes))
-        new = store.update_case(case, changes, events=events)
+        from ..followups import schedule_actions  # 30/90-business-day check-ins after a resolution
+
+        follow_ups = schedule_actions(store, case_id, now) if body.resolve else []
+        new = store.update_case(case, changes, events=events, extra_actions=follow_ups)
         return {"case_id": case_id, "status": new["status"], "first_guidance_at": new["first_guidance_at"]}
 
     return _retrying(run)

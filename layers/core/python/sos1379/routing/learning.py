@@ -410,7 +410,8 @@ def replay(router, stream: list[dict], *, evaluate_on: list[dict] | None = None,
            checkpoints: Iterable[int] = (), rebuild_every: int = 10) -> Iterator[dict]:
     """Prequential replay: route each case of ``stream`` with the memory of the outcomes seen so
     far, then add its outcome. Yields one row per block of ``rebuild_every`` cases
-    (``seen``, block top-1/top-3) and, at each checkpoint, the accuracy on ``evaluate_on``."""
+    (``seen``, block top-1/top-3) and, at each checkpoint and at the end, the accuracy on
+    ``evaluate_on``."""
     from .models import RoutingInput
 
     analyze = router._analyze  # the router's analyzer: the memory must speak its tokens
@@ -451,7 +452,7 @@ def replay(router, stream: list[dict], *, evaluate_on: list[dict] | None = None,
                        "block": block_n}
                 block1 = block3 = block_n = 0
                 router.memory = CaseMemory(examples, analyzer=router.config.analyzer)
-        if points:
+        if evaluate_on:  # and once more after every outcome of the stream
             t1, t3 = held_out()
             yield {"checkpoint": len(stream), "heldout_top1": t1, "heldout_top3": t3}
     finally:
