@@ -86,7 +86,7 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from sos1379.routing.evaluate import evaluate, format_report, load_cases
+    from infra.bench.routing_eval import evaluate, format_report, load_cases
 
     with _router(args.analyzer, args.catalog) as router:
         report = evaluate(router, load_cases(args.path))
@@ -99,8 +99,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sos1379.routing import bench
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench import router as bench
+    from infra.bench.routing_eval import load_cases
     from sos1379.routing.models import RoutingInput
 
     cases = None
@@ -128,7 +128,7 @@ PROJECT = "tests/data/routing_cases.jsonl"
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sos1379.routing import calibration, get_router
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench.routing_eval import load_cases
 
     router = get_router(args.analyzer)
     fit_paths = args.paths or [REAL_DEV, HOLDOUT]
@@ -163,7 +163,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _curve(args: argparse.Namespace) -> int:
     from sos1379.routing import Router, RouterConfig, learning
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench.routing_eval import load_cases
 
     stream = [c for p in (args.stream or [PROJECT, HOLDOUT, REAL_DEV]) for c in load_cases(p)] * args.repeat
     heldout = load_cases(args.heldout) if args.heldout else []

@@ -417,6 +417,7 @@ def _no_batch_failures(name: str, response: Any) -> None:
 
 
 def test_every_handler_runs_from_the_built_artefacts_in_a_clean_lambda_runtime(smoke):
+    from infra.localstack.dispatcher import EventFilter
     from infra.localstack.events import scheduled_event
 
     stack, specs, processes = smoke["stack"], smoke["specs"], smoke["processes"]
@@ -452,8 +453,10 @@ def test_every_handler_runs_from_the_built_artefacts_in_a_clean_lambda_runtime(s
     # 3. stream records the case table really wrote -> the relay
     for spec in specs:
         for source in spec.streams:
-            records = _stream_records(stack, source.table)
-            assert records, f"no stream records on {source.table} for {spec.logical_id}"
+            # Lambda applies the mapping's FilterCriteria before invoking (the dispatcher's filter)
+            matching = EventFilter(source.filter_patterns)
+            records = [r for r in _stream_records(stack, source.table) if matching.matches(r)]
+            assert records, f"no (matching) stream records on {source.table} for {spec.logical_id}"
             _no_batch_failures(spec.logical_id, processes[spec.logical_id].invoke({"Records": records}))
             invoked[spec.logical_id] = f"{len(records)} stream records"
     phases["streams"] = time.perf_counter()
@@ -461,7 +464,8 @@ def test_every_handler_runs_from_the_built_artefacts_in_a_clean_lambda_runtime(s
     # 4. the queues the relay really filled -> their consumers
     for spec in specs:
         for source in spec.sqs:
-            records = _queue_messages(stack, source.queue)
+            matching = EventFilter(source.filter_patterns)
+            records = [r for r in _queue_messages(stack, source.queue) if matching.matches(r)]
             if spec.logical_id in ("RouteCaseFunction", "NotifySmeFunction"):
                 assert records, f"the relay sent nothing to {source.queue}"
             if records:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.bench.router import run
+from infra.bench.routing_eval import evaluate
 from infra.cli import main
 from sos1379.routing import get_router
-from sos1379.routing.bench import run
-from sos1379.routing.evaluate import evaluate
 from sos1379.routing.models import RoutingInput
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "routing_cases.jsonl"

@@ -174,3 +174,48 @@ def test_transformed_template_is_lint_clean_including_stateful_resource_policies
     found = [m for m in lint(json.dumps(cfn), regions=["ap-northeast-2"], config=config)
              if m.rule.id[0] in "EW" or m.rule.id in ("I3011", "I3013")]
     assert found == [], [f"{m.rule.id} {'/'.join(map(str, m.path[:3]))}: {m.message[:160]}" for m in found]
+
+
+ACCOUNT_WIDE = ("AWSLambdaSQSQueueExecutionRole", "AWSLambdaDynamoDBExecutionRole", "AWSLambdaKinesisExecutionRole")
+
+
+def test_no_function_can_read_every_queue_or_stream_of_the_account(cfn):
+    for name, role in _of(cfn, "AWS::IAM::Role").items():
+        arns = json.dumps(role["Properties"].get("ManagedPolicyArns", []))
+        wide = [policy for policy in ACCOUNT_WIDE if policy in arns]
+        assert not wide, (
+            f"{name} carries {wide} (receive/delete on every queue or read on every stream of the account), which "
+            "SAM adds for `Type: SQS` / `Type: DynamoDB` events: declare an AWS::Lambda::EventSourceMapping instead "
+            "(like RouteCaseFunctionIntake) and grant sqs:ReceiveMessage, sqs:DeleteMessage, "
+            "sqs:ChangeMessageVisibility, sqs:GetQueueAttributes on that queue only")
+
+
+def test_stream_mappings_only_invoke_for_outbox_events(cfn):
+    for name, mapping in _of(cfn, "AWS::Lambda::EventSourceMapping").items():
+        props = mapping["Properties"]
+        if cfn["Resources"][_ref(props["EventSourceArn"])]["Type"] != "AWS::DynamoDB::Table":
+            continue
+        patterns = [json.loads(f["Pattern"]) for f in (props.get("FilterCriteria") or {}).get("Filters", [])]
+        assert patterns, f"{name} invokes its function for every table write: add FilterCriteria"
+        assert all(p.get("dynamodb", {}).get("NewImage", {}).get("kind") == {"S": ["event"]} for p in patterns), name
+
+
+def test_schedules_run_on_seoul_time_and_failed_runs_reach_a_dead_letter_queue(cfn):
+    from infra.template import list_functions
+
+    rules = [n for n, r in _of(cfn, "AWS::Events::Rule").items() if r["Properties"].get("ScheduleExpression")]
+    assert rules == [], (f"{rules} are EventBridge rules (UTC only): use `Type: ScheduleV2` events with "
+                         "`ScheduleExpressionTimezone: Asia/Seoul` and `DeadLetterConfig: {Arn: !GetAtt "
+                         "ScheduledFailuresDLQ.Arn}`")
+    for name, schedule in _of(cfn, "AWS::Scheduler::Schedule").items():
+        props = schedule["Properties"]
+        assert props.get("ScheduleExpressionTimezone") == "Asia/Seoul", f"{name}: add ScheduleExpressionTimezone: Asia/Seoul"
+        assert (props["Target"].get("DeadLetterConfig") or {}).get("Arn"), f"{name}: add a DeadLetterConfig"
+    destinations = {_ref(c["Properties"]["FunctionName"]): c["Properties"] for c in
+                    _of(cfn, "AWS::Lambda::EventInvokeConfig").values()}
+    for spec in list_functions(cfn):
+        if spec.schedules:
+            on_failure = ((destinations.get(spec.logical_id) or {}).get("DestinationConfig") or {}).get("OnFailure")
+            assert on_failure and _ref(on_failure["Destination"]) == "ScheduledFailuresDLQ", (
+                f"{spec.logical_id} runs on a schedule: add `EventInvokeConfig: {{MaximumRetryAttempts: 2, "
+                "DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt ScheduledFailuresDLQ.Arn}}}`")

@@ -640,8 +640,33 @@
       renderRequest();
       renderOutcome();
       renderRating();
+      renderFollowUp();
       renderHistory();
     }
+
+    // The 30/90-business-day check-in (sos1379.followups): shown while a sent stage is unanswered.
+    var followUpNote = null;
+    function renderFollowUp() {
+      var fu = view.follow_up || {};
+      $("follow-up-box").hidden = !fu.pending_stage && !followUpNote;
+      $("follow-up-form").hidden = !fu.pending_stage;
+      $("follow-up-done").hidden = !followUpNote;
+      if (followUpNote) { $("follow-up-done").textContent = t(followUpNote.key, followUpNote.vars); }
+    }
+    $("follow-up-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("follow-up-form");
+      clearErrors(form);
+      var chosen = form.querySelector("input[name=result]:checked");
+      if (!chosen) { showErrors(form, [{ field: "result", msg: both("fu.choose") }], "follow-up-error"); return; }
+      var body = { stage: view.follow_up.pending_stage, result: chosen.value,
+        licensed: $("f-licensed").checked, funded: $("f-funded").checked };
+      if ($("f-next").value) { body.next_service_type = $("f-next").value; }
+      post("/follow-up", body, "follow-up-error", form, function (json) {
+        followUpNote = json && json.next_case ? { key: "fu.next_opened", vars: { case_number: json.next_case.case_number } }
+          : { key: "fu.thanks", vars: null };
+      });
+    });
 
     function renderSteps() {
       var list = $("steps");
