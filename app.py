@@ -3,6 +3,7 @@ assembles them. Every route is declared as its own API Gateway resource in templ
 from chalice import Chalice
 
 from sos1379.api import catalog, coordinators, institutes, links, openapi, pages, public
+from sos1379.api.common import edge_middleware
 
 # configure_logs=False: Chalice would put a plain-text handler on the "sos1379" logger, the same
 # logger Powertools' Logger(service="sos1379") uses in the functions; a process that imports both
@@ -13,3 +14,6 @@ app.log.setLevel("WARNING")
 
 for module in (public, institutes, openapi, pages, coordinators, links, catalog):
     app.register_blueprint(module.bp)
+
+# nosniff on every answer, and Chalice's own 405/415 answers as bilingual problem+json
+app.register_middleware(edge_middleware, "http")

@@ -8,7 +8,9 @@ from chalice import Blueprint
 
 from ..coordinators import auth, reporting
 from ..coordinators import service as svc
+from ..models import CounselorCaseSubmission
 from .common import get_store, header, json_body, json_response, route
+from .openapi import body_ref
 
 bp = Blueprint(__name__)
 
@@ -110,9 +112,11 @@ _ERRORS = {"401": {"description": "Missing or invalid token", **_PROBLEM},
            "403": {"description": "Role too low", **_PROBLEM}}
 
 
-def _body(properties: dict, required: list[str]) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "properties": properties, "required": required, "additionalProperties": False}}}}
+OPENAPI_MODELS = {"CounselorCaseSubmission": CounselorCaseSubmission, "CoordinatorAssign": svc.AssignInput,
+                  "CoordinatorReroute": svc.RerouteInput, "CoordinatorNote": svc.NoteInput,
+                  "CoordinatorRequestInfo": svc.RequestInfoInput, "CoordinatorGuidance": svc.GuidanceInput,
+                  "CoordinatorHandoff": svc.HandoffInput, "CoordinatorClose": svc.CloseInput,
+                  "Rating": svc.RatingInput}
 
 
 def _action(summary: str, body: dict | None, ok: str = "200", role: str = "coordinator") -> dict:
@@ -133,8 +137,7 @@ OPENAPI_PATHS = {
     "/coordinator/cases": {"post": {
         "summary": "Record a 1379 call or walk-in visit on the SME's behalf (counselor+)",
         "parameters": [_AUTH, {"name": "Idempotency-Key", "in": "header", "required": False, "schema": _STR}],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/CaseSubmission"}}}},
+        "requestBody": body_ref("CounselorCaseSubmission"),
         "responses": {"201": _OK, **_ERRORS, "415": {"description": "Unsupported media type"},
                       "422": {"description": "Invalid fields", **_PROBLEM}}}},
     "/coordinator/cases/{case_id}": {"get": {
@@ -142,31 +145,30 @@ OPENAPI_PATHS = {
         "parameters": [_AUTH, _CASE],
         "responses": {"200": _OK, **_ERRORS, "404": {"description": "Unknown case", **_PROBLEM}}}},
     "/coordinator/cases/{case_id}/assign": _action("Assign to a coordinator",
-                                                   _body({"coordinator": _STR}, ["coordinator"])),
+                                                   body_ref("CoordinatorAssign")),
     "/coordinator/cases/{case_id}/reroute": _action(
         "Re-refer to chosen institutes through the referral fan-out",
-        _body({"institutes": {"type": "array", "items": _STR, "minItems": 1, "maxItems": 5}, "reason": _STR},
-              ["institutes", "reason"]), ok="202"),
-    "/coordinator/cases/{case_id}/notes": _action("Add an internal note", _body({"text": _STR}, ["text"]),
+        body_ref("CoordinatorReroute"), ok="202"),
+    "/coordinator/cases/{case_id}/notes": _action("Add an internal note", body_ref("CoordinatorNote"),
                                                   ok="201", role="counselor"),
     "/coordinator/cases/{case_id}/request-info": _action("Ask the SME for information (pauses the SLA clocks)",
-                                                         _body({"question": _STR}, ["question"]), role="counselor"),
+                                                         body_ref("CoordinatorRequestInfo"), role="counselor"),
     "/coordinator/cases/{case_id}/guidance": _action(
         "Record guidance given (e.g. by phone); stops the first-guidance clock",
-        _body({"summary": _STR, "resolve": {"type": "boolean"}}, ["summary"]), role="counselor"),
+        body_ref("CoordinatorGuidance"), role="counselor"),
     "/coordinator/cases/{case_id}/handoff": _action(
         "Hand off to a partner (CCEI of the company's region, or BIZINFO1357)",
-        _body({"partner": {"type": "string", "enum": ["BIZINFO1357", "CCEI"]}, "note": _STR}, ["partner"])),
-    "/coordinator/cases/{case_id}/close": _action("Close the case", None),
+        body_ref("CoordinatorHandoff")),
+    "/coordinator/cases/{case_id}/close": _action("Close the case", body_ref("CoordinatorClose", required=False)),
     "/stats": {"get": {"summary": "Monthly statistics (coordinator+)",
                        "parameters": [_AUTH, {"name": "month", "in": "query", "required": False,
-                                              "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}}],
+                                              "schema": {"type": "string", "pattern": r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"}}],
                        "responses": {"200": _OK, **_ERRORS, "422": {"description": "Bad month", **_PROBLEM}}}},
     "/cases/{case_id}/rating": {"post": {
         "summary": "Rate the help once the case is resolved (tracking token)",
         "parameters": [_CASE, {"name": "X-Tracking-Token", "in": "header", "required": False, "schema": _STR},
                        {"name": "token", "in": "query", "required": False, "schema": _STR}],
-        "requestBody": _body({"score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": _STR}, ["score"]),
+        "requestBody": body_ref("Rating"),
         "responses": {"201": _OK, "404": {"description": "Unknown case or wrong token", **_PROBLEM},
                       "409": {"description": "Not resolved yet, or already rated", **_PROBLEM},
                       "415": {"description": "Unsupported media type"},

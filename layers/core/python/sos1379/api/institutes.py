@@ -9,6 +9,7 @@ from chalice import Blueprint
 from .. import institute_keys
 from .. import institute_service as svc
 from .common import get_store, header, json_body, json_response, route
+from .openapi import body_ref
 
 bp = Blueprint(__name__)
 
@@ -87,10 +88,8 @@ def _responses(*extra: str) -> dict:
     return out
 
 
-def _body(field: str, lo: int, hi: int) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": [field], "additionalProperties": False,
-        "properties": {field: {"type": "string", "minLength": lo, "maxLength": hi}}}}}}
+OPENAPI_MODELS = {"InstituteDecline": svc.DeclineInput, "InstituteRequestInfo": svc.RequestInfoInput,
+                  "InstituteResolve": svc.ResolveInput, "CaseReply": svc.ReplyInput}
 
 
 OPENAPI_PATHS = {
@@ -107,22 +106,22 @@ OPENAPI_PATHS = {
         "parameters": [_KEY, _CASE], "responses": _responses("409", "415")}},
     "/institute/referrals/{case_id}/decline": {"post": {
         "summary": "Decline with a reason; the case is re-routed to the next institute", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE], "requestBody": _body("reason", 2, 1000),
+        "parameters": [_KEY, _CASE], "requestBody": body_ref("InstituteDecline"),
         "responses": _responses("409", "415", "422")}},
     "/institute/referrals/{case_id}/request-info": {"post": {
         "summary": "Ask the SME for more information (the SLA clock pauses)", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE], "requestBody": _body("question", 5, 2000),
+        "parameters": [_KEY, _CASE], "requestBody": body_ref("InstituteRequestInfo"),
         "responses": _responses("409", "415", "422")}},
     "/institute/referrals/{case_id}/resolve": {"post": {
         "summary": "Resolve an accepted referral with a solution summary", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE], "requestBody": _body("summary", 5, 5000),
+        "parameters": [_KEY, _CASE], "requestBody": body_ref("InstituteResolve"),
         "responses": _responses("409", "415", "422")}},
     "/cases/{case_id}/reply": {"post": {
         "summary": "The SME answers an information request (needs the tracking token)", "tags": ["public"],
         "parameters": [_CASE,
                        {"name": "X-Tracking-Token", "in": "header", "required": False, "schema": {"type": "string"}},
                        {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}],
-        "requestBody": _body("answer", 1, 5000),
+        "requestBody": body_ref("CaseReply"),
         "responses": {"200": _OK, "404": {"description": "Unknown case or wrong token", **_PROBLEM},
                       "409": {"description": "No information request is open", **_PROBLEM},
                       "415": {"description": "Unsupported media type"},
