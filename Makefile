@@ -49,9 +49,12 @@ demo: install
 package: install
 	$(BIN)/python -m infra.package build
 
+## Deploy to AWS (docs/deploy.md): samconfig.toml holds the stack name, region and capabilities
+## (CAPABILITY_NAMED_IAM: the template names its managed policies; CAPABILITY_AUTO_EXPAND: SAM).
 deploy: package
-	sam deploy --template-file template.yaml --stack-name $${STACK:-sos1379} --resolve-s3 \
-	  --capabilities CAPABILITY_IAM --parameter-overrides PublicBaseUrl=$${PUBLIC_BASE_URL:-https://example.invalid}
+	sam deploy --config-file samconfig.toml --template-file template.yaml --stack-name $${STACK:-sos1379} \
+	  --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND \
+	  $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 	$(BIN)/python -m infra.package upload-model --stack $${STACK:-sos1379}
 
 clean:

@@ -427,3 +427,47 @@ def list_functions(cfn: dict[str, Any]) -> list[FunctionSpec]:
             )
         )
     return functions
+
+
+# --------------------------------------------------------------------------- deploy capabilities
+
+#: IAM resource types and the property that names them (a named one needs CAPABILITY_NAMED_IAM).
+_IAM_NAME_PROPERTIES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::UserToGroupAddition": None,
+}
+
+
+def required_capabilities(template: dict[str, Any]) -> set[str]:
+    """The capabilities CloudFormation demands to create ``template`` (SAM or plain).
+
+    moto's CloudFormation checks none, so the local stack and the tests call this instead:
+    ``CAPABILITY_AUTO_EXPAND`` for a transform (SAM), ``CAPABILITY_IAM`` for any IAM resource
+    (SAM functions make roles), ``CAPABILITY_NAMED_IAM`` for an IAM resource with a fixed name."""
+    needed: set[str] = set()
+    if template.get("Transform"):
+        needed.add("CAPABILITY_AUTO_EXPAND")
+    for res in (template.get("Resources") or {}).values():
+        kind = res.get("Type") if isinstance(res, dict) else None
+        if kind == "AWS::Serverless::Function" or kind in _IAM_NAME_PROPERTIES:
+            needed.add("CAPABILITY_IAM")
+        name_property = _IAM_NAME_PROPERTIES.get(kind or "")
+        if name_property and name_property in (res.get("Properties") or {}):
+            needed.add("CAPABILITY_NAMED_IAM")
+    return needed
+
+
+def deploy_capabilities(samconfig: str | os.PathLike[str] = REPO_ROOT / "samconfig.toml",
+                        environment: str = "default") -> list[str]:
+    """The capabilities ``make deploy`` passes (samconfig.toml's ``deploy`` section)."""
+    import tomllib
+
+    config = tomllib.loads(Path(samconfig).read_text(encoding="utf-8"))
+    value = config[environment]["deploy"]["parameters"]["capabilities"]
+    return value.split() if isinstance(value, str) else list(value)

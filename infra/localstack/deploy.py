@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from infra.localstack.resolve import PhysicalResource, Resolver, UnresolvedReference, replace_references
-from infra.template import CODE_BUCKET, FunctionSpec, list_functions
+from infra.template import CODE_BUCKET, FunctionSpec, deploy_capabilities, list_functions, required_capabilities
 
 log = logging.getLogger("localstack.deploy")
 
@@ -181,9 +181,20 @@ def deploy_stack(
     stack_name: str = "sos1379-local",
     parameters: dict[str, Any] | None = None,
     in_process_moto: bool = True,
+    capabilities: list[str] | None = None,
+    sam: dict[str, Any] | None = None,
 ) -> DeployedStack:
-    """Create every resource of ``cfn`` (a transformed template) in moto and describe the result."""
+    """Create every resource of ``cfn`` (a transformed template) in moto and describe the result.
+
+    ``capabilities`` default to what ``make deploy`` passes (samconfig.toml). moto checks none, so
+    they are checked here against what CloudFormation would demand of ``sam`` (the template before
+    the transform, which is what AWS receives) or ``cfn``: a missing one fails as it would in AWS."""
     import time
+
+    capabilities = list(capabilities if capabilities is not None else deploy_capabilities())
+    missing = required_capabilities(sam if sam is not None else cfn) - set(capabilities)
+    if missing:
+        raise DeployError(f"InsufficientCapabilities: requires {sorted(missing)} (passed {capabilities})")
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -212,7 +223,7 @@ def deploy_stack(
             # tab is legal JSON whitespace but not YAML, so moto goes straight to json.loads.
             TemplateBody="\t" + json.dumps(deployable),
             Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items() if v is not None],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            Capabilities=capabilities,
         )
     except Exception as exc:
         raise DeployError(f"moto rejected the template: {exc}") from exc

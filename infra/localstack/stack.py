@@ -397,7 +397,8 @@ class LocalStack:
                                      base_dir=Path(self.options.template).resolve().parent)
             t = self._mark("transform", t)
             self.deployed = deploy_stack(cfn, client=self.client, region=self.options.region,
-                                         stack_name=self.options.stack_name, parameters=self._parameters(sam))
+                                         stack_name=self.options.stack_name, parameters=self._parameters(sam),
+                                         sam=sam)
             t = self._mark("deploy", t)
             self.timings["deploy_detail"] = self.deployed.timings  # type: ignore[assignment]
             log.info("stack.deployed", extra={"fields": {

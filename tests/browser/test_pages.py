@@ -332,3 +332,26 @@ def test_text_meets_wcag_aa_contrast_when_errors_and_the_tracking_page_are_shown
     page.goto(track_url(site, receipt))
     page.locator("#case-view").wait_for(state="visible")
     assert page.evaluate(CONTRAST_JS) == []
+
+
+def test_intake_asks_is_this_the_same_problem_and_requests_a_merge_when_company_sent_it_before(site, page_for,
+                                                                                                sample_case):
+    # a business number no other browser test uses: only this test's cases are that company's
+    company = {**sample_case["company"], "business_number": "220-81-62517"}
+    earlier = site.submit({**sample_case, "title": unique_title(), "company": company,
+                           "description": VALID["description"]})
+    page = page_for(360)
+    page.goto(site.url)
+    title = unique_title()
+    fill_form(page, title, business_number="2208162517")
+    page.get_by_role("button", name="신청하기").click()
+    page.locator("#success-title").wait_for(state="visible")
+    box = page.locator("#duplicates")
+    box.wait_for(state="visible")
+    assert box.get_by_role("heading").inner_text() == "같은 문제인가요?"
+    assert earlier["case_number"] in page.locator("#dup-list").inner_text()
+    page.get_by_role("button", name="이전 접수 건에 추가").click()
+    page.locator("#dup-status").filter(has_text=earlier["case_number"]).wait_for()
+    [case] = site.cases_titled(title)
+    assert case["merge_request"]["into"] == earlier["case_number"]
+    assert no_horizontal_scroll(page)

@@ -36,7 +36,7 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/catalog/search$", "public"),                          # public, read-only catalog search
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
-    (r"^/cases/\{case_id\}(/(reply|rating))?$", "case_token"),
+    (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request))?$", "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
     (r"^/coordinator/|^/stats$", "staff"),
 ]
@@ -54,6 +54,8 @@ BODIES = {
     "/coordinator/cases/{case_id}/guidance": {"summary": "probe guidance"},
     "/coordinator/cases/{case_id}/handoff": {"partner": "BIZINFO1357"},
     "/coordinator/cases/{case_id}/close": {},
+    "/cases/{case_id}/merge-request": {"into": "261126-0001"},
+    "/coordinator/cases/{case_id}/merge": {"into": "261126-0001"},
 }
 
 

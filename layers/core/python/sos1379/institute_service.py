@@ -29,7 +29,7 @@ from .models import Text, parse_model
 from .referrals import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
 from .store import CaseStore, from_dynamo
 
-REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded")
+REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
 
 
 class _Input(BaseModel):
@@ -146,6 +146,31 @@ def accept(store: CaseStore, code: str, case_id: str) -> dict:
         new = store.update_case(case, {"status": Status.ACCEPTED.value, "accepted_by": code, "updated_at": at},
                                 events=[event], extra_actions=actions)
         return {"case_id": case_id, "status": new["status"], "referral_status": "accepted"}
+
+    return _retrying(run)
+
+
+def start(store: CaseStore, code: str, case_id: str, *, now=None) -> dict:
+    """The accepting institute starts working with the SME: ``accepted -> in_progress``.
+
+    Explicit rather than implied by the first accept: accepting says "this is ours", starting says
+    "someone is on it" (a visit booked, equipment time reserved), which is what the SME's page and
+    the statistics should show. Idempotent: starting a case already in progress changes nothing.
+    ``case.in_progress`` resumes a paused SLA clock like any move forward (sos1379.sla.clocks)."""
+
+    def run() -> dict:
+        case, referral = _load(store, code, case_id)
+        _require(referral["status"], {"accepted"}, Status.IN_PROGRESS, "referral")
+        if case["status"] == Status.IN_PROGRESS:
+            return {"case_id": case_id, "status": case["status"], "changed": False}
+        _require(case["status"], {Status.ACCEPTED}, Status.IN_PROGRESS)
+        check_transition(case["status"], Status.IN_PROGRESS)
+        at = iso(now or utcnow())
+        event = CaseEvent(case_id=case_id, type=EventType.IN_PROGRESS, at=at, actor=_actor(code),
+                          data={"institute": _institute_ref(code)})
+        new = store.update_case(case, {"status": Status.IN_PROGRESS.value, "started_at": at, "updated_at": at},
+                                events=[event])
+        return {"case_id": case_id, "status": new["status"], "changed": True}
 
     return _retrying(run)
 

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from . import korea
+from . import companies, korea
 from .directory import load_directory, load_services
 from .errors import CaseNotFound, FieldError, IdempotencyKeyReused, ValidationFailed
 from .events import Actor, CaseEvent, iso, utcnow
@@ -87,6 +87,7 @@ def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None
         "version": 1, "created_at": iso(now), "updated_at": iso(now), "guidance_due_at": iso(due),
         "tracking_token_hash": hash_token(token), **submission.model_dump(mode="json"),
         "language": submission.contact.language,
+        "company_key": companies.company_key(submission.company.business_number),
     }
     if case_fields:
         clash = sorted(set(case_fields) & set(case))
@@ -98,13 +99,16 @@ def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None
                       data={"channel": submission.channel, "service_type": submission.service_type,
                             "guidance_due_at": case["guidance_due_at"]})
     receipt = _public_receipt(case, token)
+    # the company's own recent, similar cases (case numbers and scores only): sos1379.companies
+    receipt["possible_duplicates"] = companies.possible_duplicates(
+        store, case["company_key"], case["title"], case["description"], now)
     idem = None
     if idempotency_key:
         idem = {**store.idempotency_key(idempotency_key), "kind": "idempotency", "body_hash": fingerprint,
                 "case_id": case_id, "response": receipt,
                 "expires_at": int((now + timedelta(seconds=get_settings().idempotency_ttl_seconds)).timestamp())}
     try:
-        store.create_case(case, event, idempotency=idem)
+        store.create_case(case, event, idempotency=idem, company_key=case["company_key"])
     except Exception as exc:
         # Two retries with one key racing: the loser replays the winner's receipt.
         if idempotency_key and getattr(exc, "response", {}).get("Error", {}).get("Code") == \

@@ -93,6 +93,8 @@ class EventType(StrEnum):
     SLA_BREACHED = "sla.breached"
     NOTIFICATION = "notification.attempt"
     RATED = "case.rated"
+    MERGE_REQUESTED = "case.merge_requested"  # the SME said "same problem as case N" (a coordinator decides)
+    MERGED = "case.merged"                    # on the kept case: another case of the company was folded in
 
 
 # Events the outbox relay publishes, and to which queue. Everything SME-facing goes to the

@@ -8,10 +8,13 @@
 | case number     | CASENO#{case_number}  | META                            |                                   |                                     |
 | idempotency key | IDEMPOTENCY#{sha256}  | META                            |                                   |                                     |
 | day counter     | COUNTER#{yymmdd}      | META                            |                                   |                                     |
+| company case    | COMPANY#{hmac(brn)}   | CASE#{created_at}#{case_id}     |                                   |                                     |
 
 - get a case and its whole history: Query PK = CASE#id (one partition, events in time order).
 - open cases due before T (SLA): Query GSI1 per open status with SK <= T (never a scan).
 - an institute's referrals by status: Query GSI2 PK = INST#code, SK begins_with status.
+- a company's cases, newest first, from any channel: Query PK = COMPANY#{key}, where the key is
+  a keyed hash of the business number (sos1379.companies), never the number in clear.
 - every update is conditional on ``version`` (optimistic locking) and writes the state change and
   its history event in one TransactWriteItems, so the stream (the outbox) sees both or neither.
 """
@@ -101,9 +104,11 @@ class CaseStore:
                                      ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")
         return f"{day}-{int(out['Attributes']['value']):04d}"
 
-    def create_case(self, case: dict, event: CaseEvent, *, idempotency: dict | None = None) -> None:
-        """Store the case, its number lookup, its first event and (optionally) the idempotency
-        record in one transaction (which fails as a whole if any of them already exists)."""
+    def create_case(self, case: dict, event: CaseEvent, *, idempotency: dict | None = None,
+                    company_key: str | None = None) -> None:
+        """Store the case, its number lookup, its first event, (optionally) the idempotency
+        record and (with ``company_key``) its company-record entry in one transaction (which fails
+        as a whole if any of them already exists)."""
         item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **_status_index(case)})
         first_event = event_item(event)
         actions = [
@@ -117,6 +122,9 @@ class CaseStore:
         ]
         if idempotency is not None:
             actions.append({"Put": {"TableName": self.table_name, "Item": to_dynamo(idempotency),
+                                    "ConditionExpression": "attribute_not_exists(PK)"}})
+        if company_key is not None:
+            actions.append({"Put": {"TableName": self.table_name, "Item": self.company_case_item(company_key, case),
                                     "ConditionExpression": "attribute_not_exists(PK)"}})
         try:
             self.client.transact_write_items(TransactItems=actions)
@@ -204,12 +212,65 @@ class CaseStore:
                 return items
             kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
+    # --- company record ---------------------------------------------------------------------------
+    @staticmethod
+    def company_case_item(company_key: str, case: dict) -> dict:
+        """The company-record entry of a case: ids and dates only (the text stays on the case)."""
+        return to_dynamo({"PK": f"COMPANY#{company_key}", "SK": f"CASE#{case['created_at']}#{case['case_id']}",
+                          "kind": "company_case", "case_id": case["case_id"], "case_number": case["case_number"],
+                          "created_at": case["created_at"], "channel": case.get("channel")})
+
+    def company_cases(self, company_key: str, since_iso: str | None = None) -> list[dict]:
+        """Entries of a company's cases (newest first), optionally only those created since."""
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("PK").eq(f"COMPANY#{company_key}")
+        cond = cond & (Key("SK").gte(f"CASE#{since_iso}") if since_iso else Key("SK").begins_with("CASE#"))
+        items, kwargs = [], {"KeyConditionExpression": cond, "ScanIndexForward": False, "ConsistentRead": True}
+        while True:
+            out = self.table.query(**kwargs)
+            items.extend(from_dynamo(i) for i in out["Items"])
+            if "LastEvaluatedKey" not in out:
+                return items
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def get_cases(self, case_ids: list[str]) -> list[dict]:
+        """Several cases by id (BatchGetItem, 100 a call); unknown ids are left out, order kept."""
+        found: dict[str, dict] = {}
+        ids = list(dict.fromkeys(case_ids))
+        for start in range(0, len(ids), 100):
+            request = {self.table_name: {"Keys": [case_key(i) for i in ids[start:start + 100]]}}
+            while request:
+                out = self.client.batch_get_item(RequestItems=request)
+                for item in out.get("Responses", {}).get(self.table_name, []):
+                    found[item["case_id"]] = from_dynamo(item)
+                request = out.get("UnprocessedKeys") or None
+        return [found[i] for i in ids if i in found]
+
     # --- writes -----------------------------------------------------------------------------------
     def update_case(self, case: dict, changes: dict, events: list[CaseEvent] = (),
                     extra_actions: list[dict] = ()) -> dict:
         """Apply ``changes`` to the case if nobody changed it since ``case`` was read (its
         ``version``), append ``events`` and run ``extra_actions`` in the same transaction.
         Raises ConcurrentUpdate when the version moved. Returns the new case."""
+        action, new = self.case_update_action(case, changes)
+        actions = [action]
+        actions += [{"Put": {"TableName": self.table_name, "Item": event_item(e),
+                             "ConditionExpression": "attribute_not_exists(PK)"}} for e in events]
+        actions += list(extra_actions)
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            if _is_condition_failure(exc):
+                codes = _cancellation_codes(exc)
+                if not codes or codes[0] == "ConditionalCheckFailed":
+                    raise ConcurrentUpdate() from None
+            raise
+        return {k: v for k, v in new.items() if v is not None}
+
+    def case_update_action(self, case: dict, changes: dict) -> tuple[dict, dict]:
+        """The conditional (``version``) Update action that applies ``changes`` to ``case``, and the
+        case it produces; lets one transaction change two cases (a merge)."""
         new = {**case, **changes, "version": int(case["version"]) + 1}
         updates = {**changes, "version": new["version"]}
         if "status" in changes or "guidance_due_at" in changes or "sla_due_at" in changes:
@@ -224,22 +285,14 @@ class CaseStore:
                 sets.append(f"#a{i} = :v{i}")
         expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         values[":expected"] = int(case["version"])
-        actions = [{"Update": {"TableName": self.table_name, "Key": case_key(case["case_id"]),
-                               "UpdateExpression": expr, "ConditionExpression": "version = :expected",
-                               "ExpressionAttributeNames": names,
-                               "ExpressionAttributeValues": values}}]
-        actions += [{"Put": {"TableName": self.table_name, "Item": event_item(e),
-                             "ConditionExpression": "attribute_not_exists(PK)"}} for e in events]
-        actions += list(extra_actions)
-        try:
-            self.client.transact_write_items(TransactItems=actions)
-        except Exception as exc:
-            if _is_condition_failure(exc):
-                codes = _cancellation_codes(exc)
-                if not codes or codes[0] == "ConditionalCheckFailed":
-                    raise ConcurrentUpdate() from None
-            raise
-        return {k: v for k, v in new.items() if v is not None}
+        action = {"Update": {"TableName": self.table_name, "Key": case_key(case["case_id"]),
+                             "UpdateExpression": expr, "ConditionExpression": "version = :expected",
+                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        return action, new
+
+    def event_put_action(self, event: CaseEvent) -> dict:
+        return {"Put": {"TableName": self.table_name, "Item": event_item(event),
+                        "ConditionExpression": "attribute_not_exists(PK)"}}
 
     def append_event(self, event: CaseEvent) -> None:
         """Add a history entry that does not change the case (notes, notification attempts)."""

@@ -54,6 +54,11 @@ _PROBLEM_REF = {"content": {"application/problem+json": {"schema": {"$ref": "#/c
 
 OPENAPI_MODELS = {"PublicCaseSubmission": PublicCaseSubmission}
 
+# the company's own similar cases of the last 30 days (sos1379.companies): number and score only
+_POSSIBLE_DUPLICATES = {"type": "array", "items": {
+    "type": "object", "required": ["case_number", "title_similarity"], "additionalProperties": False,
+    "properties": {"case_number": {"type": "string"}, "title_similarity": {"type": "number"}}}}
+
 OPENAPI_PATHS = {
     "/cases": {"post": {
         "summary": "Submit a technology-support case",
@@ -65,9 +70,10 @@ OPENAPI_PATHS = {
                                   "type": "object",
                                   "required": ["case_id", "case_number", "tracking_token", "status",
                                                "guidance_due_at"],
-                                  "properties": {k: {"type": "string"} for k in (
+                                  "properties": {**{k: {"type": "string"} for k in (
                                       "case_id", "case_number", "tracking_token", "status",
-                                      "guidance_due_at", "created_at", "tracking_url")}}}}},
+                                      "guidance_due_at", "created_at", "tracking_url")},
+                                      "possible_duplicates": _POSSIBLE_DUPLICATES}}}}},
                       "400": {"description": "Malformed request", **_PROBLEM_REF},
                       "415": {"description": "Unsupported media type"},
                       "422": {"description": "Invalid fields, or Idempotency-Key reused with another body",

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from sos1379.routing.evidence import InstituteEvidence, evidence_by_institute
+from sos1379.routing.knowledge import FACT_LABELS, InstituteKnowledge, load_knowledge
 from sos1379.routing.models import InstituteScore, RoutingInput, RoutingResult
 from sos1379.routing.profiles import Profile, load_profiles
 
@@ -94,6 +95,20 @@ class RouterConfig:
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     facet_b: float = 0.5  # length normalisation of the small facet documents
+    # institute knowledge (sos1379.routing.knowledge): public facts about what each institute
+    # really does, indexed apart from the profiles (one document per fact and language). An
+    # institute's fact score is the discounted sum of its knowledge_top_k best facts, normalised by
+    # the best institute, and mixed into the text score with knowledge_weight
+    knowledge_weight: float = 0.35
+    knowledge_top_k: int = 2
+    knowledge_discount: float = 0.5
+    # the fact score is divided by max(knowledge_scale x the best profile facet score, the best fact
+    # score): facts count relative to how well the profiles themselves match the case
+    knowledge_scale: float = 1.0
+    # facts also compete with the profile facets for an institute's best facets, their BM25 score
+    # multiplied by this (0: facts only count through knowledge_weight)
+    knowledge_in_facets: float = 0.7
+    knowledge_reasons: int = 2  # matched facts cited (with their source) in an institute's reasons
     # words used by more than this share of institute profiles cannot tell institutes apart:
     # they are left out of the facet query (the whole-profile BM25 still weighs them by IDF)
     generic_share: float = 1.0
@@ -105,6 +120,31 @@ class _Facet:
     kind: str
     text: str
     terms: frozenset[str] = field(default_factory=frozenset)
+    source: str = ""  # knowledge facts: the public page the fact comes from
+
+
+def _fact_texts(item: InstituteKnowledge) -> list[tuple[str, str, str]]:
+    """(kind, text, source) documents of an institute's facts: one per language; extra search
+    words go with the Korean text."""
+    out: list[tuple[str, str, str]] = []
+    for fact in item.facts:
+        extra = " ".join(fact.terms)
+        out.append((fact.kind, f"{fact.ko} {extra}".strip(), fact.source))
+        out.append((fact.kind, fact.en, fact.source))
+    return out
+
+
+def _gather_matrix(owners: list[int], n_codes: int) -> Any:
+    """(institute x slot) indexes of each institute's documents, padded with an always-zero slot,
+    so a per-institute top-k is one numpy sort."""
+    import numpy as np
+
+    by_owner: list[list[int]] = [[] for _ in range(n_codes)]
+    for i, owner in enumerate(owners):
+        by_owner[owner].append(i)
+    width = max((len(o) for o in by_owner), default=1) or 1
+    pad = len(owners)
+    return np.array([o + [pad] * (width - len(o)) for o in by_owner], dtype=np.int64)
 
 
 def _facets_of(profile: Profile, institute: Any | None) -> list[tuple[str, str]]:
@@ -160,6 +200,7 @@ class Router:
         *,
         evidence: Evidence | None = None,
         config: RouterConfig | None = None,
+        knowledge: Mapping[str, InstituteKnowledge] | None = None,
     ) -> None:
         import bm25s
         import numpy as np
@@ -200,6 +241,18 @@ class Router:
                 whole.extend(tokens)
             doc_tokens.append(whole or ["__empty__"])
         self._facet_owner = [self._code_index[f.code] for f in self._facets]
+        if knowledge is None:
+            knowledge = load_knowledge()
+        self.knowledge: dict[str, InstituteKnowledge] = {c: k for c, k in knowledge.items() if c in self._code_index}
+        self._facts: list[_Facet] = []
+        fact_tokens: list[list[str]] = []
+        for code in self.codes:
+            item = self.knowledge.get(code)
+            for kind, text, source in _fact_texts(item) if item else []:
+                tokens = list(_analyze_profile_text(analyzer_name, text))
+                if tokens:
+                    self._facts.append(_Facet(code, kind, text, frozenset(tokens), source))
+                    fact_tokens.append(tokens)
         self._name_patterns = {code: _name_pattern(code, self.profiles[code], directory.get(code)) for code in self.codes}
         cfg = self.config
         self._facet_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.facet_b)
@@ -208,13 +261,23 @@ class Router:
         self._doc_bm25.index(doc_tokens, show_progress=False)
         # (institute x facet slot) gather matrix so the per-institute top-k is one numpy sort;
         # empty slots point at an extra always-zero score
-        by_owner: list[list[int]] = [[] for _ in self.codes]
-        for i, owner in enumerate(self._facet_owner):
-            by_owner[owner].append(i)
-        width = max((len(o) for o in by_owner), default=1) or 1
-        pad = len(self._facets)
-        self._gather = np.array([o + [pad] * (width - len(o)) for o in by_owner], dtype=np.int64)
-        k = min(cfg.facet_top_k, width)
+        self._gather = _gather_matrix(self._facet_owner, len(self.codes))
+        k = min(cfg.facet_top_k, self._gather.shape[1])
+        self._docs = self._facets + self._facts  # facet index i < len(facets), then facts
+        if self._facts and cfg.knowledge_in_facets > 0:
+            # one gather over facets and facts; the shared pad slot is the last score
+            fact_gather = _gather_matrix([self._code_index[f.code] for f in self._facts], len(self.codes))
+            pad = len(self._docs)
+            facet_part = np.where(self._gather == len(self._facets), pad, self._gather)
+            fact_part = np.where(fact_gather == len(self._facts), pad, fact_gather + len(self._facets))
+            self._gather = np.hstack([facet_part, fact_part])
+        self._fact_bm25 = None
+        if fact_tokens:
+            self._fact_bm25 = bm25s.BM25(k1=cfg.bm25_k1, b=cfg.facet_b)
+            self._fact_bm25.index(fact_tokens, show_progress=False)
+            self._fact_gather = _gather_matrix([self._code_index[f.code] for f in self._facts], len(self.codes))
+            kf = min(cfg.knowledge_top_k, self._fact_gather.shape[1])
+            self._fact_discounts = np.array([cfg.knowledge_discount**i for i in range(kf)], dtype=np.float64)
         inst_df: dict[str, int] = defaultdict(int)
         for tokens in doc_tokens:
             for t in set(tokens):
@@ -240,9 +303,12 @@ class Router:
             empty = np.full((len(self.codes), len(self._discounts)), -1)
             return np.zeros(len(self.codes)), empty, 0.0
         with self._lock:
-            facet = self._facet_bm25.get_scores(specific)
+            facet = self._facet_bm25.get_scores(specific).astype(np.float64)
             whole = self._doc_bm25.get_scores(terms)
-        padded = np.append(facet.astype(np.float64), 0.0)[self._gather]
+            if self._fact_bm25 is not None and cfg.knowledge_in_facets > 0:
+                fact = self._fact_bm25.get_scores(specific).astype(np.float64) * cfg.knowledge_in_facets
+                facet = np.concatenate([facet, fact])
+        padded = np.append(facet, 0.0)[self._gather]
         order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._discounts)]
         best = np.take_along_axis(padded, order, axis=1)
         agg = best @ self._discounts
@@ -253,6 +319,24 @@ class Router:
         wmax = float(whole.max()) or 1.0
         mixed = cfg.facet_mix * agg / fmax + (1 - cfg.facet_mix) * whole.astype(np.float64) / wmax
         return mixed, np.where(best > 0, best_facets, -1), fmax
+
+    def _fact_scores(self, terms: list[str]) -> tuple[Any, Any, float]:
+        """Per institute: raw knowledge score (discounted sum of its best facts' BM25), its best
+        fact indexes (-1: none) and the best institute's raw knowledge score."""
+        import numpy as np
+
+        n = len(self.codes)
+        specific = [t for t in terms if t not in self._generic]
+        if self._fact_bm25 is None or not specific:
+            return np.zeros(n), np.full((n, 1), -1), 0.0
+        with self._lock:
+            raw = self._fact_bm25.get_scores(specific)
+        padded = np.append(raw.astype(np.float64), 0.0)[self._fact_gather]
+        order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._fact_discounts)]
+        best = np.take_along_axis(padded, order, axis=1)
+        agg = best @ self._fact_discounts
+        best_facts = np.where(best > 0, np.take_along_axis(self._fact_gather, order, axis=1), -1)
+        return agg, best_facts, float(agg.max())
 
     def _lookup(self, query: str) -> list[dict]:
         if self.evidence is None or not query.strip():
@@ -281,6 +365,13 @@ class Router:
         excluded = set(exclude)
         terms = self.query_terms(inp)
         text_scores, facets, raw_strength = self._text_scores(terms)
+        fact_raw, facts, fact_strength = self._fact_scores(terms)
+        if cfg.knowledge_weight and fact_strength > 0.0 and raw_strength > 0.0:
+            # facts and profile facets are small documents of the same kind: both raw scores are on
+            # one scale, so a fact that matches the case weakly (one generic word) adds little,
+            # and one that matches it better than any profile facet adds the full weight
+            scale = max(raw_strength * cfg.knowledge_scale, fact_strength)
+            text_scores = (1 - cfg.knowledge_weight) * text_scores + cfg.knowledge_weight * fact_raw / scale
         service = inp.service_type if inp.service_type else None
         region = _normalise_region(inp.region)
         hits = list(evidence) if evidence is not None else self._lookup(f"{inp.title}\n{inp.text}")
@@ -327,7 +418,10 @@ class Router:
             return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=0.0)
         # word-level reasons only where a coordinator will look: the top of the ranking
         for item in scored[: cfg.reason_depth]:
-            item.reasons[:0] = self._text_reasons(facets[self._code_index[item.code]], query_words)
+            idx = self._code_index[item.code]
+            text = self._text_reasons(facets[idx], query_words)
+            text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
+            item.reasons[:0] = text
         return self._decide(scored, service, raw_strength, partner_dominant)
 
     def _partner_dominates(self, text_scores: Any, excluded: set[str]) -> bool:
@@ -347,16 +441,41 @@ class Router:
         for fi in best[:2]:
             if fi < 0:
                 continue
-            facet = self._facets[int(fi)]
+            facet = self._docs[int(fi)]
             # one-syllable stems (쓰, 보) match but explain nothing to a coordinator
             words = [w for w in query_words if w in facet.terms and (len(w) > 1 or w.isascii())]
             matched.extend(w for w in words if w not in matched)
+            if int(fi) >= len(self._facets):  # a knowledge fact that won a facet slot
+                reasons.append(self._fact_reason(facet, query_words))
+                continue
             label = _FACET_LABELS.get(facet.kind, facet.kind)
             snippet = facet.text if len(facet.text) <= 80 else facet.text[:77] + "..."
             reasons.append(f"{label}: {snippet}")
         if matched:
             reasons.insert(0, "matched words: " + ", ".join(matched[:8]))
         return reasons
+
+    def _fact_reasons(self, best: Any, query_words: list[str]) -> list[str]:
+        """``fact (SME programme): <text> [words] <source>`` for the best matching facts."""
+        reasons: list[str] = []
+        seen: set[str] = set()
+        for fi in best[: self.config.knowledge_reasons]:
+            if fi < 0:
+                continue
+            fact = self._facts[int(fi)]
+            if fact.text in seen:
+                continue
+            seen.add(fact.text)
+            reasons.append(self._fact_reason(fact, query_words))
+        return reasons
+
+    @staticmethod
+    def _fact_reason(fact: _Facet, query_words: list[str]) -> str:
+        words = [w for w in query_words if w in fact.terms and (len(w) > 1 or w.isascii())][:5]
+        snippet = fact.text if len(fact.text) <= 90 else fact.text[:87] + "..."
+        label = FACT_LABELS.get(fact.kind, fact.kind)
+        matched = f" [{', '.join(words)}]" if words else ""
+        return f"knowledge ({label}): {snippet}{matched} <{fact.source}>"
 
     def _decide(
         self, scored: list[InstituteScore], service: str | None, raw_strength: float, partner_dominant: bool

@@ -420,8 +420,41 @@
       $("success-due").textContent = formatKst(receipt.guidance_due_at);
       $("success-track").setAttribute("href", trackHref());
     }
+    // "Is this the same problem?": the receipt names the company's similar recent cases. The page
+    // holds only this case's token, so "add to the earlier case" is a merge *request* on this case
+    // (POST /cases/{id}/merge-request); a coordinator confirms and merges.
+    function renderDuplicates() {
+      var dups = (receipt && receipt.possible_duplicates) || [];
+      $("duplicates").hidden = dups.length === 0;
+      var list = $("dup-list");
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      dups.forEach(function (d) {
+        list.appendChild(el("li", null, t("dup.item", { case_number: d.case_number,
+          percent: Math.round(d.title_similarity * 100) })));
+      });
+    }
+    function dupDone(key, vars) {
+      $("dup-merge").disabled = true;
+      $("dup-new").disabled = true;
+      $("dup-status").textContent = t(key, vars);
+    }
+    $("dup-merge").addEventListener("click", function () {
+      var into = receipt.possible_duplicates[0].case_number;
+      fetch("cases/" + encodeURIComponent(receipt.case_id) + "/merge-request", {
+        method: "POST", credentials: "same-origin", body: JSON.stringify({ into: into }),
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+          "X-Tracking-Token": receipt.tracking_token }
+      }).then(function (response) {
+        if (response.ok) { dupDone("dup.requested", { case_number: into }); }
+        else { $("dup-status").textContent = t("dup.failed"); }
+      }).catch(function () { $("dup-status").textContent = t("dup.failed"); });
+    });
+    $("dup-new").addEventListener("click", function () { dupDone("dup.kept"); });
+    onLanguage.push(function () { if (receipt) { renderDuplicates(); } });
+
     function showSuccess() {
       renderSuccess();
+      renderDuplicates();
       $("intake").hidden = true;
       $("success").hidden = false;
       document.title = t("success.title") + " | " + t("intake.doc_title");

@@ -1,0 +1,122 @@
+"""The whole journey of a case: the SME withdraws it, the institute starts work on it.
+
+Public routes need the case's tracking token (404 otherwise, like an unknown case); institute
+routes need the institute's X-Api-Key (401) and answer 404 for a referral that is not the caller's."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from .. import companies, institute_keys, merging, withdrawal
+from ..coordinators import auth
+from .. import institute_service as institutes
+from .common import get_store, header, json_body, json_response, route
+
+bp = Blueprint(__name__)
+
+_JSON_TYPES = ["application/json"]
+
+
+def _token() -> str | None:
+    request = bp.current_request
+    return header(request, "X-Tracking-Token") or (request.query_params or {}).get("token")
+
+
+def _optional_body() -> object:
+    return json_body(bp.current_request) if bp.current_request.raw_body else {}
+
+
+@route(bp, "/cases/{case_id}/withdraw", methods=["POST"], content_types=_JSON_TYPES)
+def withdraw_case(case_id: str):
+    return json_response(withdrawal.withdraw(get_store(), case_id, _token(), _optional_body()))
+
+
+@route(bp, "/institute/referrals/{case_id}/start", methods=["POST"], content_types=_JSON_TYPES)
+def start_referral(case_id: str):
+    code = institute_keys.authenticate(get_store(), header(bp.current_request, "X-Api-Key"))
+    return json_response(institutes.start(get_store(), code, case_id))
+
+
+@route(bp, "/cases/{case_id}/merge-request", methods=["POST"], content_types=_JSON_TYPES)
+def request_merge(case_id: str):
+    return json_response(merging.request_merge(get_store(), case_id, _token(), _optional_body()))
+
+
+def _staff() -> auth.Staff:
+    return auth.authenticate(header(bp.current_request, "Authorization"))
+
+
+@route(bp, "/coordinator/companies/{business_number}", methods=["GET"])
+def company_timeline(business_number: str):
+    auth.require(_staff(), "counselor")
+    key = companies.resolve_company_key(business_number)
+    return json_response(companies.company_timeline(get_store(), key), headers={"Cache-Control": "no-store"})
+
+
+@route(bp, "/coordinator/cases/{case_id}/merge", methods=["POST"], content_types=_JSON_TYPES)
+def merge_case(case_id: str):
+    staff = _staff()
+    return json_response(merging.merge(get_store(), staff, case_id, _optional_body()))
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+_PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_CASE = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_TOKEN = [{"name": "X-Tracking-Token", "in": "header", "required": False, "schema": {"type": "string"}},
+          {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}]
+_KEY = {"name": "X-Api-Key", "in": "header", "required": True, "schema": {"type": "string"},
+        "description": "The institute's API key"}
+
+
+def _err(description: str) -> dict:
+    return {"description": description, **_PROBLEM}
+
+
+_AUTH = {"name": "Authorization", "in": "header", "required": True,
+         "description": "Bearer <JWT> (Cognito; locally `sos1379 token`)", "schema": {"type": "string"}}
+_STAFF_ERRORS = {"401": _err("Missing or invalid token"), "403": _err("Role too low")}
+_INTO = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["into"], "additionalProperties": False,
+    "properties": {"into": {"type": "string", "maxLength": 40}}}}}}
+
+OPENAPI_PATHS = {
+    "/cases/{case_id}/withdraw": {"post": {
+        "summary": "The SME withdraws its case (open statuses only; repeating it changes nothing)",
+        "tags": ["public"], "parameters": [_CASE, *_TOKEN],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"reason": {"type": "string", "maxLength": 1000}}}}}},
+        "responses": {"200": _OK, "404": _err("Unknown case or wrong token"),
+                      "409": _err("The case is no longer open (resolved, closed, handed off)"),
+                      "415": {"description": "Unsupported media type"}, "422": _err("Invalid fields")}}},
+    "/institute/referrals/{case_id}/start": {"post": {
+        "summary": "The accepting institute starts work: the case moves to in_progress", "tags": ["institutes"],
+        "parameters": [_KEY, _CASE],
+        "responses": {"200": _OK, "401": _err("Missing, unknown or revoked API key"),
+                      "404": _err("No such referral for this institute"),
+                      "409": _err("The referral is not accepted or the case cannot start"),
+                      "415": {"description": "Unsupported media type"}}}},
+    "/cases/{case_id}/merge-request": {"post": {
+        "summary": "The SME says this case is the same problem as an earlier case of its company "
+                   "(a coordinator confirms the merge)",
+        "tags": ["public"], "parameters": [_CASE, *_TOKEN], "requestBody": _INTO,
+        "responses": {"200": _OK, "404": _err("Unknown case or wrong token"),
+                      "409": _err("The case is no longer open"),
+                      "415": {"description": "Unsupported media type"},
+                      "422": _err("Invalid fields, or not an earlier case number of the same company")}}},
+    "/coordinator/companies/{business_number}": {"get": {
+        "summary": "Every case of one company from any channel, newest first (counselor+)",
+        "tags": ["coordinators"],
+        "parameters": [_AUTH, {"name": "business_number", "in": "path", "required": True,
+                               "schema": {"type": "string"},
+                               "description": "The business number, or the case's company_key (keeps the "
+                                             "number out of access logs)"}],
+        "responses": {"200": _OK, **_STAFF_ERRORS, "422": _err("Not a business number or company key")}}},
+    "/coordinator/cases/{case_id}/merge": {"post": {
+        "summary": "Merge this case into an earlier case of the same company (coordinator+)",
+        "tags": ["coordinators"], "parameters": [_AUTH, _CASE], "requestBody": _INTO,
+        "responses": {"200": _OK, **_STAFF_ERRORS, "404": _err("Unknown case"),
+                      "409": _err("Different companies, already merged, or the kept case is closed"),
+                      "415": {"description": "Unsupported media type"}, "422": _err("Invalid fields")}}},
+}

@@ -1,0 +1,88 @@
+"""Institute knowledge: public facts about what each institute really does, kept as TOML data.
+
+A profile (``sos1379.routing.profiles``) says how SMEs describe an institute's headline field. The
+knowledge files say what the institute has actually done and can do, well outside that field: its
+research divisions and labs, flagship technologies, notable equipment, SME support programmes and
+typical problems it solved for companies. Each fact is written in Korean and English (our wording)
+and carries the public page it comes from, so a referral's reasons can cite it.
+
+One file per institute code (``<CODE>.toml``) in ``sos1379/data/knowledge``;
+``SOS1379_KNOWLEDGE_DIR`` points the router at an operator-maintained copy instead (the folder
+replaces the package's; a code without a file routes on its profile alone). Files declare
+``schema_version``; the loader rejects versions it does not know, unknown keys and facts without
+a source, so an edit error fails loudly at load time rather than silently routing worse.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+_PACKAGE_KNOWLEDGE = Path(__file__).resolve().parent.parent / "data" / "knowledge"
+
+FactKind = Literal["division", "technology", "equipment", "programme", "case"]
+
+FACT_LABELS: dict[str, str] = {
+    "division": "research division",
+    "technology": "technology",
+    "equipment": "equipment",
+    "programme": "SME programme",
+    "case": "past case",
+}
+
+
+class Fact(BaseModel):
+    """One public fact: what the institute has or did, in both languages, with its source page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FactKind
+    ko: str = Field(min_length=4)
+    en: str = Field(min_length=4)
+    source: str
+    # extra search words SMEs would use for this fact (product names, symptoms); optional
+    terms: list[str] = Field(default_factory=list)
+
+    @field_validator("source")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("source must be a public http(s) URL")
+        return value
+
+
+class InstituteKnowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int
+    code: str
+    reviewed: str = ""  # ISO date of the last review of the file
+    facts: list[Fact] = Field(default_factory=list)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"unsupported knowledge schema_version {value} (this code reads {SCHEMA_VERSION})")
+        return value
+
+
+def knowledge_dir() -> Path:
+    return Path(os.environ.get("SOS1379_KNOWLEDGE_DIR") or _PACKAGE_KNOWLEDGE)
+
+
+def load_knowledge(directory: Path | None = None) -> dict[str, InstituteKnowledge]:
+    """All ``*.toml`` knowledge files in ``directory`` (default: ``knowledge_dir()``), keyed by code."""
+    folder = directory or knowledge_dir()
+    out: dict[str, InstituteKnowledge] = {}
+    for path in sorted(folder.glob("*.toml")):
+        with path.open("rb") as fh:
+            item = InstituteKnowledge(**tomllib.load(fh))
+        if item.code != path.stem:
+            raise ValueError(f"knowledge file {path.name} declares code {item.code!r}")
+        out[item.code] = item
+    return out

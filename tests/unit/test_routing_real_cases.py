@@ -1,0 +1,53 @@
+"""The real-case evaluation set (tests/data/routing_real_{dev,test}.jsonl): schema, and the split
+by source that keeps the test split honest (no site contributes cases to both splits)."""
+import json
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from sos1379.directory import load_directory
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SPLITS = {name: DATA / f"routing_real_{name}.jsonl" for name in ("dev", "test")}
+
+
+def _load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def site(url: str) -> str:
+    """The publishing site of a source URL (www./m./amp. hosts of one paper are one site)."""
+    parts = (urlparse(url).hostname or "").lower().split(".")
+    if len(parts) >= 3 and parts[-1] == "kr" and parts[-2] in {"co", "or", "re", "go", "ne", "ac"}:
+        return ".".join(parts[-3:])
+    return ".".join(parts[-2:])
+
+
+@pytest.mark.parametrize("name", sorted(SPLITS))
+def test_cases_are_well_formed(name):
+    codes = set(load_directory())
+    cases = _load(SPLITS[name])
+    assert len(cases) >= 50
+    for case in cases:
+        assert case["id"].startswith("RW") and case["title"] and case["text"]
+        assert case["lang"] in {"ko", "en"}
+        assert case["expected_decision"] in {"refer", "handoff"}
+        assert case["gold"] and set(case["gold"]) <= codes, case["id"]
+        assert case["source_url"].startswith(("http://", "https://"))
+        partners = {"BIZINFO1357", "CCEI"}
+        assert (case["expected_decision"] == "handoff") == (case["gold"][0] in partners), case["id"]
+
+
+def test_split_is_by_source_and_ids_are_unique():
+    dev, test = _load(SPLITS["dev"]), _load(SPLITS["test"])
+    ids = [c["id"] for c in dev + test]
+    assert len(ids) == len(set(ids)) and len(ids) >= 120
+    assert not {site(c["source_url"]) for c in dev} & {site(c["source_url"]) for c in test}
+
+
+def test_both_splits_have_handoffs_and_english_cases():
+    for name, path in SPLITS.items():
+        cases = _load(path)
+        assert any(c["expected_decision"] == "handoff" for c in cases), name
+        assert any(c["lang"] == "en" for c in cases), name
