@@ -26,12 +26,12 @@ def _optional_body() -> object:
     return json_body(bp.current_request) if bp.current_request.raw_body else {}
 
 
-@route(bp, "/coordinator/queue", methods=["GET"])
+@route(bp, "/coordinator/queue", methods=["GET"], limit="staff")
 def get_queue():
     return json_response(svc.triage_queue(get_store(), _staff()), headers=_NO_STORE)
 
 
-@route(bp, "/coordinator/cases", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def record_intake():
     staff, request = _staff(), bp.current_request
     receipt, created = svc.counselor_intake(get_store(), staff, json_body(request),
@@ -40,61 +40,61 @@ def record_intake():
                                         "Idempotent-Replayed": "false" if created else "true"})
 
 
-@route(bp, "/coordinator/cases/{case_id}", methods=["GET"])
+@route(bp, "/coordinator/cases/{case_id}", methods=["GET"], limit="staff")
 def get_case_detail(case_id: str):
     return json_response(svc.case_detail(get_store(), _staff(), case_id), headers=_NO_STORE)
 
 
-@route(bp, "/coordinator/cases/{case_id}/assign", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/assign", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def assign_case(case_id: str):
     staff = _staff()
     return json_response(svc.assign(get_store(), staff, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/coordinator/cases/{case_id}/reroute", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/reroute", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def reroute_case(case_id: str):
     staff = _staff()
     return json_response(svc.reroute(get_store(), staff, case_id, json_body(bp.current_request)), 202)
 
 
-@route(bp, "/coordinator/cases/{case_id}/notes", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/notes", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def add_note(case_id: str):
     staff = _staff()
     return json_response(svc.add_note(get_store(), staff, case_id, json_body(bp.current_request)), 201)
 
 
-@route(bp, "/coordinator/cases/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def request_info(case_id: str):
     staff = _staff()
     return json_response(svc.request_info(get_store(), staff, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/coordinator/cases/{case_id}/guidance", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/guidance", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def record_guidance(case_id: str):
     staff = _staff()
     return json_response(svc.record_guidance(get_store(), staff, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/coordinator/cases/{case_id}/handoff", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/handoff", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def handoff_case(case_id: str):
     staff = _staff()
     return json_response(svc.handoff(get_store(), staff, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/coordinator/cases/{case_id}/close", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/close", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def close_case(case_id: str):
     staff = _staff()
     return json_response(svc.close(get_store(), staff, case_id, _optional_body()))
 
 
-@route(bp, "/stats", methods=["GET"])
+@route(bp, "/stats", methods=["GET"], limit="staff")
 def get_stats():
     staff = _staff()
     month = (bp.current_request.query_params or {}).get("month")
     return json_response(reporting.stats_for_staff(get_store(), staff, month), headers=_NO_STORE)
 
 
-@route(bp, "/cases/{case_id}/rating", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/cases/{case_id}/rating", methods=["POST"], content_types=_JSON_TYPES, limit="lookup")
 def rate_case(case_id: str):
     request = bp.current_request
     token = header(request, "X-Tracking-Token") or (request.query_params or {}).get("token")

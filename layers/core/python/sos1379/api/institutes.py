@@ -24,7 +24,7 @@ def _optional_body() -> object:
     return json_body(bp.current_request) if bp.current_request.raw_body else {}
 
 
-@route(bp, "/institute/referrals", methods=["GET"])
+@route(bp, "/institute/referrals", methods=["GET"], limit="institute")
 def list_referrals():
     code = _institute()
     status = (bp.current_request.query_params or {}).get("status")
@@ -32,37 +32,37 @@ def list_referrals():
                          headers={"Cache-Control": "no-store"})
 
 
-@route(bp, "/institute/referrals/{case_id}", methods=["GET"])
+@route(bp, "/institute/referrals/{case_id}", methods=["GET"], limit="institute")
 def get_referral(case_id: str):
     code = _institute()
     return json_response(svc.get_referral(get_store(), code, case_id), headers={"Cache-Control": "no-store"})
 
 
-@route(bp, "/institute/referrals/{case_id}/accept", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/accept", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def accept_referral(case_id: str):
     code = _institute()
     return json_response(svc.accept(get_store(), code, case_id))
 
 
-@route(bp, "/institute/referrals/{case_id}/decline", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/decline", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def decline_referral(case_id: str):
     code = _institute()
     return json_response(svc.decline(get_store(), code, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/institute/referrals/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def request_info(case_id: str):
     code = _institute()
     return json_response(svc.request_info(get_store(), code, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/institute/referrals/{case_id}/resolve", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/resolve", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def resolve_referral(case_id: str):
     code = _institute()
     return json_response(svc.resolve(get_store(), code, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/cases/{case_id}/reply", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/cases/{case_id}/reply", methods=["POST"], content_types=_JSON_TYPES, limit="lookup")
 def reply_to_request(case_id: str):
     request = bp.current_request
     token = header(request, "X-Tracking-Token") or (request.query_params or {}).get("token")

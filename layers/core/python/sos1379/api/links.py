@@ -10,7 +10,7 @@ from .common import get_store, route
 bp = Blueprint(__name__)
 
 
-@route(bp, "/t/{token}", methods=["GET"])
+@route(bp, "/t/{token}", methods=["GET"], limit="lookup")
 def short_link(token: str):
     survey = (bp.current_request.query_params or {}).get("s") == "1"
     target = links.redirect_target(get_store(), token, survey=survey)
