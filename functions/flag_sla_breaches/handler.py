@@ -22,4 +22,5 @@ def lambda_handler(event, context):
     metrics.add_metric(name="SlaAtRisk", unit=MetricUnit.Count, value=run.at_risk)
     metrics.add_metric(name="SlaBreached", unit=MetricUnit.Count, value=run.breached)
     metrics.add_metric(name="SlaAlertsSent", unit=MetricUnit.Count, value=run.alerts)
+    metrics.add_metric(name="PartnerHandoffsLapsed", unit=MetricUnit.Count, value=len(run.handoffs_lapsed))
     return {k: v for k, v in run.as_dict().items() if k != "flagged_cases"}

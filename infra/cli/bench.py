@@ -24,6 +24,7 @@ BENCHMARKS = {
     "sla": "sos1379.sla_bench:run",
     "faults": "infra.bench.faults:run",
     "load": "infra.bench.load:run",
+    "stats": "infra.bench.stats:run",
 }
 
 

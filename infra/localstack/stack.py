@@ -221,6 +221,12 @@ class LocalStack:
         self.services.append(handle)
         self.service_env.update(handle.env() if hasattr(handle, "env") else
                                 {f"{k.upper()}_URL": v for k, v in handle.urls.items()})
+        # the domestic AlimTalk/SMS provider (NOTIFY_PROVIDER_URL -> NotifyProviderUrl)
+        from infra.standins.messaging import start_messaging_standin
+
+        messaging = start_messaging_standin()
+        self.services.append(messaging)
+        self.service_env.update(messaging.env())
         log.info("services.started", extra={"fields": {"standins": handle.urls, "scale": self.options.standin_scale}})
 
     def _parameters(self, sam: dict[str, Any]) -> dict[str, Any]:

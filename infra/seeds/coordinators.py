@@ -12,7 +12,13 @@ import secrets
 VARIABLE = "COORDINATOR_DEV_JWT_SECRET"
 
 
+LOCAL_FLAG = "SOS1379_LOCAL_STACK"
+
+
 def seed(stack) -> None:
+    # The staff console's dev login exists only where this flag is set: never by template.yaml.
+    stack.env[LOCAL_FLAG] = "1"
+    os.environ[LOCAL_FLAG] = "1"
     if len(stack.env.get(VARIABLE) or "") >= 32:
         return
     secret = secrets.token_urlsafe(32)

@@ -6,6 +6,8 @@ parameter that NotifySenderIdentity uses). moto marks a created identity verifie
 MessageRejected. SNS SMS needs no setup in moto. Idempotent."""
 from __future__ import annotations
 
+import json
+
 
 def _data_json_without_docker() -> None:
     """``sos1379 outbox`` reads moto's ``/moto-api/data.json``, which reads every public attribute
@@ -30,8 +32,20 @@ def _data_json_without_docker() -> None:
     DockerModel.docker_client = property(docker_client)
 
 
+def _provider_credentials(stack) -> None:
+    """The domestic provider's credentials in the secret store, as in AWS: an SSM SecureString
+    (NotifyProviderSecretParameter) holding the stand-in provider's keys."""
+    from infra.standins.messaging import MessagingStandin
+
+    names = {(fn.get("env") or {}).get("NOTIFY_PROVIDER_SECRET_PARAMETER") for fn in (stack.functions or {}).values()}
+    for name in sorted(n for n in names if n):
+        stack.client("ssm").put_parameter(Name=name, Type="SecureString", Overwrite=True,
+                                          Value=json.dumps(MessagingStandin.credentials()))
+
+
 def seed(stack) -> None:
     _data_json_without_docker()
+    _provider_credentials(stack)
     # NOTIFY_SENDER_EMAIL is !Ref NotifySenderEmail, the parameter NotifySenderIdentity declares:
     # reading it from the resolved function environment avoids re-parsing template.yaml (~1 s).
     identities = {stack.env["NOTIFY_SENDER_EMAIL"]} if (stack.env or {}).get("NOTIFY_SENDER_EMAIL") else set()

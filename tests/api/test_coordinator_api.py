@@ -276,12 +276,21 @@ def test_stats_count_the_month_when_coordinator_asks(client, store, sample_case)
 
     submit(store, sample_case)
     submit(store, {**sample_case, "channel": "call_center", "service_type": "equipment"})
+    # /stats reads the monthly counters, which the outbox relay keeps as the stream arrives
+    from sos1379.outbox import relay_record
+    from tests.integration.test_outbox import stream_records
+
+    for record in stream_records(store.table_name):
+        relay_record(record)
     month = utcnow().astimezone(korea.SEOUL).strftime("%Y-%m")
     stats = client.http.get(f"/stats?month={month}", headers=ALICE).json_body
     assert stats["total"] == 2
     assert stats["by_channel"] == {"web": 1, "call_center": 1}
     assert stats["by_region"] == {"daejeon": 2}
     assert client.http.get("/stats?month=2026-13", headers=ALICE).status_code == 422
+    csv_answer = client.http.get(f"/stats?month={month}&format=csv", headers=ALICE)
+    assert csv_answer.headers["Content-Type"].startswith("text/csv")
+    assert f"{month},total,cases,2" in csv_answer.body.decode()
 
 
 def test_cognito_access_token_is_accepted_when_signed_by_the_pool_key(client, monkeypatch):

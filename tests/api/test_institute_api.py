@@ -230,12 +230,14 @@ def test_action_bodies_are_validated_when_fields_are_missing_or_unknown(client, 
     assert store.get_case(case_id)["status"] == "referred"
 
 
-def test_key_creation_rejects_partners_and_unknown_codes_when_asked(store):
+def test_key_creation_rejects_unknown_codes_and_partner_keys_fail_on_the_institute_api(client, store):
     from sos1379.errors import ValidationFailed
 
-    for code in ("CCEI", "BIZINFO1357", "NOPE"):
+    for code in ("CCEI", "NOPE"):  # a partner family is not a key holder; its regional centers are
         with pytest.raises(ValidationFailed):
             institute_keys.create_key(store, code)
+    partner_key, _ = institute_keys.create_key(store, "BIZINFO1357")  # hand-off partners hold keys too ...
+    assert call(client, "GET", "/institute/referrals", partner_key).status_code == 401  # ... not for this API
     key, record = institute_keys.create_key(store, "kitech")
     assert record["institute"] == "KITECH" and key.startswith(institute_keys.KEY_PREFIX)
     stored = store.table.get_item(Key={"PK": f"APIKEY#{institute_keys.hash_key(key)}", "SK": "META"})["Item"]

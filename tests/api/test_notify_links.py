@@ -28,7 +28,7 @@ def test_short_link_redirects_to_tracking_page_when_token_is_live(aws, sample_ca
         resp = client.http.get(f"/t/{link.token}")
         survey = client.http.get(f"/t/{link.token}?s=1")
     assert resp.status_code == 302
-    assert resp.headers["Location"] == f"../track?case={receipt['case_id']}&token={link.token}"
+    assert resp.headers["Location"] == f"../track?case={receipt['case_id']}&token={link.token}&lang=ko"
     assert survey.headers["Location"].endswith("&survey=1")
     assert verify_link_token(store, receipt["case_id"], link.token)
 

@@ -114,7 +114,7 @@ def test_notification_link_token_opens_the_case_and_short_link_redirects(client,
     assert view.status_code == 200 and view.json_body["case_number"] == receipt["case_number"]
     short = client.http.get(f"/t/{links.token}")
     assert short.status_code == 302
-    assert short.headers["Location"] == f"../track?case={receipt['case_id']}&token={links.token}"
+    assert short.headers["Location"] == f"../track?case={receipt['case_id']}&token={links.token}&lang=ko"
     other = post_case(client, {**sample_case, "title": "다른 사례의 제목입니다"}).json_body
     assert client.http.get(f"/cases/{other['case_id']}", headers={"X-Tracking-Token": links.token}).status_code == 404
 

@@ -92,8 +92,9 @@ def test_failed_acknowledgement_leaves_message_on_queue_when_api_refuses(aws, st
 
 def test_dev_keys_authenticate_each_institute_when_seeded_locally(aws, store):
     seeded = institute_keys.seed_dev_keys(store)
-    assert len(seeded) == 31 and seeded["KITECH"] == "dev-KITECH-key"
+    assert len(seeded) == 31 + 18 and seeded["KITECH"] == "dev-KITECH-key"  # institutes and hand-off partners
     assert institute_keys.authenticate(store, "dev-KITECH-key") == "KITECH"
+    assert institute_keys.authenticate(store, "dev-CCEI-DAEJEON-key", partner=True) == "CCEI-DAEJEON"
     assert institute_keys.seed_dev_keys(store, ["KITECH"]) == {"KITECH": "dev-KITECH-key"}  # idempotent
 
 

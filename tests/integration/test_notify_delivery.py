@@ -13,7 +13,6 @@ from sos1379.events import CaseEvent, parse_iso
 from sos1379.korea import SEOUL
 from sos1379.lifecycle import EventType
 from sos1379.notify import runtime
-from sos1379.notify.templates import sms_length
 from sos1379.store import CaseStore
 from tests.conftest import load_event
 from tests.integration.notify_support import (SENDER, Context, fail_next, load_handler, sent_messages,
@@ -72,8 +71,11 @@ def test_both_channels_get_exactly_one_sms_and_one_email_in_korean_when_case_sub
     phone, sms = sent.sms[0]
     assert phone == "+821012345678"
     assert receipt["case_number"] in sms and "https://sos1379.example.kr/t/" in sms
-    assert sms_length(sms).segments == 1 and sms_length(sms).encoding == "UCS-2"
+    # the news itself, not a bare link: case number, due date (KST), link; no submitter text
+    assert "첫 안내 기한" in sms and "12월 1일(화)" in sms
+    assert sample_case["title"] not in sms and sample_case["company"]["name"] not in sms
     email = sent.emails[0]
+    assert "12월 1일(화)" in email["body"] and sample_case["title"] not in email["body"] + email["subject"]
     assert email["to"] == ["minsu.kim@example.com"] and email["source"] == SENDER
     assert receipt["case_number"] in email["subject"] and "접수되었습니다" in email["subject"]
     assert f"https://sos1379.example.kr/track?case={receipt['case_id']}&token=" in email["body"]
@@ -88,7 +90,8 @@ def test_email_link_opens_the_case_when_sme_follows_it(aws, notify, sample_case)
     set_clock(at_kst(10, 5))
     notify.lambda_handler(sqs_event(body), Context(5000))
     link = sent_messages().emails[0]["body"].split("track?case=")[1].split()[0]
-    case_id, token = link.split("&token=")
+    case_id, token = link.split("&lang=")[0].split("&token=")
+    assert link.endswith("&lang=ko")
     store = CaseStore(aws.tables["CasesTable"])
     assert verify_link_token(store, case_id, token)
     assert not verify_link_token(store, case_id, token[:-1] + ("A" if token[-1] != "A" else "B"))
@@ -129,6 +132,26 @@ def test_english_contact_gets_english_email_only_when_email_is_the_only_channel(
     assert len(sent.emails) == 1
     assert "We received your request" in sent.emails[0]["subject"]
     assert receipt["case_number"] in sent.emails[0]["body"] and "/track?case=" in sent.emails[0]["body"]
+    # every link opens the tracking page in English: the API receipt, the email, the short link
+    assert receipt["tracking_url"].endswith("&lang=en")
+    assert "&lang=en" in sent.emails[0]["body"].split("/track?case=")[1].split()[0]
+    assert "Dec" in sent.emails[0]["body"] and "KST" in sent.emails[0]["body"]
+
+
+def test_english_contact_gets_english_text_and_short_link_opens_english_page_when_sms_chosen(aws, notify):
+    from sos1379.notify.links import redirect_target
+
+    payload = load_event("cases/sensor_drift_en.json")
+    payload["contact"]["preferred_channels"] = ["sms", "email"]
+    receipt, body = submit(aws, payload)
+    set_clock(at_kst(10, 5))
+    notify.lambda_handler(sqs_event(body), Context(5000))
+    (_, text), = sent_messages().sms
+    assert "We received your technology-support request" in text and receipt["case_number"] in text
+    assert "First guidance by: Tue 1 Dec" in text
+    token = text.split("/t/")[1].split()[0]
+    target = redirect_target(CaseStore(aws.tables["CasesTable"]), token)
+    assert target.endswith("&lang=en") and f"case={receipt['case_id']}" in target
 
 
 def test_korean_case_gets_no_sms_when_sme_chose_email_only(aws, notify, sample_case):
@@ -215,8 +238,8 @@ def test_exactly_one_sms_when_process_crashes_after_provider_accepted_then_messa
     class CrashAfterAccept:
         name = "sns"
 
-        def send_sms(self, phone, text):
-            result = real_sms.send_sms(phone, text)  # the provider accepted it...
+        def send(self, message):
+            result = real_sms.send(message)  # the provider accepted it...
             raise Crash()                             # ...and the process died before recording it
 
     notifier.sms = CrashAfterAccept()

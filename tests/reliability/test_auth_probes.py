@@ -20,6 +20,7 @@ from chalice.test import Client
 from app import app
 from sos1379 import institute_keys, intake, referrals
 from sos1379.api.openapi import document
+from sos1379.coordinators import auth
 from sos1379.coordinators.auth import DEV_AUDIENCE, mint_dev_token
 from sos1379.coordinators.settings import DEV_ISSUER
 from sos1379.routing import InstituteScore, RoutingResult
@@ -32,13 +33,16 @@ UNKNOWN_CASE = "0" * 32
 # path pattern -> probe class. Every route of the app must match exactly one.
 PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/$|^/track$|^/static/\{name\}$", "public"),
-    (r"^/(services|institutes|health|openapi\.json)$", "public"),
+    (r"^/(services|institutes|partners|health|openapi\.json)$", "public"),
     (r"^/catalog/search$", "public"),                          # public, read-only catalog search
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
     (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request))?$", "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
+    (r"^/partner/handoffs(/\{case_id\}(/[a-z-]+)?)?$", "partner_key"),
     (r"^/coordinator/|^/stats$", "staff"),
+    (r"^/statistics$|^/console$", "public"),                   # public statistics, the console's shell
+    (r"^/console/dev-login$", "local_only"),                  # exists on the local stack only
 ]
 
 BODIES = {
@@ -54,7 +58,9 @@ BODIES = {
     "/coordinator/cases/{case_id}/guidance": {"summary": "probe guidance"},
     "/coordinator/cases/{case_id}/handoff": {"partner": "BIZINFO1357"},
     "/coordinator/cases/{case_id}/close": {},
+    "/console/dev-login": {"role": "lead", "sub": "probe"},
     "/cases/{case_id}/merge-request": {"into": "261126-0001"},
+    "/partner/handoffs/{case_id}/return": {"reason": "우리 분야가 아닙니다."},
     "/coordinator/cases/{case_id}/merge": {"into": "261126-0001"},
 }
 
@@ -89,6 +95,7 @@ class World:
     owner_key: str
     other_key: str
     secrets: list[str]
+    partner_key: str = ""
 
 
 @pytest.fixture
@@ -108,11 +115,12 @@ def world(aws, sample_case, monkeypatch):
     referrals.route_case_event(store, message, router=_Router(), evidence=lambda text, n: [])
     owner_key, _ = institute_keys.create_key(store, OWNER)
     other_key, _ = institute_keys.create_key(store, OTHER)
+    partner_key, _ = institute_keys.create_key(store, "CCEI-JEJU")
     contact = sample_case["contact"]
     with Client(app) as client:
         yield World(client, receipt["case_id"], receipt["tracking_token"], other["tracking_token"], owner_key,
                     other_key, [sample_case["title"], contact["email"], contact["phone"], "1234-5678",
-                                "+821012345678", sample_case["company"]["business_number"]])
+                                "+821012345678", sample_case["company"]["business_number"]], partner_key)
     get_staff_settings.cache_clear()
 
 
@@ -146,7 +154,21 @@ def probes(w: World, path: str, method: str) -> list[tuple[str, dict, str, set[i
         list_route = "{case_id}" not in path
         return [("no key", {}, case, {401}), ("wrong key", {"X-Api-Key": "sos1379ik_wrong"}, case, {401}),
                 ("dev key outside the local stack", {"X-Api-Key": institute_keys.dev_key(OWNER)}, case, {401}),
-                ("another institute's key", {"X-Api-Key": w.other_key}, case, {200} if list_route else {404})]
+                ("another institute's key", {"X-Api-Key": w.other_key}, case, {200} if list_route else {404}),
+                ("another institute's user token", {"Authorization": "Bearer " + auth.mint_dev_institute_token(
+                    SECRET, "probe", OTHER)}, case, {200} if list_route else {404}),
+                ("staff token as an institute", {"Authorization": f"Bearer {staff_token('lead')}"}, case, {401}),
+                ("institute user token with a forged signature", {"Authorization": "Bearer " + auth.mint_dev_institute_token(
+                    "f" * 48, "probe", OWNER)}, case, {401})]
+    if cls == "local_only":
+        return [("outside the local stack", {}, case, {404})]
+    if cls == "partner_key":
+        list_route = "{case_id}" not in path
+        return [("no key", {}, case, {401}), ("wrong key", {"X-Api-Key": "sos1379ik_wrong"}, case, {401}),
+                ("an institute's key", {"X-Api-Key": w.owner_key}, case, {401}),
+                ("dev key outside the local stack", {"X-Api-Key": institute_keys.dev_key("BIZINFO1357")}, case,
+                 {401}),
+                ("another partner's key", {"X-Api-Key": w.partner_key}, case, {200} if list_route else {404})]
     if cls == "staff":
         role = min_role(path, method)
         assert role, f"{method} {path}: the OpenAPI summary names no minimum role"

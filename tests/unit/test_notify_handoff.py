@@ -17,7 +17,7 @@ def test_regional_ccei_is_named_when_case_is_handed_off(sample_case, language, e
                             data={"partner": partner_for("CCEI", case)})
     values = personalise(case, message, build_links("c1", "tok", "http://x"), load_templates(), language)
     assert values["partner"] == expected
-    assert values["partner_contact"]
+    assert values["partner_phone"] and values["partner_url"].startswith("https://")
 
 
 def test_bare_partner_code_still_renders(sample_case):
@@ -25,4 +25,5 @@ def test_bare_partner_code_still_renders(sample_case):
     message = NotifyMessage(event_id="e1", case_id="c1", type="case.handed_off", at="2026-11-26T01:00:00Z",
                             data={"partner": "BIZINFO1357"})
     values = personalise(case, message, build_links("c1", "tok", "http://x"), load_templates(), "ko")
-    assert "1357" in values["partner"]
+    assert "1357" in values["partner"] and values["partner_phone"].startswith("1357")
+    assert values["partner_url"].startswith("https://www.bizinfo.go.kr")

@@ -13,12 +13,17 @@ from sos1379.notify.channels import PermanentSendError, TransientSendError, clas
 from sos1379.notify.links import build_links
 from sos1379.notify.quiet import in_quiet_hours, next_hop_seconds, release_at
 from sos1379.notify.service import backoff_seconds, chosen_channels
-from sos1379.notify.templates import PLACEHOLDERS, TemplateError, load_templates, parse_templates, sms_length
+from sos1379.notify.templates import (ALIMTALK_MAX_CHARS, PLACEHOLDERS, SUBMITTER_TEXT, TemplateError, approved_hash,
+                                      euckr_bytes, load_templates, parse_templates, sms_length, variables_of)
 
-VALUES = {"case_number": "261126-0007", "title": "용접부 균열", "company": "한빛정밀",
-          "due_date": "11월 30일(월) 18:00", "institute": "한국생산기술연구원", "question": "사진을 보내주세요",
-          "answer_due": "", "summary": "열처리 조건 변경", "partner": "기업마당 1357", "partner_contact": "1357",
-          **{k: v for k, v in build_links("c" * 32, "T" * 16, "https://sos1379.kr").__dict__.items() if k != "token"}}
+LINKS = build_links("c" * 32, "T" * 16, "https://sos1379.kr", language="ko")
+VALUES = {"case_number": "261126-0007", "due_date": "11월 30일(월) 18:00", "institute": "한국생산기술연구원",
+          "question": "사진을 보내주세요", "answer_due": "", "partner": "기업마당 1357", "partner_phone": "1357",
+          "partner_url": "https://www.bizinfo.go.kr", "missed_date": "11월 30일(월) 18:00",
+          "new_date": "12월 1일(화) 18:00", "link": LINKS.short_url, "link_pc": LINKS.tracking_url,
+          "survey_link": LINKS.survey_short_url}
+# what a submitter could type: must never reach a message body or subject
+SUBMITTED = {"title": "용접부 균열 XYZZY-TITLE", "company": "한빛정밀 XYZZY-COMPANY"}
 
 
 def kst(hour: int, minute: int = 0, day: int = 26) -> datetime:
@@ -30,33 +35,85 @@ def test_every_notify_event_renders_in_both_languages_when_all_values_are_given(
     rendered = load_templates().render(event_type, language, VALUES)
     assert rendered.language == language
     assert "261126-0007" in rendered.email_subject
-    assert VALUES["tracking_url"] in rendered.email_body
-    assert "261126-0007" in rendered.sms and VALUES["short_url"].split("/t/")[0] in rendered.sms
-    assert "{" not in rendered.sms + rendered.email_subject + rendered.email_body
+    assert VALUES["link_pc"] in rendered.email_body
+    assert "261126-0007" in rendered.alimtalk_text and "261126-0007" in rendered.text
+    assert rendered.buttons and rendered.buttons[0].mobile == VALUES["link"]
+    assert VALUES["link"] in rendered.text  # the button, written out for the text fallback
+    assert rendered.alimtalk_code.endswith(language.upper() + "_01") or rendered.alimtalk_code
+    everything = rendered.text + rendered.alimtalk_text + rendered.email_subject + rendered.email_body
+    assert "{" not in everything and "#{" not in everything
+    assert len(rendered.alimtalk_text) <= ALIMTALK_MAX_CHARS
+
+
+@pytest.mark.parametrize("event_type,language", itertools.product(sorted(NOTIFY_EVENTS), ["ko", "en"]))
+def test_no_submitter_text_reaches_any_message_when_case_values_hold_title_and_company(event_type, language):
+    rendered = load_templates().render(event_type, language, {**VALUES, **SUBMITTED})
+    everything = rendered.text + rendered.alimtalk_text + rendered.email_subject + rendered.email_body
+    assert "XYZZY" not in everything
+
+
+def test_news_is_in_the_message_when_each_event_is_rendered():
+    t = load_templates()
+    receipt = t.render("case.submitted", "ko", VALUES)
+    assert "261126-0007" in receipt.alimtalk_text and "11월 30일(월) 18:00" in receipt.alimtalk_text
+    ask = t.render("case.info_requested", "ko", VALUES)
+    assert "사진을 보내주세요" in ask.alimtalk_text and "답변" in ask.alimtalk_text
+    assert "한국생산기술연구원" in t.render("case.referred", "ko", VALUES).alimtalk_text
+    assert "한국생산기술연구원" in t.render("case.accepted", "en", VALUES).alimtalk_text
+    resolved = t.render("case.resolved", "ko", VALUES)
+    assert [b.mobile for b in resolved.buttons] == [VALUES["link"], VALUES["survey_link"]]
+    handoff = t.render("case.handed_off", "ko", VALUES).alimtalk_text
+    assert "기업마당 1357" in handoff and "1357" in handoff and "https://www.bizinfo.go.kr" in handoff
+    delay = t.render("sla.breached", "en", VALUES).alimtalk_text
+    assert "sorry" in delay.lower() and "12월 1일(화) 18:00" in delay
 
 
 def test_templates_only_use_known_placeholders_when_parsed():
     import string
 
     raw = load_templates().raw
-    texts = [raw["sms_short"][lang] for lang in ("ko", "en")] + [raw["email_footer"][lang] for lang in ("ko", "en")]
+    texts = [raw["email_footer"][lang] for lang in ("ko", "en")]
+    variables = set()
     for event in raw["events"].values():
         for lang in ("ko", "en"):
-            texts += [event[lang][k] for k in ("sms", "email_subject", "email_body")]
+            texts += [event[lang][k] for k in ("email_subject", "email_body")]
+            variables |= variables_of(event[lang]["alimtalk"])
+            for button in event[lang]["buttons"]:
+                variables |= variables_of(button["mobile"] + button["pc"])
     used = {name for text in texts for _, name, _, _ in string.Formatter().parse(text) if name}
-    assert used <= PLACEHOLDERS
+    assert used <= PLACEHOLDERS and variables <= PLACEHOLDERS
+    assert not (used | variables) & SUBMITTER_TEXT
+
+
+def test_every_alimtalk_code_is_unique_and_matches_its_approved_text_when_templates_load():
+    """A changed wording is a new template code: Kakao approved the text, not the code."""
+    import tomllib
+    from pathlib import Path
+
+    import sos1379
+
+    approved = tomllib.loads((Path(sos1379.__file__).parent / "data" / "templates" /
+                              "alimtalk_approved.toml").read_text(encoding="utf-8"))
+    templates = load_templates()
+    codes = [templates.events[e][lang]["alimtalk_code"] for e in templates.events for lang in ("ko", "en")]
+    assert len(codes) == len(set(codes))
+    for code, entry in templates.alimtalk_templates().items():
+        assert code in approved, f"{code} is not approved: register it with Kakao and add it"
+        assert approved[code] == approved_hash(entry["text"], entry["buttons"]), \
+            f"{code}: the wording changed; an approved template cannot be edited, use a new code"
 
 
 def test_unknown_placeholder_fails_loudly_when_a_template_has_a_typo():
     bad = parse_templates('''
-[sms_short]
-ko = "{case_number}"
 [email_footer]
 ko = ""
 [events."case.submitted"]
 urgent = true
 [events."case.submitted".ko]
-sms = "{case_numbr}"
+alimtalk_code = "X"
+alimtalk = "#{case_numbr}"
+buttons = []
+lms_subject = "s"
 email_subject = "x"
 email_body = "y"
 ''')
@@ -76,17 +133,36 @@ def test_korean_sms_counts_ucs2_segments_of_70_when_measured():
     assert sms_length("A" * 69 + "가").encoding == "UCS-2"
 
 
-def test_long_sms_becomes_short_form_with_case_number_and_link_when_over_one_segment():
-    rendered = load_templates().render("case.submitted", "ko", VALUES)
-    assert rendered.sms_short_form
-    assert rendered.sms == f"[1379] 261126-0007 진행상황 {VALUES['short_url']}"
-    assert rendered.sms_segments == 1
+def test_euckr_counts_hangul_as_two_bytes_when_sizing_a_text_message():
+    assert euckr_bytes("가" * 45) == 90 and euckr_bytes("A" * 90) == 90
+    assert euckr_bytes("[1379] 접수") == 11
+    assert euckr_bytes("😀") == 2
 
 
-def test_english_sms_keeps_full_text_when_it_fits_160_gsm_characters():
-    values = {**VALUES, "due_date": "Mon 30 Nov 18:00 KST"}
-    rendered = load_templates().render("case.submitted", "en", values)
-    assert not rendered.sms_short_form and "Guidance by Mon 30 Nov 18:00 KST" in rendered.sms
+def _one_event(text: str) -> str:
+    return f'''
+fallback_prefix = {{ ko = "" }}
+[email_footer]
+ko = ""
+[events."case.submitted"]
+urgent = true
+[events."case.submitted".ko]
+alimtalk_code = "X"
+alimtalk = "{text}"
+buttons = []
+lms_subject = "[1379] 접수"
+email_subject = "x"
+email_body = "y"
+'''
+
+
+def test_text_goes_as_sms_when_it_fits_90_bytes_and_as_lms_with_subject_otherwise():
+    short = parse_templates(_one_event("접수번호 #{case_number} 접수 완료")).render("case.submitted", "ko", VALUES)
+    assert short.text_kind == "sms" and short.text_subject == "" and short.text_bytes <= 90
+    long = parse_templates(_one_event("가" * 46)).render("case.submitted", "ko", VALUES)
+    assert long.text_kind == "lms" and long.text_subject == "[1379] 접수" and long.text_bytes > 90
+    full = load_templates().render("case.submitted", "ko", VALUES)
+    assert full.text_kind == "lms" and "11월 30일(월) 18:00" in full.text  # never cut to a bare link
 
 
 @pytest.mark.parametrize("local,expected", [

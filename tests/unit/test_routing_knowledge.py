@@ -95,3 +95,27 @@ def get_default() -> Router:
     from sos1379.routing import get_router
 
     return get_router()
+
+
+def test_knowledge_switched_off_routes_exactly_as_without_facts():
+    from sos1379.routing import RouterConfig
+
+    off = Router(config=RouterConfig(knowledge_weight=0.0, knowledge_in_facets=0.0))
+    none = Router(knowledge={})
+    for case in (
+        RoutingInput(title="파이프 절단 폐수", text="배관을 자를 때 물을 써서 폐수가 많이 나옵니다"),
+        RoutingInput(title="Bearing noise", text="Our pump bearings get loud after a month", lang="en"),
+    ):
+        a, b = off.route(case), none.route(case)
+        assert [(s.code, s.score) for s in a.institutes] == [(s.code, s.score) for s in b.institutes]
+        assert not any(r.startswith("knowledge (") for s in a.institutes[:3] for r in s.reasons)
+
+
+def test_reasons_cite_each_matched_fact_once():
+    result = get_default().route(RoutingInput(
+        title="농산물 저장고 곰팡이", text="저온 저장고에서 과일에 곰팡이가 피고 숙성이 빨라 손실이 큽니다. 약품 없이 살균하고 싶어요"))
+    for item in result.institutes[:5]:
+        cited = [r for r in item.reasons if r.startswith("knowledge (")]
+        assert len(cited) == len(set(cited)), item.code
+    kfe = next(s for s in result.institutes if s.code == "KFE")
+    assert any(r.startswith("knowledge (") and "<http" in r for r in kfe.reasons)

@@ -39,9 +39,16 @@ def dev_key(code: str) -> str:
     return f"dev-{code}-key"
 
 
+def _key_holders() -> list[str]:
+    """Institutes that receive referrals and hand-off partners (sos1379.partners) hold keys."""
+    from .partners import partner_codes
+
+    return [*referral_codes(), *partner_codes()]
+
+
 def _check_code(code: str) -> str:
     code = (code or "").upper()
-    if code not in referral_codes():
+    if code not in _key_holders():
         raise ValidationFailed([FieldError("institute", "referral을 받는 기관 코드가 아닙니다.",
                                            "Not the code of an institute that receives referrals.",
                                            "unknown_institute")])
@@ -94,13 +101,18 @@ def revoke_key(store: CaseStore, code: str, key_id: str, *, now: datetime | None
     return {"key_id": key_id, "institute": code, "revoked": True, "revoked_at": at}
 
 
-def authenticate(store: CaseStore, key: str | None) -> str:
-    """The institute code a key belongs to; Unauthorized when missing, unknown or revoked."""
+def authenticate(store: CaseStore, key: str | None, *, partner: bool = False) -> str:
+    """The institute code a key belongs to; Unauthorized when missing, unknown or revoked. With
+    ``partner=True`` only hand-off partners' keys are accepted, otherwise only institutes'."""
     if not key:
         raise Unauthorized("An X-Api-Key header is required", "X-Api-Key 헤더가 필요합니다")
     item = store.table.get_item(Key={"PK": f"APIKEY#{hash_key(key)}", "SK": "META"}).get("Item")
     if item is None or item.get("revoked") or item.get("kind") != "apikey":
         raise Unauthorized("Unknown or revoked API key", "알 수 없거나 폐기된 API 키입니다")
+    from .partners import load_partners
+
+    if (item["institute"] in load_partners()) != partner:
+        raise Unauthorized("This API key is not valid for this API", "이 API에 쓸 수 없는 키입니다")
     return item["institute"]
 
 
@@ -109,7 +121,7 @@ def seed_dev_keys(store: CaseStore, codes: Iterable[str] | None = None, *, now: 
     batches, so a stack start pays a few requests, not one transaction per institute).
     LOCAL STACK ONLY."""
     now = now or utcnow()
-    seeded = {code: dev_key(code) for code in (_check_code(c) for c in (codes or referral_codes()))}
+    seeded = {code: dev_key(code) for code in (_check_code(c) for c in (codes or _key_holders()))}
     with store.table.batch_writer() as batch:
         for code, key in seeded.items():
             for item in _key_items(code, key, now):

@@ -53,7 +53,7 @@ def _public_receipt(case: dict, token: str) -> dict:
     return {
         "case_id": case["case_id"], "case_number": case["case_number"], "tracking_token": token,
         "status": case["status"], "guidance_due_at": case["guidance_due_at"], "created_at": case["created_at"],
-        "tracking_url": f"{base}/track?case={case['case_id']}&token={token}",
+        "tracking_url": f"{base}/track?case={case['case_id']}&token={token}&lang={case.get('language') or 'ko'}",
     }
 
 
@@ -185,11 +185,32 @@ def public_view(store: CaseStore, case: dict) -> dict:
         "contact": {"phone": korea.mask_phone(case["contact"]["phone"]),
                     "email": korea.mask_email(case["contact"]["email"]),
                     "preferred_channels": case["contact"]["preferred_channels"]},
-        "referrals": referrals, "open_request": _allowed(case.get("open_request"), _PUBLIC_REQUEST, case),
+        "referrals": referrals, "handoff": _handoff_view(case),
+        "open_request": _allowed(case.get("open_request"), _PUBLIC_REQUEST, case),
         "outcome": _allowed(case.get("outcome"), _PUBLIC_OUTCOME, case),
         "rating": _allowed(case.get("rating"), _PUBLIC_RATING, case),
         "history": timeline,
     }
+
+
+def _handoff_view(case: dict) -> dict | None:
+    """The hand-off partner and how to reach it (tracking page: name, phone, web site)."""
+    from .partners import load_partners, partner_code_for, phone_text
+
+    partner = case.get("handed_off_to")
+    if not partner:
+        return None
+    if isinstance(partner, str):
+        partner = {"code": partner}
+    code = partner_code_for(partner)
+    entry = load_partners().get(code) if code else None
+    return {"code": code or partner.get("code"),
+            "name_ko": partner.get("name_ko") or (entry.name_ko if entry else partner.get("code")),
+            "name_en": partner.get("name_en") or (entry.name_en if entry else partner.get("code")),
+            "phone": (entry.phone if entry else None) or "1379", "url": entry.url if entry else None,
+            "phone_text": {"ko": phone_text(entry, "ko"), "en": phone_text(entry, "en")},
+            "accepted": bool(case.get("partner_accepted_at"))}
+
 
 
 # The public view is an allow-list, never a deny-list: only these keys, each with its own shape,

@@ -95,6 +95,7 @@ class EventType(StrEnum):
     RATED = "case.rated"
     MERGE_REQUESTED = "case.merge_requested"  # the SME said "same problem as case N" (a coordinator decides)
     MERGED = "case.merged"                    # on the kept case: another case of the company was folded in
+    PARTNER_ACCEPTED = "case.partner_accepted"  # the hand-off partner confirmed pickup
 
 
 # Events the outbox relay publishes, and to which queue. Everything SME-facing goes to the

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -12,20 +13,39 @@ from .store import from_dynamo
 _deserializer = TypeDeserializer()
 
 
+@lru_cache(maxsize=1)
+def _store():
+    from .store import CaseStore
+
+    return CaseStore(get_settings().cases_table)
+
+
 def _queue_urls() -> dict[str, str]:
     settings = get_settings()
     return {"intake": settings.intake_queue_url, "notify": settings.notify_queue_url}
 
 
 def relay_record(record) -> None:
-    """Send one stream record's event to its queues. Non-event items and updates are ignored."""
+    """Send one stream record's event to its queues, then count it in the monthly statistics."""
     raw = record.raw_event if hasattr(record, "raw_event") else record
-    if raw.get("eventName") != "INSERT":
+    if raw.get("eventName") not in ("INSERT", "MODIFY"):
         return
     image = raw["dynamodb"].get("NewImage") or {}
     item = from_dynamo({k: _deserializer.deserialize(v) for k, v in image.items()})
-    if item.get("kind") != "event" or not item.get("publish_to"):
-        return
+    if raw.get("eventName") == "INSERT" and item.get("kind") == "event" and item.get("publish_to"):
+        _send(item)
+    _count(item)
+
+
+def _count(item: dict) -> None:
+    # The monthly statistics counters (sos1379.coordinators.counters), idempotent per contribution.
+    from .coordinators import counters
+
+    if item.get("kind") == "case" or (item.get("kind") == "event" and item.get("type") in counters.STATS_EVENTS):
+        counters.record_item(_store(), item)
+
+
+def _send(item: dict) -> None:
     body = json.dumps({"version": 1, "event_id": item["event_id"], "case_id": item["case_id"],
                        "type": item["type"], "at": item["at"], "actor": item["actor"],
                        "data": item.get("data", {})}, ensure_ascii=False)

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from . import partners
 from .directory import load_directory
 from .errors import ConcurrentUpdate, InvalidTransition
 from .events import Actor, CaseEvent, iso, utcnow
@@ -398,6 +399,7 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
     elif plan.decision == "handoff":
         partner = partner_for(plan.targets[0] if plan.targets else _PARTNER_BIZINFO, case)
         changes["handed_off_to"] = partner
+        actions += partners.handoff_action(store, case, partner, later)  # the partner's queue
         events.append(CaseEvent(case_id=case["case_id"], type=EventType.HANDED_OFF, at=later, actor=ROUTER_ACTOR,
                                 data={"partner": partner}))
     elif not same_status:

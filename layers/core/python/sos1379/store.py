@@ -9,6 +9,7 @@
 | idempotency key | IDEMPOTENCY#{sha256}  | META                            |                                   |                                     |
 | day counter     | COUNTER#{yymmdd}      | META                            |                                   |                                     |
 | company case    | COMPANY#{hmac(brn)}   | CASE#{created_at}#{case_id}     |                                   |                                     |
+| partner handoff | CASE#{case_id}        | HANDOFF#{partner}               |                                   | PARTNER#{code} / {status}#{at}#{case} |
 
 - get a case and its whole history: Query PK = CASE#id (one partition, events in time order).
 - open cases due before T (SLA): Query GSI1 per open status with SK <= T (never a scan).
@@ -202,6 +203,49 @@ class CaseStore:
         from boto3.dynamodb.conditions import Key
 
         cond = Key("GSI2PK").eq(f"INST#{code}")
+        if status:
+            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
+        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
+        while True:
+            out = self.table.query(**kwargs)
+            items.extend(from_dynamo(i) for i in out["Items"])
+            if "LastEvaluatedKey" not in out:
+                return items
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    # --- partner hand-offs -------------------------------------------------------------------------
+    def handoff_put_action(self, handoff: dict) -> dict:
+        """A new hand-off item (one per case and partner; a second hand-off to the same partner
+        replaces the first)."""
+        item = to_dynamo({**handoff, "PK": f"CASE#{handoff['case_id']}", "SK": f"HANDOFF#{handoff['partner']}",
+                          "kind": "handoff", "GSI2PK": f"PARTNER#{handoff['partner']}",
+                          "GSI2SK": f"{handoff['status']}#{handoff['handed_off_at']}#{handoff['case_id']}"})
+        return {"Put": {"TableName": self.table_name, "Item": item}}
+
+    def handoff_status_action(self, handoff: dict, status: str, at: str, extra: dict | None = None) -> dict:
+        sets = {"status": status, "updated_at": at,
+                "GSI2SK": f"{status}#{handoff['handed_off_at']}#{handoff['case_id']}", **(extra or {})}
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
+        values[":expected"] = handoff["status"]
+        return {"Update": {"TableName": self.table_name,
+                           "Key": {"PK": f"CASE#{handoff['case_id']}", "SK": f"HANDOFF#{handoff['partner']}"},
+                           "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
+                           "ConditionExpression": "#f0 = :expected",
+                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+
+    def get_handoff(self, case_id: str, partner: str) -> dict | None:
+        out = self.table.get_item(Key={"PK": f"CASE#{case_id}", "SK": f"HANDOFF#{partner}"}, ConsistentRead=True)
+        return from_dynamo(out["Item"]) if "Item" in out else None
+
+    def handoffs(self, case_id: str) -> list[dict]:
+        return [from_dynamo(i) for i in self._query_partition(case_id, "HANDOFF#")]
+
+    def partner_handoffs(self, code: str, status: str | None = None) -> list[dict]:
+        """A partner's hand-offs by status, through the InstituteStatus index (never a scan)."""
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("GSI2PK").eq(f"PARTNER#{code}")
         if status:
             cond = cond & Key("GSI2SK").begins_with(f"{status}#")
         items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}

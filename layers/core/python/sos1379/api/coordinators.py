@@ -4,7 +4,7 @@ statistics, and the SME's satisfaction rating. Role rules: sos1379/coordinators/
 401 without or with an invalid token; 403 when the role is too low; 404 for an unknown case."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from ..coordinators import auth, reporting
 from ..coordinators import service as svc
@@ -90,8 +90,13 @@ def close_case(case_id: str):
 @route(bp, "/stats", methods=["GET"], limit="staff")
 def get_stats():
     staff = _staff()
-    month = (bp.current_request.query_params or {}).get("month")
-    return json_response(reporting.stats_for_staff(get_store(), staff, month), headers=_NO_STORE)
+    query = bp.current_request.query_params or {}
+    stats = reporting.stats_for_staff(get_store(), staff, query.get("month"))
+    if query.get("format") == "csv":
+        return Response(body=reporting.to_csv(stats), status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8", **_NO_STORE,
+            "Content-Disposition": f'attachment; filename="sos1379-{stats["month"]}.csv"'})
+    return json_response(stats, headers=_NO_STORE)
 
 
 @route(bp, "/cases/{case_id}/rating", methods=["POST"], content_types=_JSON_TYPES, limit="lookup")
@@ -162,8 +167,13 @@ OPENAPI_PATHS = {
     "/coordinator/cases/{case_id}/close": _action("Close the case", body_ref("CoordinatorClose", required=False)),
     "/stats": {"get": {"summary": "Monthly statistics (coordinator+)",
                        "parameters": [_AUTH, {"name": "month", "in": "query", "required": False,
-                                              "schema": {"type": "string", "pattern": r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"}}],
-                       "responses": {"200": _OK, **_ERRORS, "422": {"description": "Bad month", **_PROBLEM}}}},
+                                              "schema": {"type": "string", "pattern": r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"}},
+                                             {"name": "format", "in": "query", "required": False,
+                                              "schema": {"type": "string", "enum": ["json", "csv"]}}],
+                       "responses": {"200": {"description": "OK (format=csv: the report as CSV)", "content": {
+                           "application/json": {"schema": {"type": "object"}},
+                           "text/csv": {"schema": {"type": "string"}}}},
+                           **_ERRORS, "422": {"description": "Bad month", **_PROBLEM}}}},
     "/cases/{case_id}/rating": {"post": {
         "summary": "Rate the help once the case is resolved (tracking token)",
         "parameters": [_CASE, {"name": "X-Tracking-Token", "in": "header", "required": False, "schema": _STR},

@@ -16,8 +16,18 @@ bp = Blueprint(__name__)
 _JSON_TYPES = ["application/json"]
 
 
+def institute_of(request) -> str:
+    """The institute calling: machines send their API key (``X-Api-Key``), people in the staff
+    console an institute user's JWT (``Authorization: Bearer``). Every institute route uses this."""
+    if header(request, "X-Api-Key") is None and header(request, "Authorization"):
+        from ..coordinators import auth
+
+        return auth.authenticate_institute(header(request, "Authorization"))[0]
+    return institute_keys.authenticate(get_store(), header(request, "X-Api-Key"))
+
+
 def _institute() -> str:
-    return institute_keys.authenticate(get_store(), header(bp.current_request, "X-Api-Key"))
+    return institute_of(bp.current_request)
 
 
 def _optional_body() -> object:
@@ -71,8 +81,8 @@ def reply_to_request(case_id: str):
 
 # --------------------------------------------------------------------------- OpenAPI
 
-_KEY = {"name": "X-Api-Key", "in": "header", "required": True, "schema": {"type": "string"},
-        "description": "The institute's API key"}
+_KEY = {"name": "X-Api-Key", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "The institute's API key (or `Authorization: Bearer <ID token>` of an institute user)"}
 _CASE = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .. import companies, institute_keys, merging, withdrawal
+from .. import companies, merging, withdrawal
 from ..coordinators import auth
 from .. import institute_service as institutes
 from .common import get_store, header, json_body, json_response, route
@@ -33,7 +33,9 @@ def withdraw_case(case_id: str):
 
 @route(bp, "/institute/referrals/{case_id}/start", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def start_referral(case_id: str):
-    code = institute_keys.authenticate(get_store(), header(bp.current_request, "X-Api-Key"))
+    from .institutes import institute_of
+
+    code = institute_of(bp.current_request)  # API key or institute user's JWT
     return json_response(institutes.start(get_store(), code, case_id))
 
 

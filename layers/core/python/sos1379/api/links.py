@@ -12,8 +12,9 @@ bp = Blueprint(__name__)
 
 @route(bp, "/t/{token}", methods=["GET"], limit="lookup")
 def short_link(token: str):
-    survey = (bp.current_request.query_params or {}).get("s") == "1"
-    target = links.redirect_target(get_store(), token, survey=survey)
+    query = bp.current_request.query_params or {}
+    lang = query.get("lang") if query.get("lang") in ("ko", "en") else None
+    target = links.redirect_target(get_store(), token, survey=query.get("s") == "1", language=lang)
     return Response(body="", status_code=302, headers={"Location": target, "Cache-Control": "no-store",
                                                        "Referrer-Policy": "no-referrer"})
 
@@ -23,8 +24,10 @@ OPENAPI_PATHS = {
         "tags": ["public"], "summary": "Short tracking link from an SMS: redirects to the tracking page",
         "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}},
                        {"name": "s", "in": "query", "required": False,
-                        "schema": {"type": "string", "enum": ["1"]}, "description": "1: open the satisfaction survey"}],
-        "responses": {"302": {"description": "Redirect to ../track?case=...&token=..."},
+                        "schema": {"type": "string", "enum": ["1"]}, "description": "1: open the satisfaction survey"},
+                       {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": ["ko", "en"]},
+                        "description": "page language (default: the case's language)"}],
+        "responses": {"302": {"description": "Redirect to ../track?case=...&token=...&lang=..."},
                       "404": {"description": "Unknown or expired link",
                               "content": {"application/problem+json": {
                                   "schema": {"$ref": "#/components/schemas/Problem"}}}}}}},

@@ -75,6 +75,31 @@ def _bearer(authorization: str | None) -> str:
 
 def authenticate(authorization: str | None) -> Staff:
     """The staff member behind an ``Authorization: Bearer <jwt>`` header."""
+    claims = verify(authorization)
+    sub = claims.get("username") or claims.get("cognito:username") or claims["sub"]
+    return Staff(sub=str(sub), role=_role_from_groups(claims.get("cognito:groups")))
+
+
+INSTITUTE_CLAIM = "custom:institute"
+
+
+def authenticate_institute(authorization: str | None) -> tuple[str, str]:
+    """``(institute code, user id)`` of an institute staff member's token: a pool user whose
+    ``custom:institute`` attribute names an institute that receives referrals (ID tokens carry
+    custom attributes; access tokens do not). Any other valid token, a coordinator's included,
+    is Unauthorized here: it does not speak for an institute."""
+    from ..directory import referral_codes
+
+    claims = verify(authorization)
+    code = str(claims.get(INSTITUTE_CLAIM) or "").upper()
+    if code not in referral_codes():
+        raise Unauthorized("Not an institute user's token", "기관 사용자 토큰이 아닙니다")
+    sub = claims.get("username") or claims.get("cognito:username") or claims["sub"]
+    return code, str(sub)
+
+
+def verify(authorization: str | None) -> dict:
+    """The verified claims of a bearer token (Cognito RS256, or the local dev issuer's HS256)."""
     import jwt
 
     token = _bearer(authorization)
@@ -95,14 +120,15 @@ def authenticate(authorization: str | None) -> Staff:
             if claims.get("token_use") not in ("access", "id"):
                 raise Unauthorized("Not an access or ID token", "인증 토큰이 올바르지 않습니다")
             client = claims.get("client_id") if claims.get("token_use") == "access" else claims.get("aud")
-            if settings.jwt_audience and client != settings.jwt_audience:
+            # the API's client and the staff console's client (comma-separated)
+            audiences = {a.strip() for a in settings.jwt_audience.split(",") if a.strip()}
+            if audiences and client not in audiences:
                 raise Unauthorized("Token issued for another client", "다른 앱에 발급된 토큰입니다")
         else:
             raise Unauthorized("Unsupported token", "지원하지 않는 토큰입니다")
     except jwt.PyJWTError:
         raise Unauthorized("Invalid or expired token", "토큰이 올바르지 않거나 만료되었습니다") from None
-    sub = claims.get("username") or claims.get("cognito:username") or claims["sub"]
-    return Staff(sub=str(sub), role=_role_from_groups(claims.get("cognito:groups")))
+    return claims
 
 
 def mint_dev_token(secret: str, sub: str, role: str, *, ttl_seconds: int = 8 * 3600, now: float | None = None) -> str:
@@ -116,4 +142,17 @@ def mint_dev_token(secret: str, sub: str, role: str, *, ttl_seconds: int = 8 * 3
     issued = int(now if now is not None else time.time())
     claims = {"iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "sub": sub, "username": sub, "token_use": "access",
               "cognito:groups": [role], "iat": issued, "exp": issued + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def mint_dev_institute_token(secret: str, sub: str, institute: str, *, ttl_seconds: int = 8 * 3600,
+                             now: float | None = None) -> str:
+    """A development token of an institute user (the ``custom:institute`` claim of a pool user)."""
+    import jwt
+
+    if len(secret) < MIN_DEV_SECRET_LENGTH:
+        raise ValueError("the development secret is too short")
+    issued = int(now if now is not None else time.time())
+    claims = {"iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "sub": sub, "username": sub, "token_use": "id",
+              INSTITUTE_CLAIM: institute, "cognito:groups": ["institute"], "iat": issued, "exp": issued + ttl_seconds}
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -127,9 +127,14 @@ def compute_stats(store: CaseStore, month: str | None = None, now: datetime | No
     }
 
 
-def stats_for_staff(store: CaseStore, staff: Staff, month: str | None) -> dict:
+def stats_for_staff(store: CaseStore, staff: Staff, month: str | None, now: datetime | None = None) -> dict:
+    """``GET /stats``: the month's counters (one GetItem, sos1379.coordinators.counters), not a
+    recomputation over every case (that is :func:`compute_stats`, for the monthly report)."""
+    from .counters import month_stats
+
     require(staff, "coordinator")
-    return compute_stats(store, month)
+    year, mon = parse_month(month, now)
+    return month_stats(store, f"{year:04d}-{mon:02d}", now)
 
 
 # --- outputs ---------------------------------------------------------------------------------------

@@ -129,6 +129,10 @@ def _summary(case: dict, sla=None) -> dict:
             "region": (case.get("company") or {}).get("region"), "created_at": case.get("created_at"),
             "guidance_due_at": case.get("guidance_due_at"), "assigned_to": case.get("assigned_to"),
             "routing": {k: (case.get("routing") or {}).get(k) for k in ("decision", "confidence", "reason")},
+            # the router's best candidates: what a coordinator re-routes to most of the time
+            "suggested": [{"code": i.get("code"), "score": i.get("score")}
+                          for i in ((case.get("routing") or {}).get("institutes") or [])[:3]],
+            "referred_to": case.get("referred_to") or [],
             "declined_by": case.get("declined_by") or [],
             "sla": {c.name: {"state": c.state.value, "due_at": iso(c.due_at),
                              "remaining_business_days": round(c.remaining_business_days, 2)}
@@ -303,8 +307,11 @@ def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         partner = partner_for(body.partner, case)
         at = iso(utcnow())
         event = _event(staff, case, EventType.HANDED_OFF, at, {"partner": partner, "note": body.note})
+        from ..partners import handoff_action
+
         new = store.update_case(case, {"status": Status.HANDED_OFF.value, "handed_off_to": partner,
-                                       "open_request": None, "resume_status": None, "updated_at": at}, events=[event])
+                                       "open_request": None, "resume_status": None, "updated_at": at}, events=[event],
+                                extra_actions=handoff_action(store, case, partner, at))
         return {"case_id": case_id, "status": new["status"], "partner": partner}
 
     return _retrying(run)

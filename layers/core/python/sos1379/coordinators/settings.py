@@ -17,7 +17,10 @@ class StaffSettings(BaseModel):
     reports_bucket: str = ""
     jwt_issuer: str = ""            # Cognito: https://cognito-idp.{region}.amazonaws.com/{pool id}
     jwks_url: str = ""              # default: {jwt_issuer}/.well-known/jwks.json
-    jwt_audience: str = ""          # the Cognito app client id
+    jwt_audience: str = ""          # the Cognito app client ids (API client, staff console client), comma-separated
+    console_client_id: str = ""     # the staff console's public app client (hosted UI, PKCE)
+    cognito_domain: str = ""        # hosted UI base URL, e.g. https://sos1379-staff.auth.ap-northeast-2.amazoncognito.com
+    local_stack: bool = False       # SOS1379_LOCAL_STACK=1: set by the local stack only (dev login)
     dev_jwt_secret: str = ""        # HS256 secret of the local development issuer (local stack only)
     queue_new_after_minutes: int = 30  # a case still "received" after this is shown in the queue
 
@@ -30,6 +33,9 @@ _ENV = {
     "jwt_audience": "COORDINATOR_JWT_AUDIENCE",
     "dev_jwt_secret": "COORDINATOR_DEV_JWT_SECRET",
     "queue_new_after_minutes": "QUEUE_NEW_AFTER_MINUTES",
+    "console_client_id": "STAFF_CONSOLE_CLIENT_ID",
+    "cognito_domain": "STAFF_COGNITO_DOMAIN",
+    "local_stack": "SOS1379_LOCAL_STACK",
 }
 
 

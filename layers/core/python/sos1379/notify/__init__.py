@@ -5,9 +5,9 @@ from .channels import (EmailSender, PermanentSendError, SendResult, SesEmailSend
 from .links import build_links, resolve_link_token, verify_link_token
 from .quiet import in_quiet_hours, release_at
 from .service import Notifier, NotifyMessage, chosen_channels
-from .templates import Templates, load_templates, sms_length
+from .templates import Templates, euckr_bytes, load_templates, sms_length
 
 __all__ = ["EmailSender", "PermanentSendError", "SendResult", "SesEmailSender", "SmsSender", "SmsVoiceSender",
            "SnsSmsSender", "TransientSendError", "build_links", "resolve_link_token", "verify_link_token",
            "in_quiet_hours", "release_at", "Notifier", "NotifyMessage", "chosen_channels", "Templates",
-           "load_templates", "sms_length"]
+           "load_templates", "sms_length", "euckr_bytes"]

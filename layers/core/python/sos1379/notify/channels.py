@@ -28,6 +28,24 @@ from .settings import get_notify_settings
 class SendResult:
     provider: str
     message_id: str
+    route: str = ""            # how it went: alimtalk | sms | lms | email
+    fallback_reason: str = ""  # why it is not an AlimTalk (not_kakao_user, template_mismatch, provider_5xx, ...)
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    """One phone notification, ready for any text provider: the AlimTalk form (approved template
+    code, its text and variables, buttons) and the SMS/LMS fallback form of the same news."""
+
+    recipient: str                      # E.164, +82...
+    alimtalk_code: str
+    alimtalk_text: str
+    template_parameter: dict
+    buttons: tuple                      # templates.Button
+    text_kind: str                      # sms | lms
+    text: str
+    subject: str = ""                   # LMS subject
+    reference: str = ""                 # case:event (the provider's grouping key, for tracing)
 
 
 class SendError(Exception):
@@ -49,6 +67,15 @@ class SmsSender(Protocol):
     name: str
 
     def send_sms(self, phone_e164: str, text: str) -> SendResult: ...
+
+
+class TextSender(Protocol):
+    """What the notifier calls for the phone channel: one ``send`` per notification. A provider
+    that falls back from AlimTalk to SMS/LMS does it inside this one call (one delivery)."""
+
+    name: str
+
+    def send(self, message: TextMessage) -> SendResult: ...
 
 
 class EmailSender(Protocol):
@@ -130,7 +157,11 @@ class SnsSmsSender:
             out = client.publish(PhoneNumber=phone_e164, Message=text, MessageAttributes=attributes)
         except Exception as exc:  # noqa: BLE001 - classified, re-raised
             raise classify(exc, self.name) from exc
-        return SendResult(self.name, out["MessageId"])
+        return SendResult(self.name, out["MessageId"], route="sms")
+
+    def send(self, message: TextMessage) -> SendResult:
+        # No AlimTalk and no LMS here: the whole text goes as a (multi-part) SMS.
+        return self.send_sms(message.recipient, message.text)
 
 
 class SmsVoiceSender:
@@ -154,7 +185,10 @@ class SmsVoiceSender:
             out = client.send_text_message(**kwargs)
         except Exception as exc:  # noqa: BLE001
             raise classify(exc, self.name) from exc
-        return SendResult(self.name, out["MessageId"])
+        return SendResult(self.name, out["MessageId"], route="sms")
+
+    def send(self, message: TextMessage) -> SendResult:
+        return self.send_sms(message.recipient, message.text)
 
 
 class SesEmailSender:
@@ -178,14 +212,31 @@ class SesEmailSender:
             out = client.send_email(**kwargs)
         except Exception as exc:  # noqa: BLE001
             raise classify(exc, self.name) from exc
-        return SendResult(self.name, out["MessageId"])
+        return SendResult(self.name, out["MessageId"], route="email")
 
 
-def default_sms_sender() -> SmsSender:
+def default_text_sender() -> TextSender:
+    """The phone-channel provider chosen by configuration (NOTIFY_TEXT_PROVIDER):
+
+    - ``kr_http``: a domestic provider over HTTP, AlimTalk first with SMS/LMS fallback
+      (``provider_kr``). The template's default: messages from abroad arrive labelled [국제발신].
+    - ``sms_voice``: AWS End User Messaging SMS from a phone pool (an option; no AlimTalk).
+    - ``sns``: SNS Publish (moto and in-process tests; an international route for Korea).
+    Unset: ``kr_http`` when NOTIFY_PROVIDER_URL is set, else ``sms_voice`` when a phone pool is
+    set, else ``sns``."""
     settings = get_notify_settings()
-    if settings.sms_origination_identity:
+    provider = settings.text_provider or ("kr_http" if settings.provider_url else
+                                          "sms_voice" if settings.sms_origination_identity else "sns")
+    if provider == "kr_http":
+        from .provider_kr import KrHttpTextSender
+
+        return KrHttpTextSender.from_settings(settings)
+    if provider == "sms_voice":
         return SmsVoiceSender(settings.sms_origination_identity, settings.sms_configuration_set)
     return SnsSmsSender(sender_id=settings.sms_sender_id)
+
+
+default_sms_sender = default_text_sender  # the former name
 
 
 def default_email_sender() -> EmailSender:

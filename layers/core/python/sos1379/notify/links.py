@@ -35,25 +35,32 @@ class TrackingLinks:
     survey_short_url: str
 
 
-def build_links(case_id: str, token: str, base_url: str | None = None) -> TrackingLinks:
+def page_language(language: str | None) -> str:
+    return "en" if language == "en" else "ko"
+
+
+def build_links(case_id: str, token: str, base_url: str | None = None, language: str | None = None) -> TrackingLinks:
+    """Links to the tracking page in the case's language (``&lang=``). The short form
+    ``/t/{token}`` finds the language in the link item (see ``mint_link``)."""
     base = (base_url or get_settings().public_base_url).rstrip("/")
-    long = f"{base}/track?case={case_id}&token={token}"
+    long = f"{base}/track?case={case_id}&token={token}&lang={page_language(language)}"
     short = f"{base}/t/{token}"
     return TrackingLinks(token=token, tracking_url=long, short_url=short, survey_url=f"{long}&survey=1",
                          survey_short_url=f"{short}?s=1")
 
 
-def mint_link(store, case_id: str, now: datetime, ttl_days: int = 400) -> TrackingLinks:
+def mint_link(store, case_id: str, now: datetime, ttl_days: int = 400, language: str | None = None,
+              purpose: str = "notification") -> TrackingLinks:
     """Create and store a new link token for ``case_id``; returns the links built on it."""
     token = secrets.token_urlsafe(12)
     store.table.put_item(Item={**link_key(token), "kind": "link_token", "case_id": case_id, "created_at": iso(now),
+                               "lang": page_language(language), "purpose": purpose,
                                "expires_at": int((now + timedelta(days=ttl_days)).timestamp())},
                          ConditionExpression="attribute_not_exists(PK)")
-    return build_links(case_id, token)
+    return build_links(case_id, token, language=language)
 
 
-def resolve_link_token(store, token: str | None, now: datetime | None = None) -> str | None:
-    """The case id a link token belongs to, or None (unknown, malformed or expired)."""
+def _link_item(store, token: str | None, now: datetime | None) -> dict | None:
     if not token or len(token) > 64:
         return None
     item = store.table.get_item(Key=link_key(token), ConsistentRead=True).get("Item")
@@ -61,7 +68,13 @@ def resolve_link_token(store, token: str | None, now: datetime | None = None) ->
         return None
     if now is not None and int(item.get("expires_at", 0)) < int(now.timestamp()):
         return None
-    return str(item["case_id"])
+    return item
+
+
+def resolve_link_token(store, token: str | None, now: datetime | None = None) -> str | None:
+    """The case id a link token belongs to, or None (unknown, malformed or expired)."""
+    item = _link_item(store, token, now)
+    return str(item["case_id"]) if item else None
 
 
 def verify_link_token(store, case_id: str, token: str | None, now: datetime | None = None) -> bool:
@@ -70,13 +83,16 @@ def verify_link_token(store, case_id: str, token: str | None, now: datetime | No
     return found is not None and hmac.compare_digest(found, case_id)
 
 
-def redirect_target(store, token: str, *, survey: bool = False, now: datetime | None = None) -> str:
-    """Where a short link ``/t/{token}`` leads: the tracking page, relative to the short link (so
-    an API Gateway stage prefix is kept). Unknown or expired tokens raise CaseNotFound."""
+def redirect_target(store, token: str, *, survey: bool = False, now: datetime | None = None,
+                    language: str | None = None) -> str:
+    """Where a short link ``/t/{token}`` leads: the tracking page in the case's language (or
+    ``language`` when the link asks for one), relative to the short link (so an API Gateway stage
+    prefix is kept). Unknown or expired tokens raise CaseNotFound."""
     from ..errors import CaseNotFound
     from ..events import utcnow
 
-    case_id = resolve_link_token(store, token, now or utcnow())
-    if case_id is None:
+    item = _link_item(store, token, now or utcnow())
+    if item is None:
         raise CaseNotFound()
-    return f"../track?case={case_id}&token={token}" + ("&survey=1" if survey else "")
+    lang = page_language(language or item.get("lang"))
+    return f"../track?case={item['case_id']}&token={token}&lang={lang}" + ("&survey=1" if survey else "")

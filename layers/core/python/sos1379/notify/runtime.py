@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..settings import get_settings
-from .channels import default_email_sender, default_sms_sender
+from .channels import default_email_sender, default_text_sender
 from .service import Notifier, NotifyTransientError, backoff_seconds, requeue_message
 from .settings import get_notify_settings
 from .templates import load_templates
@@ -46,7 +46,7 @@ def get_notifier() -> Notifier:
     from ..store import CaseStore
 
     settings = get_settings()
-    return Notifier(store=CaseStore(settings.cases_table), sms=default_sms_sender(), email=default_email_sender(),
+    return Notifier(store=CaseStore(settings.cases_table), sms=default_text_sender(), email=default_email_sender(),
                     templates=load_templates(), settings=get_notify_settings(),
                     requeue=requeue_message(settings.notify_queue_url), idempotent=powertools_idempotent)
 
@@ -76,7 +76,8 @@ def handle_record(record, notifier: Notifier | None = None) -> dict[str, Any]:
         raise
     return {"case_id": outcome.case_id, "event_id": outcome.event_id, "event_type": outcome.event_type,
             "action": outcome.action, "deliver_after": outcome.deliver_after,
-            "channels": [{"channel": c.channel, "status": c.status, "reason": c.reason} for c in outcome.channels]}
+            "channels": [{"channel": c.channel, "status": c.status, "reason": c.reason, "route": c.route,
+                          "fallback_reason": c.fallback_reason} for c in outcome.channels]}
 
 
 def _delay_retry(raw: dict) -> None:

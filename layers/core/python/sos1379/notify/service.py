@@ -39,11 +39,11 @@ from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore, event_item, from_dynamo, to_dynamo
 from . import limits
-from .channels import EmailSender, PermanentSendError, SmsSender, TransientSendError
+from .channels import EmailSender, PermanentSendError, TextMessage, TextSender, TransientSendError
 from .links import TrackingLinks, mint_link
 from .quiet import next_hop_seconds, release_at
 from .settings import NotifySettings
-from .templates import Rendered, Templates
+from .templates import QUESTION_MAX_CHARS, Rendered, Templates
 
 CHANNELS = ("sms", "email")
 ACTOR = Actor(kind="system", id="notify_sme")
@@ -79,6 +79,21 @@ class ChannelOutcome:
     status: str  # sent | failed_permanent | suppressed | duplicate | skipped
     reason: str = ""
     provider_message_id: str = ""
+    route: str = ""
+    fallback_reason: str = ""
+
+
+def text_message(job: dict) -> TextMessage:
+    """The phone-channel job as the provider-neutral message (AlimTalk form + SMS/LMS fallback)."""
+    from .templates import Button
+
+    return TextMessage(recipient=job["recipient"], alimtalk_code=job.get("alimtalk_code", ""),
+                       alimtalk_text=job.get("alimtalk_text", ""),
+                       template_parameter=dict(job.get("template_parameter") or {}),
+                       buttons=tuple(Button(b["name"], b["mobile"], b["pc"], b.get("type", "WL"))
+                                     for b in job.get("buttons") or []),
+                       text_kind=job.get("text_kind", "sms"), text=job["text"], subject=job.get("subject", ""),
+                       reference=f"{job['case_id']}:{job['event_id']}")
 
 
 @dataclass
@@ -120,13 +135,21 @@ def _format_due(value: str | None, language: str) -> str:
 def _institute_names(codes: list[str], language: str) -> str:
     directory = load_directory()
     names = [directory[c].name(language) if c in directory else c for c in codes]
-    joiner = ", " if language == "en" else ", "
-    return joiner.join(names)
+    return ", ".join(names)
+
+
+def _bounded(text: str, limit: int) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templates: Templates,
                 language: str) -> dict[str, str]:
-    """The placeholder values for one event, in ``language``. Nothing here is contact data."""
+    """The variable values for one event, in ``language``. Nothing here is contact data, and
+    nothing is text the submitter typed (title, company name): only the case number, dates,
+    directory names, partner contacts, links, and institute-written text (bounded)."""
+    from ..partners import load_partners, partner_code_for, phone_text
+
     data = message.data or {}
     institutes = data.get("institutes") or ([data["institute"]] if data.get("institute") else []) \
         or list(case.get("referred_to") or [])
@@ -141,19 +164,25 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
     partner_family = "CCEI" if partner_code.startswith("CCEI") else partner_code
     named = partner_info.get("name_en" if language == "en" else "name_ko")
     partner = named or (directory[partner_family].name(language) if partner_family in directory else partner_code)
-    answer_due = _format_due(data.get("due_at"), language)
+    known = partner_code_for(partner_info) or (partner_code if partner_code in load_partners() else None)
+    contact = load_partners().get(known) if known else None
+    answer_due = _format_due(data.get("due_at"), language) if message.type == EventType.INFO_REQUESTED else ""
     if answer_due:
-        answer_due = f"답변 기한: {answer_due}\n" if language != "en" else f"Please answer by {answer_due}.\n"
+        answer_due = f"■ 답변 기한: {answer_due}\n" if language != "en" else f"- Please answer by: {answer_due}\n"
+    missed = data.get("due_at") or case.get("guidance_due_at")
+    new_due = data.get("new_due_at")
+    if not new_due and message.type == EventType.SLA_BREACHED:
+        # the apology names a new date: one business day after the breach was recorded
+        new_due = iso(korea.add_business_days(parse_iso(message.at), 1))
     return {
-        "case_number": case["case_number"], "title": case.get("title", ""),
-        "company": (case.get("company") or {}).get("name", ""),
-        "tracking_url": links.tracking_url, "short_url": links.short_url,
-        "survey_url": links.survey_url, "survey_short_url": links.survey_short_url,
+        "case_number": case["case_number"],
+        "link": links.short_url, "link_pc": links.tracking_url, "survey_link": links.survey_short_url,
         "due_date": _format_due(data.get("guidance_due_at") or case.get("guidance_due_at"), language),
         "institute": _institute_names([str(c) for c in institutes], language),
-        "question": str(data.get("question") or ""), "answer_due": answer_due,
-        "summary": str(data.get("summary") or ""),
-        "partner": partner, "partner_contact": templates.partner_contact(partner_family, language),
+        "question": _bounded(data.get("question") or "", QUESTION_MAX_CHARS), "answer_due": answer_due,
+        "partner": partner, "partner_phone": phone_text(contact, language),
+        "partner_url": (contact.url if contact else "") or "",
+        "missed_date": _format_due(missed, language), "new_date": _format_due(new_due, language),
     }
 
 
@@ -161,7 +190,7 @@ class Notifier:
     """Sends the notifications for queue messages. Collaborators come in through the constructor
     (store, senders, templates, the re-enqueue function, the clock) so tests swap any of them."""
 
-    def __init__(self, store: CaseStore, sms: SmsSender, email: EmailSender, templates: Templates,
+    def __init__(self, store: CaseStore, sms: TextSender, email: EmailSender, templates: Templates,
                  settings: NotifySettings, requeue: Callable[[dict, int], None],
                  clock: Callable[[], datetime] = utcnow,
                  idempotent: Callable[[Callable[..., dict]], Callable[..., dict]] | None = None) -> None:
@@ -200,7 +229,7 @@ class Notifier:
             outcome.action = "duplicate"
             return outcome
         language = (case.get("contact") or {}).get("language") or case.get("language") or "ko"
-        links = mint_link(self.store, case["case_id"], now, self.settings.link_ttl_days)
+        links = mint_link(self.store, case["case_id"], now, self.settings.link_ttl_days, language=language)
         rendered = self.templates.render(message.type, language,
                                          personalise(case, message, links, self.templates, language))
         outcome.action = "sent"
@@ -213,7 +242,8 @@ class Notifier:
                 transient.append(f"{channel}:{exc.code}")
                 continue
             outcome.channels.append(ChannelOutcome(channel, result["status"], result.get("reason", ""),
-                                                   result.get("provider_message_id", "")))
+                                                   result.get("provider_message_id", ""), result.get("route", ""),
+                                                   result.get("fallback_reason", "")))
         if transient:
             raise NotifyTransientError(transient)
         return outcome
@@ -223,8 +253,12 @@ class Notifier:
         job = {"case_id": case["case_id"], "event_id": message.event_id, "event_type": message.type,
                "channel": channel, "language": rendered.language}
         if channel == "sms":
-            job.update(recipient=contact["phone"], text=rendered.sms, segments=rendered.sms_segments,
-                       short_form=rendered.sms_short_form)
+            job.update(recipient=contact["phone"], text=rendered.text, text_kind=rendered.text_kind,
+                       text_bytes=rendered.text_bytes, subject=rendered.text_subject,
+                       alimtalk_code=rendered.alimtalk_code, alimtalk_text=rendered.alimtalk_text,
+                       template_parameter=rendered.template_parameter,
+                       buttons=[{"name": b.name, "type": b.type, "mobile": b.mobile, "pc": b.pc}
+                                for b in rendered.buttons])
         else:
             job.update(recipient=contact["email"], subject=rendered.email_subject, text=rendered.email_body)
         return job
@@ -294,7 +328,7 @@ class Notifier:
             return {"status": limits.SUPPRESSED, "reason": suppressed, "recipient": masked}
         try:
             if job["channel"] == "sms":
-                result = self.sms.send_sms(job["recipient"], job["text"])
+                result = self.sms.send(text_message(job))
             else:
                 result = self.email.send_email(job["recipient"], job["subject"], job["text"])
         except PermanentSendError as exc:
@@ -313,8 +347,10 @@ class Notifier:
                 {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
             ])
             raise
-        self._settle(key, job, "sent", masked, provider=result.provider, message_id=result.message_id)
-        return {"status": "sent", "provider_message_id": result.message_id, "recipient": masked}
+        self._settle(key, job, "sent", masked, provider=result.provider, message_id=result.message_id,
+                     route=result.route, fallback_reason=result.fallback_reason)
+        return {"status": "sent", "provider_message_id": result.message_id, "recipient": masked,
+                "route": result.route, "fallback_reason": result.fallback_reason}
 
     def _settled(self, job: dict, key: dict, marker: dict, masked: str) -> dict:
         state = marker.get("state")
@@ -332,22 +368,27 @@ class Notifier:
                 "provider_message_id": marker.get("provider_message_id", ""), "duplicate": True}
 
     def _settle(self, key: dict, job: dict, status: str, masked: str, *, reason: str = "", provider: str = "",
-                message_id: str = "") -> None:
+                message_id: str = "", route: str = "", fallback_reason: str = "") -> None:
         now = self.clock()
+        # route: how this one delivery went (alimtalk | sms | lms | email); a fallback is part of it
         event = self._attempt_event(job["case_id"], now, channel=job["channel"], event_type=job["event_type"],
                                     event_id=job["event_id"], status=status, reason=reason, recipient=masked,
-                                    provider=provider, provider_message_id=message_id,
-                                    language=job.get("language"), segments=job.get("segments"),
-                                    short_form=job.get("short_form"))
+                                    provider=provider, provider_message_id=message_id, route=route,
+                                    fallback=bool(fallback_reason) or None, fallback_reason=fallback_reason,
+                                    alimtalk_code=job.get("alimtalk_code"),
+                                    language=job.get("language"), text_kind=job.get("text_kind"),
+                                    text_bytes=job.get("text_bytes"))
         try:
             self._transact([
                 {"Update": {"TableName": self.store.table_name, "Key": key,
                             "UpdateExpression": "SET #s = :st, settled_at = :at, provider = :p, "
-                                                "provider_message_id = :m, reason = :r",
+                                                "provider_message_id = :m, reason = :r, route = :rt, "
+                                                "fallback_reason = :fr",
                             "ConditionExpression": "#s = :sending",
                             "ExpressionAttributeNames": {"#s": "state"},
                             "ExpressionAttributeValues": {":st": status, ":at": iso(now), ":p": provider,
-                                                          ":m": message_id, ":r": reason,
+                                                          ":m": message_id, ":r": reason, ":rt": route,
+                                                          ":fr": fallback_reason,
                                                           ":sending": "sending"}}},
                 {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
             ])

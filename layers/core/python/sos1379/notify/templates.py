@@ -1,11 +1,15 @@
 """Notification templates kept as data (``data/templates/notifications.toml``) and their rendering.
 
 Operators edit the words without a code change; ``SOS1379_DATA_DIR`` points at their copy (the
-same override the directory uses). Rendering is ``str.format_map`` with a mapping that refuses
-unknown placeholders, so a typo in a template fails loudly in tests instead of reaching an SME."""
+same override the directory uses). AlimTalk text uses Kakao's ``#{variable}`` syntax, email uses
+``{placeholder}``; both refuse unknown names, so a typo fails loudly in tests instead of reaching an
+SME. ``alimtalk_approved.toml`` pins each approved template code to the hash of its text and
+buttons: a changed wording needs a new code (Kakao approves templates, not messages)."""
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,9 +21,16 @@ from ..directory import data_dir
 LANGUAGES = ("ko", "en")
 DEFAULT_LANGUAGE = "ko"
 PLACEHOLDERS = frozenset({
-    "case_number", "title", "tracking_url", "short_url", "due_date", "institute", "question", "answer_due",
-    "summary", "survey_url", "survey_short_url", "partner", "partner_contact", "company",
+    "case_number", "due_date", "institute", "question", "answer_due", "partner", "partner_phone", "partner_url",
+    "missed_date", "new_date", "link", "link_pc", "survey_link",
 })
+# Text typed by the submitter: never a placeholder (the official sender must not carry it).
+SUBMITTER_TEXT = frozenset({"title", "company", "description", "name"})
+SMS_MAX_BYTES = 90      # one SMS, counted in the carriers' EUC-KR (a Hangul syllable is 2 bytes)
+LMS_MAX_BYTES = 2000
+ALIMTALK_MAX_CHARS = 1000
+QUESTION_MAX_CHARS = 200
+_VAR = re.compile(r"#\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # GSM 03.38 basic character set (plus the escape-table characters, which cost two septets).
 _GSM7 = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -57,24 +68,73 @@ def sms_length(text: str) -> SmsLength:
     return SmsLength(enc, units, single, segments)
 
 
+def euckr_bytes(text: str) -> int:
+    """Bytes of ``text`` as Korean carriers count them (EUC-KR / CP949: ASCII 1, Hangul 2). A
+    character outside CP949 (an emoji) is counted as 2, as the gateways that replace it do."""
+    total = 0
+    for char in text:
+        try:
+            total += len(char.encode("cp949"))
+        except UnicodeEncodeError:
+            total += 2
+    return total
+
+
 class _Strict(dict):
     def __missing__(self, key: str) -> str:
+        if key in PLACEHOLDERS:
+            return ""
         raise TemplateError(f"unknown placeholder {{{key}}}")
+
+
+def fill_variables(text: str, values: dict[str, str]) -> str:
+    """Replace AlimTalk ``#{name}`` variables; an unknown name is a TemplateError."""
+
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in PLACEHOLDERS:
+            raise TemplateError(f"unknown variable #{{{name}}}")
+        return values.get(name, "")
+
+    return _VAR.sub(one, text)
+
+
+def variables_of(text: str) -> set[str]:
+    return set(_VAR.findall(text))
+
+
+def approved_hash(text: str, buttons: list[dict]) -> str:
+    """What Kakao approved: the exact text and the buttons (name and URL patterns)."""
+    canonical = text + "\n" + "\n".join(f"{b['name']}|{b.get('mobile', '')}|{b.get('pc', '')}" for b in buttons)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Button:
+    name: str
+    mobile: str
+    pc: str
+    type: str = "WL"  # web link
 
 
 @dataclass(frozen=True)
 class Rendered:
     language: str
-    sms: str
-    sms_short_form: bool
-    sms_segments: int
+    alimtalk_code: str
+    alimtalk_text: str
+    template_parameter: dict[str, str]
+    buttons: tuple[Button, ...]
+    text_kind: str       # "sms" (fits 90 bytes EUC-KR) or "lms"
+    text: str            # the SMS/LMS fallback (and the SNS text)
+    text_subject: str    # LMS subject ("" for SMS)
+    text_bytes: int
     email_subject: str
     email_body: str
 
 
 class Templates:
-    """The parsed template file. ``render`` picks the language (ko default) and applies the SMS
-    length rule: longer than one segment -> the short form with the case number and link."""
+    """The parsed template file. ``render`` picks the language (ko default) and builds the
+    AlimTalk message (approved code, text, variables, buttons), its SMS/LMS fallback and the email."""
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
@@ -86,25 +146,41 @@ class Templates:
     def urgent(self, event_type: str) -> bool:
         return bool(self.events[event_type].get("urgent", False))
 
-    def partner_contact(self, code: str, language: str) -> str:
-        entry = self.raw.get("partners", {}).get(code) or {}
-        return entry.get(language) or entry.get(DEFAULT_LANGUAGE, "")
+    def alimtalk_templates(self) -> dict[str, dict[str, Any]]:
+        """``{code: {"text", "buttons", "event", "language"}}``: what must be approved by Kakao."""
+        out = {}
+        for event, entry in self.events.items():
+            for lang in LANGUAGES:
+                if lang in entry:
+                    texts = entry[lang]
+                    out[texts["alimtalk_code"]] = {"text": texts["alimtalk"], "buttons": texts.get("buttons", []),
+                                                   "event": event, "language": lang}
+        return out
 
     def render(self, event_type: str, language: str, values: dict[str, str]) -> Rendered:
         if event_type not in self.events:
             raise TemplateError(f"no template for {event_type}")
         lang = language if language in LANGUAGES and language in self.events[event_type] else DEFAULT_LANGUAGE
         texts = self.events[event_type][lang]
-        fill = _Strict({k: ("" if v is None else str(v)) for k, v in values.items()})
-        sms = texts["sms"].format_map(fill)
-        length = sms_length(sms)
-        short = False
-        if not length.fits_one_segment:
-            sms = self.raw["sms_short"][lang].format_map(fill)
-            length, short = sms_length(sms), True
+        clean = {k: ("" if v is None else str(v)) for k, v in values.items()}
+        alimtalk_text = fill_variables(texts["alimtalk"], clean)
+        used = variables_of(texts["alimtalk"]) | {n for b in texts.get("buttons", [])
+                                                  for n in variables_of(b.get("mobile", "") + b.get("pc", ""))}
+        buttons = tuple(Button(b["name"], fill_variables(b.get("mobile", ""), clean),
+                               fill_variables(b.get("pc", "") or b.get("mobile", ""), clean), b.get("type", "WL"))
+                        for b in texts.get("buttons", []))
+        prefix = self.raw.get("fallback_prefix", {}).get(lang, "")
+        # no buttons in a text message: they become "name: URL" lines
+        lines = ([prefix] if prefix else []) + [alimtalk_text, ""] + [f"{b.name}: {b.mobile}" for b in buttons]
+        text = "\n".join(lines)
+        size = euckr_bytes(text)
+        kind = "sms" if size <= SMS_MAX_BYTES else "lms"
+        fill = _Strict(clean)
         body = texts["email_body"].format_map(fill) + self.raw["email_footer"][lang].format_map(fill)
-        return Rendered(language=lang, sms=sms, sms_short_form=short, sms_segments=length.segments,
-                        email_subject=texts["email_subject"].format_map(fill), email_body=body)
+        return Rendered(language=lang, alimtalk_code=texts["alimtalk_code"], alimtalk_text=alimtalk_text,
+                        template_parameter={k: clean.get(k, "") for k in sorted(used)}, buttons=buttons,
+                        text_kind=kind, text=text, text_subject=texts.get("lms_subject", "") if kind == "lms" else "",
+                        text_bytes=size, email_subject=texts["email_subject"].format_map(fill), email_body=body)
 
 
 def parse_templates(text: str) -> Templates:

@@ -264,7 +264,8 @@ class Router:
         self._gather = _gather_matrix(self._facet_owner, len(self.codes))
         k = min(cfg.facet_top_k, self._gather.shape[1])
         self._docs = self._facets + self._facts  # facet index i < len(facets), then facts
-        if self._facts and cfg.knowledge_in_facets > 0:
+        self._facts_in_gather = bool(self._facts) and cfg.knowledge_in_facets > 0
+        if self._facts_in_gather:
             # one gather over facets and facts; the shared pad slot is the last score
             fact_gather = _gather_matrix([self._code_index[f.code] for f in self._facts], len(self.codes))
             pad = len(self._docs)
@@ -292,7 +293,18 @@ class Router:
         title = self._analyze(inp.title or "")
         return title * self.config.title_repeat + self._analyze(inp.text or "")
 
-    def _text_scores(self, terms: list[str]) -> tuple[Any, Any, float]:
+    def _fact_query(self, terms: list[str]) -> Any | None:
+        """The raw BM25 score of every fact for the case (one query, shared by both uses of the
+        knowledge), or None without knowledge."""
+        import numpy as np
+
+        specific = [t for t in terms if t not in self._generic]
+        if self._fact_bm25 is None or not specific:
+            return None
+        with self._lock:
+            return self._fact_bm25.get_scores(specific).astype(np.float64)
+
+    def _text_scores(self, terms: list[str], fact_raw: Any | None = None) -> tuple[Any, Any, float]:
         """Per institute: mixed text score (0..1, best = 1), facet indexes best first, and the
         best raw facet score (the absolute strength of the match, lost by the normalisation)."""
         import numpy as np
@@ -305,9 +317,9 @@ class Router:
         with self._lock:
             facet = self._facet_bm25.get_scores(specific).astype(np.float64)
             whole = self._doc_bm25.get_scores(terms)
-            if self._fact_bm25 is not None and cfg.knowledge_in_facets > 0:
-                fact = self._fact_bm25.get_scores(specific).astype(np.float64) * cfg.knowledge_in_facets
-                facet = np.concatenate([facet, fact])
+        if self._facts_in_gather:  # the gather also indexes the facts (zero when not scored)
+            extra = np.zeros(len(self._facts)) if fact_raw is None else fact_raw * cfg.knowledge_in_facets
+            facet = np.concatenate([facet, extra])
         padded = np.append(facet, 0.0)[self._gather]
         order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._discounts)]
         best = np.take_along_axis(padded, order, axis=1)
@@ -320,18 +332,15 @@ class Router:
         mixed = cfg.facet_mix * agg / fmax + (1 - cfg.facet_mix) * whole.astype(np.float64) / wmax
         return mixed, np.where(best > 0, best_facets, -1), fmax
 
-    def _fact_scores(self, terms: list[str]) -> tuple[Any, Any, float]:
+    def _fact_scores(self, fact_raw: Any | None) -> tuple[Any, Any, float]:
         """Per institute: raw knowledge score (discounted sum of its best facts' BM25), its best
         fact indexes (-1: none) and the best institute's raw knowledge score."""
         import numpy as np
 
         n = len(self.codes)
-        specific = [t for t in terms if t not in self._generic]
-        if self._fact_bm25 is None or not specific:
+        if fact_raw is None:
             return np.zeros(n), np.full((n, 1), -1), 0.0
-        with self._lock:
-            raw = self._fact_bm25.get_scores(specific)
-        padded = np.append(raw.astype(np.float64), 0.0)[self._fact_gather]
+        padded = np.append(fact_raw, 0.0)[self._fact_gather]
         order = np.argsort(-padded, axis=1, kind="stable")[:, : len(self._fact_discounts)]
         best = np.take_along_axis(padded, order, axis=1)
         agg = best @ self._fact_discounts
@@ -364,8 +373,9 @@ class Router:
         cfg = self.config
         excluded = set(exclude)
         terms = self.query_terms(inp)
-        text_scores, facets, raw_strength = self._text_scores(terms)
-        fact_raw, facts, fact_strength = self._fact_scores(terms)
+        fact_query = self._fact_query(terms)
+        text_scores, facets, raw_strength = self._text_scores(terms, fact_query)
+        fact_raw, facts, fact_strength = self._fact_scores(fact_query)
         if cfg.knowledge_weight and fact_strength > 0.0 and raw_strength > 0.0:
             # facts and profile facets are small documents of the same kind: both raw scores are on
             # one scale, so a fact that matches the case weakly (one generic word) adds little,
@@ -420,7 +430,8 @@ class Router:
         for item in scored[: cfg.reason_depth]:
             idx = self._code_index[item.code]
             text = self._text_reasons(facets[idx], query_words)
-            text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
+            if cfg.knowledge_weight:  # facts counted through the knowledge score: cite them
+                text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
             item.reasons[:0] = text
         return self._decide(scored, service, raw_strength, partner_dominant)
 

@@ -86,6 +86,7 @@ class FlagRun:
     reindexed: int = 0
     skipped_conflicts: int = 0
     flagged_cases: list[str] = field(default_factory=list)
+    handoffs_lapsed: list[str] = field(default_factory=list)  # partner hand-offs sent back to triage
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("now", "window_until", "examined", "at_risk", "breached", "alerts",
@@ -224,4 +225,9 @@ def run_scheduled(now: datetime | None = None, *, store: CaseStore | None = None
     if alerts is None:
         topic = get_staff_settings().alerts_topic_arn
         alerts = SnsAlertSink(topic) if topic else MemoryAlertSink()
-    return flag_due_cases(store, now or utcnow(), alerts)
+    now = now or utcnow()
+    run = flag_due_cases(store, now, alerts)
+    from ..partners import lapse_unclaimed  # hand-offs nobody picked up in 2 business days
+
+    run.handoffs_lapsed = lapse_unclaimed(store, now).lapsed
+    return run

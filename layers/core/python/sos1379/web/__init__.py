@@ -27,6 +27,8 @@ STATIC_TYPES = {
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "i18n.json": "application/json; charset=utf-8",
+    "staff.css": "text/css; charset=utf-8",      # statistics page and staff console
+    "console.js": "text/javascript; charset=utf-8",
 }
 
 # Strict policy: scripts, styles and API calls from this origin only; the page data block is

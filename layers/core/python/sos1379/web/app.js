@@ -7,6 +7,7 @@
   var data = JSON.parse(document.getElementById("page-data").textContent);
   var lang = data.lang === "en" ? "en" : "ko";
   var onLanguage = [];  // re-renderers of dynamic content, run after a language switch
+  var languageChosen = false;  // ?lang= or a saved choice; else the tracking page follows the case
 
   // ------------------------------------------------------------------ i18n
 
@@ -68,6 +69,7 @@
     var fromUrl = new URL(window.location.href).searchParams.get("lang");
     var saved = null;
     try { saved = window.localStorage.getItem("sos1379.lang"); } catch (e) { /* private mode */ }
+    languageChosen = !!(fromUrl || saved);
     applyLanguage(fromUrl || saved || lang, false);
   }
 
@@ -521,6 +523,9 @@
           return readJson(response).then(function (json) {
             if (response.ok && json) {
               var before = view && view.status;
+              if (first && !languageChosen && (json.language === "en" || json.language === "ko") && json.language !== lang) {
+                applyLanguage(json.language, false);
+              }
               view = json;
               hideFormError("track-error");
               render();
@@ -579,6 +584,7 @@
       }).join(", ") : t("track.institute_none");
 
       renderSteps();
+      renderHandoff();
       renderRequest();
       renderOutcome();
       renderRating();
@@ -604,6 +610,32 @@
           }
         }
         list.appendChild(item);
+      });
+    }
+
+    function renderHandoff() {
+      var h = view.handoff;
+      $("handoff-box").hidden = !h;
+      if (!h) { return; }
+      $("v-handoff-name").textContent = (lang === "en" ? h.name_en : h.name_ko) || instituteName(h.code);
+      var phone = $("v-handoff-phone");
+      phone.textContent = pick(h.phone_text) || h.phone || "";
+      phone.setAttribute("href", "tel:" + String(h.phone || "").replace(/[^0-9+]/g, ""));
+      var web = $("v-handoff-url");
+      web.textContent = h.url || "";
+      // only http(s) links from the partner data, never another scheme
+      web.setAttribute("href", /^https?:\/\//.test(h.url || "") ? h.url : "#");
+      // what happens next, steps marked: the SME contacts the partner; the partner's pickup shows here
+      var steps = $("handoff-steps");
+      steps.textContent = "";
+      var current = h.accepted || happened("case.partner_accepted") ? 2 : 0;
+      ["handoff.step1", "handoff.step2", "handoff.step3"].forEach(function (key, index) {
+        var item = el("li", index < current ? "done" : null, t(key));
+        if (index === current) {
+          item.setAttribute("aria-current", "step");
+          item.appendChild(el("span", "visually-hidden", " " + t("track.current_step")));
+        }
+        steps.appendChild(item);
       });
     }
 
@@ -654,12 +686,13 @@
     function eventDetails(event) {
       var d = event.data || {};
       var out = [];
-      var ref = d.institute || (d.institutes && d.institutes[0]);
+      // every institute of a referral, not only the first
+      var refs = (d.institutes && d.institutes.length ? d.institutes : (d.institute ? [d.institute] : []));
       if (["case.referred", "case.accepted", "case.declined", "case.resolved", "case.info_requested",
-        "case.handed_off"].indexOf(event.type) >= 0 && ref) {
-        out.push(t("events.institute", { name: instituteName(ref) }));
+        "case.handed_off"].indexOf(event.type) >= 0 && refs.length) {
+        out.push(t("events.institute", { name: refs.map(instituteName).join(", ") }));
       }
-      if (event.type === "case.handed_off" && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
+      if ((event.type === "case.handed_off" || event.type === "case.partner_accepted") && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
       if (event.type === "case.info_requested" && typeof d.question === "string") { out.push(t("events.question", { text: d.question })); }
       if (event.type === "case.info_provided" && typeof d.answer === "string") { out.push(t("events.answer", { text: d.answer })); }
       if ((event.type === "case.resolved" || event.type === "case.guidance_given") && typeof d.summary === "string") {
