@@ -220,7 +220,7 @@ def _handoff_view(case: dict) -> dict | None:
 # resolved, who assigned, an institute user) cannot ride along in any position.
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 _SLUG = re.compile(r"^[a-z][a-z_]{0,39}$")
-_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,19}$")
+_CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
 
 def _text(value, case):
@@ -244,13 +244,21 @@ def _one_of(*allowed):
 
 
 def _ref(value, case):
-    """An institute or partner by code; its names come from the directory, not from the record."""
+    """An institute or partner by code; its names come from the directory or the partner list,
+    not from the record (a record's own names are kept only for a code neither knows)."""
+    from .partners import load_partners
     from .referrals import partner_for
 
     code = value.get("code") if isinstance(value, dict) else value
     if not isinstance(code, str) or not _CODE.match(code):
         return None
-    return {k: v for k, v in partner_for(code, case).items() if k in ("code", "name_ko", "name_en")}
+    entry = load_directory().get(code) or load_partners().get(code)
+    if entry is not None:
+        return {"code": code, "name_ko": entry.name_ko, "name_en": entry.name_en}
+    ref = {k: v for k, v in partner_for(code, case).items() if k in ("code", "name_ko", "name_en")}
+    if isinstance(value, dict) and ref.get("name_ko") == code:
+        ref.update({k: value[k] for k in ("name_ko", "name_en") if isinstance(value.get(k), str)})
+    return ref
 
 
 def _refs(value, case):
