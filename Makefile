@@ -6,16 +6,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV ?= tests/data/routing_cases.jsonl
 
-.PHONY: install up test test-fast browser-deps bench eval-routing demo package deploy clean
+.PHONY: install lock up test test-fast smoke browser-deps bench eval-routing demo package deploy clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Installs the exact, hash-checked versions of requirements-dev.lock: the Lambda layer is built
+# from requirements.lock (same versions), so the tests run what ships. `make lock` after editing
+# requirements*.txt.
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Re-resolve requirements.lock and requirements-dev.lock (with hashes, for Python 3.11 to 3.13).
+lock: install
+	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command "make lock" -q -o requirements.lock
+	$(BIN)/uv pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes \
+	  -c requirements.lock --custom-compile-command "make lock" -q -o requirements-dev.lock
 
 ## Start the local stack (moto server + API on http://127.0.0.1:$${API_PORT:-8000}); Ctrl-C stops it.
 up: install
@@ -31,6 +40,11 @@ browser-deps:
 test: install browser-deps
 	$(BIN)/pytest
 
+## Every Lambda function from the built artefacts (infra.package) in a clean Python of Lambda's
+## version with only the runtime's boto3, against the local stack (tests/smoke; `make test` runs it too).
+smoke: install
+	$(BIN)/pytest tests/smoke -q -s -p no:randomly
+
 test-fast: install
 	$(BIN)/pytest tests/unit tests/api tests/integration
 
@@ -38,9 +52,15 @@ test-fast: install
 bench: install
 	$(BIN)/sos1379 bench
 
-## Router evaluation table on a JSON-lines set with gold labels (default: the project's own cases).
+## Router evaluation: synthetic sets ($(DEV) and the holdout), the real-case dev and test splits,
+## the learning curve and the calibration table (docs/routing.md).
 eval-routing: install
 	$(BIN)/sos1379 route eval $(DEV) $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_holdout.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_real_dev.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_real_test.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route curve
+	$(BIN)/sos1379 route calibrate
 
 demo: install
 	$(BIN)/sos1379 demo

@@ -22,8 +22,9 @@ others) is never touched::
 
 Queue settings, and why: institutes consume these queues with their own workers, whose processing
 time we do not control, so the visibility timeout is a generous 300 s; after 5 receives a message
-goes to the DLQ (retention 14 days) and raises an alarm; messages live 14 days, long enough for an
-institute's outage over a holiday weekend.
+goes to the DLQ (retention 14 days) and raises an alarm on the operations topic; messages live 10
+days, long enough for an institute's outage over a holiday weekend, and shorter than the DLQ's 14
+(a message keeps its first enqueue time in the DLQ).
 
 Cross-account access, and why a data file rather than a template parameter: an identity policy in
 this account cannot be attached to a principal of another account, so an institute that runs its
@@ -53,7 +54,12 @@ OUTPUTS_BEGIN = "# BEGIN referral queue outputs"
 OUTPUTS_END = "# END referral queue outputs"
 VISIBILITY_TIMEOUT = 300
 MAX_RECEIVE_COUNT = 5
-RETENTION = 1209600
+#: A message keeps its first enqueue time when it moves to the DLQ, so the DLQ must keep messages
+#: longer than the queue (else a message that failed late expires in the DLQ at once).
+RETENTION = 864000  # 10 days
+DLQ_RETENTION = 1209600  # 14 days, SQS's maximum
+#: Every alarm notifies the operations topic (template.yaml's OpsAlarmTopic; docs/deploy.md).
+ALARM_TOPIC = "OpsAlarmTopic"
 #: What an institute's consumer needs and no more: receive, delete when done, extend the visibility
 #: of a slow message, read the queue depth, and find the URL from the name. No SendMessage (only
 #: the router writes referrals), no PurgeQueue, nothing on the DLQ (redriving is ours to decide).
@@ -128,12 +134,16 @@ def queues_block(codes: list[str], indent: str = "  ",
         out += [
             f"{indent}ReferralDLQ{code}:",
             f"{indent}  Type: AWS::SQS::Queue",
+            f"{indent}  DeletionPolicy: Delete  # named queues: a retained one would block a re-created stack",
+            f"{indent}  UpdateReplacePolicy: Delete",
             f"{indent}  Properties:",
             f'{indent}    QueueName: !Sub "${{AWS::StackName}}-referral-{code}-dlq"',
-            f"{indent}    MessageRetentionPeriod: {RETENTION}",
+            f"{indent}    MessageRetentionPeriod: {DLQ_RETENTION}",
             f"{indent}    SqsManagedSseEnabled: true",
             f"{indent}ReferralQueue{code}:",
             f"{indent}  Type: AWS::SQS::Queue",
+            f"{indent}  DeletionPolicy: Delete  # named queues: a retained one would block a re-created stack",
+            f"{indent}  UpdateReplacePolicy: Delete",
             f"{indent}  Properties:",
             f'{indent}    QueueName: !Sub "${{AWS::StackName}}-referral-{code}"',
             f"{indent}    VisibilityTimeout: {VISIBILITY_TIMEOUT}",
@@ -156,6 +166,8 @@ def queues_block(codes: list[str], indent: str = "  ",
             f"{indent}    Threshold: 0",
             f"{indent}    ComparisonOperator: GreaterThanThreshold",
             f"{indent}    TreatMissingData: notBreaching",
+            f"{indent}    AlarmActions: [!Ref {ALARM_TOPIC}]",
+            f"{indent}    OKActions: [!Ref {ALARM_TOPIC}]",
             f"{indent}ReferralConsumerPolicy{code}:",
             f"{indent}  Type: AWS::IAM::ManagedPolicy",
             f"{indent}  Properties:",

@@ -18,6 +18,8 @@ def record_handler(record):
     logger.info("notification handled", extra=result)
     for channel in result["channels"]:
         metrics.add_metric(name=f"Notification_{channel['status']}", unit=MetricUnit.Count, value=1)
+        if channel["channel"] == "sms" and channel["status"] == "sent":
+            metrics.add_metric(name="SmsSent", unit=MetricUnit.Count, value=1)  # template's SmsSpendAlarm
     if result["action"] == "deferred":
         metrics.add_metric(name="NotificationDeferred", unit=MetricUnit.Count, value=1)
     return result

@@ -44,9 +44,9 @@ def moto_server():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     fixes = contextlib.ExitStack()
     fixes.enter_context(moto_fixes())
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # binds a free port itself
     server.start()
+    port = server.get_host_and_port()[1]
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                             "AWS_DEFAULT_REGION")}
     os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",

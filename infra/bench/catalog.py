@@ -200,6 +200,11 @@ def _footprint(index) -> dict:
     return {"disk_bytes": size, "disk_mb": round(size / 2**20, 1), **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
+def run_default() -> dict:
+    """``sos1379 bench catalog``: the scale in ``SOS1379_CATALOG_BENCH_SCALE`` (default ``full``)."""
+    return run(os.environ.get("SOS1379_CATALOG_BENCH_SCALE") or "full")
+
+
 def run(scale: str = "full") -> dict:
     """Run the whole catalog benchmark at ``scale`` and return its figures."""
     from infra.localstack.logs import quieted

@@ -92,7 +92,7 @@ def run(catalog_scale: str | None = "full", cases: Sequence | None = None, *, an
     ``catalog_scale`` (None: directory only). Returns JSON-ready figures (ms, MiB, ratios)."""
     from sos1379.catalog import service
     from sos1379.catalog.index import CatalogIndex
-    from sos1379.routing import bench
+    from infra.bench import router as bench
     from sos1379.routing.evidence import catalog_hits
 
     say = progress or (lambda message: None)

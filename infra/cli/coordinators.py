@@ -139,7 +139,7 @@ def cmd_sla_status(args) -> int:
 
 
 def cmd_sla_bench(args) -> int:
-    from sos1379.sla.bench import run
+    from infra.bench.sla import run
 
     print(json.dumps(run(closed=args.closed, open_=args.open), indent=2, ensure_ascii=False))
     return 0

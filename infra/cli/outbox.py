@@ -1,13 +1,16 @@
 """``sos1379 outbox``: what the local stack sent to SMEs, and what it is holding, newest first.
 
-Sources, each the provider side's own record: the domestic provider stand-in
-(``GET {messaging}/_standin/deliveries``: AlimTalk, and SMS/LMS with the reason when AlimTalk
-failed), moto's ``/moto-api/data.json`` (``sns.SMS`` when SNS is the configured SMS provider, and
-``ses.Message``, which SES v2 shares), and the case history for messages held by the quiet hours
+Sources, each the provider side's own record with the time it accepted each message: the
+domestic provider stand-in (``GET {messaging}/_standin/deliveries``: AlimTalk, and SMS/LMS with the
+reason when AlimTalk failed), the local stack's record of what moto's SNS (SMS, when SNS is the
+configured SMS provider) and SES (e-mail) accepted (``GET {moto_url}/_sos1379/sent``,
+:mod:`infra.localstack.sent`; not moto's ``/moto-api/data.json``, which answers 500 while the
+stack writes), and the case history for messages held by the quiet hours
 (``notification.attempt`` entries ``deferred`` with ``deliver_after`` and nothing after them).
-Columns: channel (alimtalk | sms | lms | email), status (sent | held), fallback (why an SMS/LMS
-went instead of AlimTalk), held_until, case number, masked recipient, text. Send times come from
-the history entry that names the provider's message id. ``--json`` is for tools.
+Reading the two provider records costs the number of messages sent, so the command answers while
+the stack is under load. Columns: channel (alimtalk | sms | lms | email), status (sent | held |
+failed | retrying), fallback (why an SMS/LMS went instead of AlimTalk), held_until, case number,
+masked recipient, text. ``--json`` is for tools.
 """
 from __future__ import annotations
 
@@ -26,9 +29,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def collect(data: dict, deliveries: list[dict] | None = None) -> list[dict]:
-    """Outbox rows from moto's data.json and the provider stand-in's deliveries, in their order,
-    recipients masked."""
+def collect(sent, deliveries: list[dict] | None = None) -> list[dict]:
+    """Outbox rows from the stack's sent record (:func:`fetch`) and the provider stand-in's
+    deliveries, each with the time its provider accepted it, recipients masked."""
     from sos1379.korea import mask_email, mask_phone
 
     rows = []
@@ -38,46 +41,25 @@ def collect(data: dict, deliveries: list[dict] | None = None) -> list[dict]:
                      "case_number": _case_number(text), "subject": item.get("subject", ""), "text": text,
                      "message_id": item.get("message_id", ""), "status": "sent",
                      "fallback": item.get("fallback_reason", ""), "held_until": "",
-                     "template_code": item.get("template_code", "")})
-    for sms in (data.get("sns") or {}).get("SMS") or []:
-        text = sms.get("message", "")
-        rows.append({"channel": "sms", "recipient": mask_phone(sms.get("phone_number", "")),
-                     "case_number": _case_number(text), "subject": "", "text": text,
-                     "message_id": sms.get("message_id", ""), "status": "sent", "fallback": "", "held_until": ""})
-    for mail in (data.get("ses") or {}).get("Message") or []:
-        to = ((mail.get("destinations") or {}).get("ToAddresses") or [""])
-        text = mail.get("body", "")
-        subject = mail.get("subject", "")
-        rows.append({"channel": "email", "recipient": ", ".join(mask_email(t) for t in to),
+                     "template_code": item.get("template_code", ""), "sent_at": item.get("at", "")})
+    for item in sent or []:
+        text, subject = item.get("text", ""), item.get("subject", "")
+        mask = mask_phone if item.get("channel") == "sms" else mask_email
+        rows.append({"channel": item.get("channel", ""),
+                     "recipient": ", ".join(mask(r) for r in item.get("recipients") or [""]),
                      "case_number": _case_number(subject + " " + text), "subject": subject, "text": text,
-                     "message_id": mail.get("id", ""), "status": "sent", "fallback": "", "held_until": ""})
+                     "message_id": item.get("message_id", ""), "status": "sent", "fallback": "", "held_until": "",
+                     "sent_at": item.get("sent_at", "")})
     for index, row in enumerate(rows):
         row["_order"] = index
     return rows
 
 
-def add_send_times(rows: list[dict], store) -> None:
-    """moto keeps no send time: take it from the case history (the ``notification.attempt``
-    entry that carries the provider's message id), found through the case number."""
-    histories: dict[str, list[dict]] = {}
-    for row in rows:
-        number = row["case_number"]
-        if not number:
-            continue
-        if number not in histories:
-            try:
-                histories[number] = store.history(store.find_case_id_by_number(number))
-            except Exception:  # noqa: BLE001 - a message of a case that is gone: no time
-                histories[number] = []
-        for event in histories[number]:
-            data = event.get("data") or {}
-            if event.get("type") == "notification.attempt" and data.get("provider_message_id") == row["message_id"]:
-                row["sent_at"] = event["at"]
-
-
 def held_rows(store) -> list[dict]:
-    """Messages the quiet hours hold: a ``deferred`` attempt of a (case, event, channel) with no
-    later attempt. One scan of the history items: a local tool over a local table."""
+    """Messages not (yet) at a provider, from each (case, event, channel)'s latest attempt:
+    ``held`` by the quiet hours (``deferred``, with ``held_until``), ``failed`` for good, or
+    ``retrying`` after a transient failure. One scan of the history items: a local tool over a
+    local table."""
     from boto3.dynamodb.conditions import Attr
 
     from sos1379.lifecycle import EventType
@@ -97,21 +79,26 @@ def held_rows(store) -> list[dict]:
     rows = []
     for (case_id, _event_id, channel), item in latest.items():
         data = item.get("data") or {}
-        if data.get("status") != "deferred":
+        status = {"deferred": "held", "failed_permanent": "failed", "failed_temporary": "retrying"}.get(
+            data.get("status", ""))
+        if status is None:  # sent (the provider rows show it) or in flight
             continue
         try:
             number = store.get_case(case_id)["case_number"]
         except Exception:  # noqa: BLE001 - a case that is gone
             number = ""
         rows.append({"channel": "alimtalk" if channel == "sms" else channel, "recipient": data.get("recipient", ""),
-                     "case_number": number, "subject": "", "text": f"({data.get('event_type', '')})",
-                     "message_id": "", "status": "held", "fallback": "", "held_until": data.get("deliver_after", ""),
+                     "case_number": number, "subject": "",
+                     "text": f"({data.get('event_type', '')}{': ' + data['reason'] if status != 'held' and data.get('reason') else ''})",
+                     "message_id": "", "status": status, "fallback": "",
+                     "held_until": data.get("deliver_after", "") if status == "held" else "",
                      "sent_at": item.get("at", "")})
     return rows
 
 
 def newest_first(rows: list[dict]) -> list[dict]:
-    """By send time when known, else by moto's acceptance order (SMS and emails separately)."""
+    """By the time the provider accepted the message (or the quiet hours deferred it), then by the
+    order of the records."""
     ordered = sorted(rows, key=lambda r: (r.get("sent_at", ""), r.get("_order", -1)), reverse=True)
     return [{k: v for k, v in r.items() if k != "_order"} for r in ordered]
 
@@ -121,12 +108,21 @@ def _case_number(text: str) -> str:
     return match.group(0) if match else ""
 
 
-def fetch(moto_url: str) -> dict:
+class NoSentRecord(RuntimeError):
+    """The server at the URL keeps no sent-message record (a bare moto, not the local stack's)."""
+
+
+def fetch(moto_url: str, after: int = 0) -> list[dict]:
+    """What moto's SNS and SES accepted after record number ``after``, in acceptance order."""
     import requests
 
-    response = requests.get(moto_url.rstrip("/") + "/moto-api/data.json", timeout=10)
+    from infra.localstack.sent import PATH
+
+    response = requests.get(moto_url.rstrip("/") + PATH, params={"after": after} if after else None, timeout=30)
+    if response.status_code == 404:
+        raise NoSentRecord(f"{moto_url} keeps no record of sent messages: is it the local stack's moto (sos1379 up)?")
     response.raise_for_status()
-    return response.json()
+    return response.json()["messages"]
 
 
 def fetch_deliveries(messaging_url: str | None) -> list[dict]:
@@ -153,7 +149,11 @@ def run(args) -> int:
         if not moto_url:
             print(exc, file=sys.stderr)
             return 1
-    rows = collect(fetch(moto_url), fetch_deliveries(messaging_url))
+    try:
+        rows = collect(fetch(moto_url), fetch_deliveries(messaging_url))
+    except NoSentRecord as exc:
+        print(exc, file=sys.stderr)
+        return 1
     held: list[dict] = []
     try:
         from infra.localstack.state import apply_stack_env, load_stack_state
@@ -162,10 +162,8 @@ def run(args) -> int:
 
         apply_stack_env(load_stack_state())
         get_settings.cache_clear()
-        store = CaseStore(get_settings().cases_table)
-        add_send_times(rows, store)
-        held = held_rows(store)
-    except Exception:  # noqa: BLE001 - no stack state: moto's order alone
+        held = held_rows(CaseStore(get_settings().cases_table))
+    except Exception:  # noqa: BLE001 - no stack state (or its table): what the providers sent
         pass
     rows = newest_first(rows + held)
     if args.limit:

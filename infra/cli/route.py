@@ -4,6 +4,12 @@
   ``confidence``, ``institutes``: ranked ``{code, score, reasons}``).
 - ``sos1379 route eval PATH [--analyzer NAME] [--json]`` (or ``sos1379 route --eval PATH``): top-1 and
   top-3 accuracy, handoff decisions and the confusion of the misses on a labelled set.
+- ``sos1379 route calibrate [PATH ...] [--check PATH ...] [--write]``: fit the top-1/top-2 margin table
+  on labelled sets (default: the real dev split and the holdout) and print its reliability.
+- ``sos1379 route curve [--stream PATH ...] [--heldout PATH]``: the learning curve, replaying
+  labelled cases in order as outcomes (``sos1379.routing.learning.replay``).
+- ``sos1379 route learn``: rebuild the case memory from the case table and publish it (what
+  RetrainRouterFunction does), against the local stack unless ``CASES_TABLE`` is set.
 - ``sos1379 route bench [--analyzer NAME] [--cases PATH] [--catalog [SCALE]]``: latency, load time
   and memory against the bm25s floor, with the directory alone and then (``--catalog``, default
   ``full``) with a generated catalog of that scale loaded, in one run (``infra.bench.routing``).
@@ -80,7 +86,7 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from sos1379.routing.evaluate import evaluate, format_report, load_cases
+    from infra.bench.routing_eval import evaluate, format_report, load_cases
 
     with _router(args.analyzer, args.catalog) as router:
         report = evaluate(router, load_cases(args.path))
@@ -93,8 +99,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sos1379.routing import bench
-    from sos1379.routing.evaluate import load_cases
+    from infra.bench import router as bench
+    from infra.bench.routing_eval import load_cases
     from sos1379.routing.models import RoutingInput
 
     cases = None
@@ -111,6 +117,98 @@ def _bench(args: argparse.Namespace) -> int:
         result = run(args.catalog, cases, analyzer=args.analyzer, repeats=args.repeats,
                      progress=lambda message: print(message, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=1) if args.json else bench.format_bench(result))
+    return 0
+
+
+REAL_DEV = "tests/data/routing_real_dev.jsonl"
+REAL_TEST = "tests/data/routing_real_test.jsonl"
+HOLDOUT = "tests/data/routing_holdout.jsonl"
+PROJECT = "tests/data/routing_cases.jsonl"
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sos1379.routing import calibration, get_router
+    from infra.bench.routing_eval import load_cases
+
+    router = get_router(args.analyzer)
+    fit_paths = args.paths or [REAL_DEV, HOLDOUT]
+    observations = [o for p in fit_paths for o in calibration.observe(router, load_cases(p))]
+    table = calibration.fit(observations, fitted_on=" + ".join(fit_paths) + " (refer cases)")
+    if args.write:
+        calibration.save(table)
+    else:
+        table = calibration.load_calibration() if not args.paths else table
+    out = {"calibration": table.as_json(), "reliability": {}}
+    for path in [*fit_paths, *(args.check or [REAL_TEST, PROJECT])]:
+        obs = calibration.observe(router, load_cases(path))
+        out["reliability"][path] = calibration.reliability(table, obs)
+        triaged = [o for o in obs if o.extra["decision"] == "coordinator"]
+        covered = [o for o in obs if o.extra["decision"] == "refer" and set(o.extra["targets"]) & set(o.extra["gold"])]
+        out["reliability"][path].append({"coordinator": len(triaged), "coordinator_top1_right": sum(o.hits[0] for o in triaged),
+                                         "first_round_coverage": round(len(covered) / max(1, len(obs)), 3),
+                                         "targets_per_referral": round(sum(len(o.extra["targets"]) for o in obs if o.extra["targets"])
+                                                                       / max(1, sum(1 for o in obs if o.extra["targets"])), 2)})
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return 0
+    print(f"margin table fitted on {table.fitted_on}{' (written)' if args.write else ''}")
+    for path, rows in out["reliability"].items():
+        summary = rows[-1]
+        print(calibration.format_reliability(rows[:-1], path))
+        print(f"  coordinator {summary['coordinator']} (top-1 right in {summary['coordinator_top1_right']}), "
+              f"first-round coverage {summary['first_round_coverage']:.3f}, "
+              f"targets per referral {summary['targets_per_referral']:.2f}")
+    return 0
+
+
+def _curve(args: argparse.Namespace) -> int:
+    from sos1379.routing import Router, RouterConfig, learning
+    from infra.bench.routing_eval import load_cases
+
+    stream = [c for p in (args.stream or [PROJECT, HOLDOUT, REAL_DEV]) for c in load_cases(p)] * args.repeat
+    heldout = load_cases(args.heldout) if args.heldout else []
+    router = Router(config=RouterConfig(analyzer=args.analyzer))
+    marks = [m for m in (0, 50, 100, 200, 400, 800) if m < len(stream)]
+    rows = list(learning.replay(router, stream, evaluate_on=heldout, checkpoints=marks, rebuild_every=args.step))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"learning curve: {len(stream)} labelled cases replayed in order as outcomes "
+          f"(memory rebuilt every {args.step}), held out: {args.heldout or '-'}")
+    print("  outcomes seen  next-block top-1  top-3  (prequential)")
+    for r in rows:
+        if "seen" in r:
+            print(f"  {r['seen'] - r['block']:>13}  {r['block_top1']:16.3f}  {r['block_top3']:.3f}")
+    for r in rows:
+        if "checkpoint" in r and heldout:
+            print(f"  after {r['checkpoint']:>4} outcomes: held-out top-1 {r['heldout_top1']:.3f}, top-3 {r['heldout_top3']:.3f}")
+    return 0
+
+
+def _learn(args: argparse.Namespace) -> int:
+    import os
+
+    from sos1379.aws import client
+    from sos1379.routing import learning
+    from sos1379.settings import get_settings
+    from sos1379.store import CaseStore
+
+    if not os.environ.get("CASES_TABLE"):
+        from infra.cli.institute import _use_local_stack
+        from infra.localstack.state import StackNotRunning
+
+        try:
+            _use_local_stack()
+        except StackNotRunning as exc:
+            print(f"error: {exc} (start it with `sos1379 up`, or set CASES_TABLE and ROUTER_MODEL_BUCKET)",
+                  file=sys.stderr)
+            return 2
+    bucket = args.bucket or learning.model_bucket()
+    if not bucket:
+        print("error: no bucket (ROUTER_MODEL_BUCKET or CATALOG_BUCKET)", file=sys.stderr)
+        return 2
+    result = learning.retrain(CaseStore(get_settings().cases_table), client("s3"), bucket, analyzer=args.analyzer)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0
 
 
@@ -135,6 +233,29 @@ def register(subparsers) -> None:
     ev.add_argument("path")
     _add_common(ev)
     ev.set_defaults(func=_eval)
+
+    cal = sub.add_parser("calibrate", help="fit and check the top-1/top-2 margin table (reliability)")
+    cal.add_argument("paths", nargs="*", help=f"labelled sets to fit on (default: {REAL_DEV} {HOLDOUT}); "
+                                              "without paths the packaged table is checked")
+    cal.add_argument("--check", nargs="*", metavar="PATH", help=f"sets to check (default: {REAL_TEST} {PROJECT})")
+    cal.add_argument("--write", action="store_true", help="write the fitted table into the package")
+    cal.add_argument("--analyzer", default=None)
+    cal.add_argument("--json", action="store_true")
+    cal.set_defaults(func=_calibrate)
+
+    cur = sub.add_parser("curve", help="learning curve: replay labelled cases as outcomes")
+    cur.add_argument("--stream", nargs="*", metavar="PATH", help=f"default: {PROJECT} {HOLDOUT} {REAL_DEV}")
+    cur.add_argument("--heldout", metavar="PATH", default=REAL_TEST)
+    cur.add_argument("--step", type=int, default=25, help="rebuild the memory every N outcomes")
+    cur.add_argument("--repeat", type=int, default=1, help="replay the stream N times (recurring problems)")
+    cur.add_argument("--analyzer", default=None)
+    cur.add_argument("--json", action="store_true")
+    cur.set_defaults(func=_curve)
+
+    lrn = sub.add_parser("learn", help="rebuild the case memory from the case table and publish it")
+    lrn.add_argument("--bucket", help="default: ROUTER_MODEL_BUCKET or CATALOG_BUCKET")
+    lrn.add_argument("--analyzer", default=None)
+    lrn.set_defaults(func=_learn)
 
     bn = sub.add_parser("bench", help="routing latency, load time and memory vs the bm25s floor")
     bn.add_argument("--cases", metavar="PATH", help="JSON-lines cases (default: built from the profiles)")

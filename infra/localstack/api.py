@@ -42,7 +42,8 @@ def load_chalice_app(app_dir: Path, module: str = "app", attribute: str = "app")
 
 class ApiServer:
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 8000, timeout: int = 30,
-                 memory: int = 512, function_name: str = "api_handler") -> None:
+                 memory: int = 512, function_name: str = "api_handler", sock: Any = None) -> None:
+        """``sock``: a socket already bound to the port (kept from before the deploy), served as is."""
         from chalice.config import Config
         from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, ThreadedHTTPServer
 
@@ -64,6 +65,15 @@ class ApiServer:
         class _Server(ThreadedHTTPServer):
             request_queue_size = 256
             daemon_threads = True
+
+            def server_bind(self) -> None:
+                if sock is None:
+                    super().server_bind()
+                    return
+                self.socket.close()
+                self.socket = sock
+                self.server_address = sock.getsockname()
+                self.server_name, self.server_port = self.server_address[:2]
 
         config = Config(chalice_stage="dev", function_name=function_name,
                         user_provided_params={"chalice_app": app, "lambda_timeout": timeout,

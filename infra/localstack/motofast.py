@@ -165,6 +165,31 @@ def partition_queries() -> Iterator[None]:
         Table.query, Table.all_items = original_query, original_all
 
 
+@contextlib.contextmanager
+def string_key_comparisons() -> Iterator[None]:
+    """Two string ``DynamoType`` values compare by their strings, skipping moto's chain of type
+    checks (``cast_value``) per comparison; other types keep moto's comparison. Same answers: a
+    benchmark over 100,000 items (``infra.bench.sla``) otherwise measures moto's type checks."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    eq, ne, lt = DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__
+
+    def fast_eq(a, b):
+        return a.value == b.value if a.type == "S" == getattr(b, "type", None) else eq(a, b)
+
+    def fast_ne(a, b):
+        return a.value != b.value if a.type == "S" == getattr(b, "type", None) else ne(a, b)
+
+    def fast_lt(a, b):
+        return a.value < b.value if a.type == "S" == getattr(b, "type", None) else lt(a, b)
+
+    DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__ = fast_eq, fast_ne, fast_lt
+    try:
+        yield
+    finally:
+        DynamoType.__eq__, DynamoType.__ne__, DynamoType.__lt__ = eq, ne, lt
+
+
 _sqs = threading.local()
 
 

@@ -2,7 +2,8 @@
 
 ``LocalStack(StackOptions.from_env()).start()`` does, in order:
 
-1. start ``moto.server.ThreadedMotoServer`` on 127.0.0.1:MOTO_PORT (in this process);
+1. start ``moto.server.ThreadedMotoServer`` on 127.0.0.1:MOTO_PORT (in this process), recording
+   the SMS and e-mail it accepts (:mod:`infra.localstack.sent`);
 2. start extra local services (the catalog stand-ins, when ``infra.standins`` is importable);
 3. transform template.yaml offline (samtranslator) and deploy it into moto's CloudFormation;
 4. read the physical ids, resolve every function's environment, create what moto's
@@ -30,6 +31,8 @@ from infra.localstack.deploy import DeployedStack, deploy_stack
 from infra.localstack.dispatcher import Dispatcher, ScheduleEntry, SqsMapping, StreamMapping
 from infra.localstack.runtime import FunctionConfig, WorkerPool
 from infra.localstack.schedule import Schedule
+from infra.localstack.sent import PATH as SENT_PATH
+from infra.localstack.sent import SentMessages, recording, serve_sent_messages
 from infra.localstack.seeding import SeedContext, run_seeds
 from infra.localstack.state import remove_stack_state, write_stack_state
 from infra.template import DEFAULT_REGION, DEFAULT_TEMPLATE, REPO_ROOT, FunctionSpec, load_template, transform_template
@@ -45,6 +48,13 @@ FAKE_CREDENTIALS = {
 #: as a Lambda function does not see your shell).
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
                 "SYSTEMROOT", "KIWI_MODEL_PATH")
+
+
+#: Values of template parameters that AWS deploys must set (no defaults there) and the local stack
+#: sets itself; the catalog URLs come from the stand-ins, PublicBaseUrl from the API's address.
+LOCAL_PARAMETERS: dict[str, str] = {
+    "OpsAlarmEmail": "ops@sos1379.local",
+}
 
 
 class StackError(RuntimeError):
@@ -81,6 +91,7 @@ class StackOptions:
     function_concurrency: int = 2
     poll_wait: int = 1
     prewarm: bool = False
+    dispatch: bool = True  # False: no dispatcher or workers (the smoke test invokes handlers itself)
     apply_env: bool = True  # point this process (API, seeds) at the stack
     write_state: bool = True
 
@@ -96,6 +107,7 @@ class StackOptions:
             retry_visibility=_env_int("SOS1379_RETRY_VISIBILITY", -1),
             function_concurrency=_env_int("SOS1379_FUNCTION_CONCURRENCY", 2),
             standin_scale=os.environ.get("SOS1379_STANDIN_SCALE") or "small",
+            dispatch=os.environ.get("SOS1379_DISPATCH", "1") != "0",
         )
         if options.retry_visibility is not None and options.retry_visibility < 0:
             options.retry_visibility = None
@@ -105,12 +117,15 @@ class StackOptions:
         return options
 
 
-def _free_port(host: str) -> int:
+def _reserve_port(host: str) -> Any:
+    """A socket bound to a free port, kept until the API serves on it: picking a number and
+    binding it a deploy later (tens of seconds) lets an outgoing connection or another test take
+    it meanwhile."""
     import socket
 
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+    reserved = socket.socket()
+    reserved.bind((host, 0))
+    return reserved
 
 
 def _check_port_free(host: str, port: int, variable: str) -> None:
@@ -135,6 +150,7 @@ class LocalStack:
         self.code_root = Path(options.code_root or Path(options.template).resolve().parent)
         self.moto: Any = None
         self._moto_patches = contextlib.ExitStack()
+        self.sent = SentMessages()  # what moto's SNS and SES accepted, served at sent.PATH
         self.moto_url = ""
         self.api: Any = None
         self.dispatcher: Dispatcher | None = None
@@ -149,6 +165,7 @@ class LocalStack:
         self._clients_lock = threading.Lock()
         self._session: Any = None
         self._started = 0.0
+        self._api_socket: Any = None  # the API's port, bound before the deploy when API_PORT=0
 
     # ------------------------------------------------------------------ clients
 
@@ -201,12 +218,14 @@ class LocalStack:
 
         # DynamoDB's atomicity under concurrent requests (see motofast), for as long as moto runs
         self._moto_patches.enter_context(moto_fixes())
+        self._moto_patches.enter_context(recording(self.sent))
         self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         try:
             self.moto.start()
         except OSError as exc:
             raise StackError(f"cannot start moto on {self.options.host}:{self.options.moto_port}: {exc} "
                              "(set MOTO_PORT to a free port)") from exc
+        serve_sent_messages(self.moto, self.sent)
         host, port = self.moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
 
@@ -232,7 +251,7 @@ class LocalStack:
     def _parameters(self, sam: dict[str, Any]) -> dict[str, Any]:
         declared = sam.get("Parameters") or {}
         by_norm = {_normalise(name): name for name in declared}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}
         for key, value in self.service_env.items():
             if _normalise(key) in by_norm:
                 values[by_norm[_normalise(key)]] = value
@@ -383,15 +402,16 @@ class LocalStack:
 
     def start(self) -> "LocalStack":
         self._started = t = time.perf_counter()
-        if self.options.serve_api and self.options.api_port == 0:
-            # Pick the port now: the template's PublicBaseUrl and the state need it before the
-            # API binds.
-            self.options.api_port = _free_port(self.options.host)
-        elif self.options.serve_api:
-            _check_port_free(self.options.host, self.options.api_port, "API_PORT")
         if self.options.moto_port:
             # moto's server thread dies on a taken port and its start() then waits forever
             _check_port_free(self.options.host, self.options.moto_port, "MOTO_PORT")
+        if self.options.serve_api and self.options.api_port == 0:
+            # Bind the port now: the template's PublicBaseUrl and the state need it before the
+            # API serves.
+            self._api_socket = _reserve_port(self.options.host)
+            self.options.api_port = self._api_socket.getsockname()[1]
+        elif self.options.serve_api:
+            _check_port_free(self.options.host, self.options.api_port, "API_PORT")
         try:
             self._start_moto()
             t = self._mark("moto", t)
@@ -423,15 +443,18 @@ class LocalStack:
             base_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), base_env.get("PYTHONPATH")]))
             base_env.update(self.aws_env)
             dispatched = {k: v for k, v in self.functions.items() if api_spec is None or k != api_spec.logical_id}
-            self.pool = WorkerPool(dispatched, base_env=base_env, region=self.options.region,
-                                   account=self.deployed.account)
             sqs, streams, schedules = self._mappings()
-            self.dispatcher = Dispatcher(invoker=self.pool, sqs=self.client("sqs"), streams=self.client("dynamodbstreams"),
-                                         region=self.options.region, account=self.deployed.account,
-                                         sqs_mappings=sqs, stream_mappings=streams, schedules=schedules,
-                                         retry_visibility=self.options.retry_visibility, poll_wait=self.options.poll_wait)
-            self.dispatcher.start()
-            if self.options.prewarm:
+            if self.options.dispatch:
+                self.pool = WorkerPool(dispatched, base_env=base_env, region=self.options.region,
+                                       account=self.deployed.account)
+                self.dispatcher = Dispatcher(invoker=self.pool, sqs=self.client("sqs"),
+                                             streams=self.client("dynamodbstreams"),
+                                             region=self.options.region, account=self.deployed.account,
+                                             sqs_mappings=sqs, stream_mappings=streams, schedules=schedules,
+                                             retry_visibility=self.options.retry_visibility,
+                                             poll_wait=self.options.poll_wait)
+                self.dispatcher.start()
+            if self.options.prewarm and self.pool is not None:
                 for name in dispatched:
                     threading.Thread(target=self.pool.prewarm, args=(name,), daemon=True).start()
             t = self._mark("dispatcher", t)
@@ -454,7 +477,8 @@ class LocalStack:
                 fn = self.functions[api_spec.logical_id]
                 app = load_chalice_app(fn.code_dir, api_spec.handler_module, api_spec.handler_function)
                 try:
-                    self.api = ApiServer(app, host=self.options.host, port=self.options.api_port,
+                    reserved, self._api_socket = self._api_socket, None
+                    self.api = ApiServer(app, host=self.options.host, port=self.options.api_port, sock=reserved,
                                          timeout=int(fn.timeout), memory=fn.memory, function_name=fn.physical_name)
                 except OSError as exc:
                     raise StackError(f"cannot serve the API on {self.options.host}:{self.options.api_port}: {exc} "
@@ -477,6 +501,7 @@ class LocalStack:
                 "stack_name": self.options.stack_name,
                 "api_url": api_url,
                 "moto_url": self.moto_url,
+                "sent_url": self.moto_url + SENT_PATH,
                 "ports": {"api": self.api.port if self.api else None, "moto": int(self.moto_url.rsplit(":", 1)[1])},
                 "aws_env": self.aws_env,
                 "env": merged_env,
@@ -518,5 +543,7 @@ class LocalStack:
                 log.exception("stack.stop_error", extra={"fields": {"step": step}})
             self.timings[f"stop_{step}"] = round(time.perf_counter() - began, 3)
         log.info("stack.stop_timings", extra={"fields": {k: v for k, v in self.timings.items() if k.startswith("stop_")}})
-        self.api = self.dispatcher = self.pool = self.moto = None
+        if self._api_socket is not None:
+            self._api_socket.close()
+        self.api = self.dispatcher = self.pool = self.moto = self._api_socket = None
         self.services = []

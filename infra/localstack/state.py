@@ -8,6 +8,7 @@ Shape (version 1)::
     {"version": 1, "status": "ready", "pid": 123, "started_at": "...", "ready_seconds": 4.2,
      "region": "ap-northeast-2", "account": "123456789012", "stack_name": "sos1379-local",
      "api_url": "http://127.0.0.1:8000", "moto_url": "http://127.0.0.1:5000",
+     "sent_url": "http://127.0.0.1:5000/_sos1379/sent",   # SMS/e-mail moto accepted (infra.localstack.sent)
      "ports": {"api": 8000, "moto": 5000},
      "aws_env": {"AWS_ENDPOINT_URL": ..., "AWS_ACCESS_KEY_ID": ..., ...},
      "env": {...},                      # every function's variables merged, the API's winning

@@ -9,29 +9,6 @@ from __future__ import annotations
 import json
 
 
-def _data_json_without_docker() -> None:
-    """``sos1379 outbox`` reads moto's ``/moto-api/data.json``, which reads every public attribute
-    of every model. moto's Lambda functions have a ``docker_client`` property that raises
-    DockerException when no Docker engine runs (always, here), and data.json only skips
-    TypeError/AttributeError/ValueError: the whole page answers 500. Turn that one failure into an
-    AttributeError in this (the moto server's) process. Nothing else uses the Docker client here:
-    the local stack runs function code itself."""
-    from moto.utilities.docker_utilities import DockerModel
-
-    original = DockerModel.__dict__.get("docker_client")
-    if original is None or getattr(original.fget, "sos1379_safe", False):
-        return
-
-    def docker_client(self):
-        try:
-            return original.fget(self)
-        except Exception as exc:  # noqa: BLE001 - docker.errors.DockerException and friends
-            raise AttributeError("no Docker engine") from exc
-
-    docker_client.sos1379_safe = True
-    DockerModel.docker_client = property(docker_client)
-
-
 def _provider_credentials(stack) -> None:
     """The domestic provider's credentials in the secret store, as in AWS: an SSM SecureString
     (NotifyProviderSecretParameter) holding the stand-in provider's keys."""
@@ -44,7 +21,6 @@ def _provider_credentials(stack) -> None:
 
 
 def seed(stack) -> None:
-    _data_json_without_docker()
     _provider_credentials(stack)
     # NOTIFY_SENDER_EMAIL is !Ref NotifySenderEmail, the parameter NotifySenderIdentity declares:
     # reading it from the resolved function environment avoids re-parsing template.yaml (~1 s).

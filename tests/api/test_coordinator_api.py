@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import boto3
@@ -274,15 +274,17 @@ def test_rating_is_accepted_once_when_case_resolved(client, store, sample_case):
 def test_stats_count_the_month_when_coordinator_asks(client, store, sample_case):
     from sos1379 import korea
 
-    submit(store, sample_case)
-    submit(store, {**sample_case, "channel": "call_center", "service_type": "equipment"})
+    # a fixed instant: "now minus an hour" is last month between 00:00 and 01:00 KST on the 1st
+    received = datetime(2026, 11, 18, 10, 0, tzinfo=korea.SEOUL)
+    intake.submit_case(store, sample_case, now=received)
+    intake.submit_case(store, {**sample_case, "channel": "call_center", "service_type": "equipment"}, now=received)
     # /stats reads the monthly counters, which the outbox relay keeps as the stream arrives
     from sos1379.outbox import relay_record
     from tests.integration.test_outbox import stream_records
 
     for record in stream_records(store.table_name):
         relay_record(record)
-    month = utcnow().astimezone(korea.SEOUL).strftime("%Y-%m")
+    month = received.strftime("%Y-%m")
     stats = client.http.get(f"/stats?month={month}", headers=ALICE).json_body
     assert stats["total"] == 2
     assert stats["by_channel"] == {"web": 1, "call_center": 1}

@@ -355,3 +355,47 @@ def test_intake_asks_is_this_the_same_problem_and_requests_a_merge_when_company_
     [case] = site.cases_titled(title)
     assert case["merge_request"]["into"] == earlier["case_number"]
     assert no_horizontal_scroll(page)
+
+
+def test_tracking_page_shows_the_partners_pickup_when_the_partner_accepts_through_its_api(site, page_for,
+                                                                                         sample_case):
+    from sos1379.coordinators.auth import Staff
+    from sos1379.coordinators.service import handoff
+    from sos1379.institute_keys import dev_key
+
+    sample_case["title"] = unique_title()
+    receipt = site.submit(sample_case)
+    site.wait_for(receipt, lambda v: v["status"] != "received")  # the router has acted
+    handoff(site.store(), Staff(sub="probe", role="coordinator"), receipt["case_id"], {"partner": "CCEI"})
+    site.api("POST", f"partner/handoffs/{receipt['case_id']}/accept", {},
+             headers={"X-Api-Key": dev_key("CCEI-DAEJEON")})
+    page = page_for(360)
+    page.goto(track_url(site, receipt))
+    page.locator("#case-view").wait_for(state="visible")
+    history = page.locator("#history")
+    history.filter(has_text="협력기관이 요청을 확인하고 맡았습니다.").wait_for()
+    assert "대전창조경제혁신센터" in history.inner_text()
+
+
+def test_tracking_page_takes_the_follow_up_answer_and_opens_the_next_stage_when_checked_in(site, page_for,
+                                                                                          sample_case):
+    from sos1379 import followups, korea
+    from sos1379.events import parse_iso
+
+    receipt, code = accepted_case(site, sample_case)
+    site.as_institute(code, receipt["case_id"], "resolve", {"summary": "후열처리 조건을 바꾸세요."})
+    store = site.store()
+    resolved = parse_iso(store.get_case(receipt["case_id"])["outcome"]["resolved_at"])
+    assert followups.send_due(store, korea.add_business_days(resolved, 30)).sent  # simulated clock
+    page = page_for(360)
+    page.goto(track_url(site, receipt))
+    box = page.locator("#follow-up-box")
+    box.wait_for(state="visible")
+    page.get_by_role("radio", name="해결되었습니다", exact=True).check()
+    page.locator("#f-next").select_option("tech_transfer")
+    page.locator("#follow-up-form button[type=submit]").click()
+    done = page.locator("#follow-up-done")
+    done.filter(has_text="다음 단계 지원을 새로 접수했습니다").wait_for()
+    number = re.search(r"\d{6}-\d{4}", done.inner_text()).group(0)
+    linked = store.get_case(store.find_case_id_by_number(number))
+    assert linked["service_type"] == "tech_transfer" and linked["follows"]["case_id"] == receipt["case_id"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,12 +26,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -89,15 +82,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def start_stack(tmp: Path, extra_env: dict[str, str] | None = None, timeout: float | None = None) -> RunningStack:
-    """Start ``python -m infra.localstack`` on free ports and wait until its state file says ready."""
+    """Start ``python -m infra.localstack`` on ports the stack binds itself (0: no port is picked
+    here and bound later, when another process may hold it) and wait until its state file says ready."""
     state_dir = tmp / "state"
     log_path = tmp / "stack.log"
-    api_port, moto_port = free_port(), free_port()
     env = dict(os.environ)
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
     env.update({
-        "API_PORT": str(api_port), "MOTO_PORT": str(moto_port), "SOS1379_STATE_DIR": str(state_dir),
+        "API_PORT": "0", "MOTO_PORT": "0", "SOS1379_STATE_DIR": str(state_dir),
         "SOS1379_RETRY_VISIBILITY": os.environ.get("SOS1379_E2E_RETRY_VISIBILITY", "2"),
         "PYTHONUNBUFFERED": "1",
         # Every test client is 127.0.0.1 and the samples share one phone: the per-client rate

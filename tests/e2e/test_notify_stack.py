@@ -1,5 +1,7 @@
 """SME notifications on the running local stack: POST /cases -> outbox relay -> NotifyQueue ->
-notify_sme -> moto SNS/SES, read back with ``sos1379 outbox``; redelivery and DLQ redrive."""
+notify_sme -> moto SNS/SES, read back with ``sos1379 outbox`` (the providers' own records of what
+they accepted: the messaging stand-in's, and the stack's for moto, :mod:`infra.localstack.sent`);
+redelivery and DLQ redrive."""
 from __future__ import annotations
 
 import json
@@ -91,8 +93,13 @@ def test_sms_and_email_go_once_and_only_on_chosen_channels_when_cases_are_submit
     body = submitted_event(stack, receipt["case_id"])
     for _ in range(2):
         sqs.send_message(QueueUrl=stack.physical_id("NotifyQueue"), MessageBody=json.dumps(body))
-    assert wait_for(lambda: queue_idle(stack, "NotifyQueue"))
-    time.sleep(1)
+
+    def redelivered_twice() -> bool:  # the notifier's own log says it handled both copies
+        handled = [line for line in stack.logs() if line.get("message") == "notification handled"
+                   and line.get("event_id") == body["event_id"] and line.get("action") == "duplicate"]
+        return len(handled) >= 2 and queue_idle(stack, "NotifyQueue")
+
+    assert wait_for(redelivered_twice), stack.log_tail()
     rows = receipts(outbox_cli(stack, number))
     assert len(rows) == 2 and all(r.get("sent_at") for r in rows)
 

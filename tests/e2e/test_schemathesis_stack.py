@@ -13,6 +13,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 pytestmark = pytest.mark.e2e
@@ -74,27 +75,37 @@ def test_api_answers_as_documented_when_schemathesis_fuzzes_every_operation(stac
     credentials = {"Authorization": f"Bearer {mint_dev_token(secret, 'fuzzer', 'lead')}",
                    "X-Api-Key": dev_key("KITECH")}
 
+    # Each operation gets its share of a pass's examples: one strategy over the whole schema left
+    # operations out as the API grew (28 of 37 with a fixed seed), so the coverage check failed
+    # on every run once enough operations were added.
+    operations = [result.ok() for result in schema.get_all_operations()]
     for mode, authenticated, examples in PASSES:
-        @given(case=schema.as_strategy(generation_mode=mode))
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        def fuzz(case):
-            if authenticated:
-                case.headers = {**(case.headers or {}), **credentials}
-            response = case.call(base_url=stack.api_url, session=session, timeout=15)
-            status = response.status_code
-            label = f"{case.method} {case.path}"
-            statuses[status] += 1
-            calls[label] += 1
-            documented = set(case.operation.definition.raw.get("responses", {}))
-            for problem in _problems(response, status, documented):
-                violations.append(f"[{mode.value}{' auth' if authenticated else ''}] {label} -> {problem}")
+        for operation in operations:
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=max(2, -(-examples // len(operations))), deadline=None, database=None,
+                      derandomize=True, suppress_health_check=list(HealthCheck))
+            def fuzz(case):
+                if authenticated:
+                    case.headers = {**(case.headers or {}), **credentials}
+                response = case.call(base_url=stack.api_url, session=session, timeout=15)
+                status = response.status_code
+                label = f"{case.method} {case.path}"
+                statuses[status] += 1
+                calls[label] += 1
+                documented = set(case.operation.definition.raw.get("responses", {}))
+                for problem in _problems(response, status, documented):
+                    violations.append(f"[{mode.value}{' auth' if authenticated else ''}] {label} -> {problem}")
 
-        fuzz()
+            try:
+                fuzz()
+            except Unsatisfiable:
+                if mode is not GenerationMode.NEGATIVE:
+                    raise  # a valid request must always be possible
+                # an operation with no parameter and no body: nothing to make invalid
 
     print(f"schemathesis: {sum(statuses.values())} requests over {len(calls)} operations, "
           f"statuses {dict(sorted(statuses.items()))}, {len(violations)} violations")
     documented_operations = sum(len(ops) for ops in schema.raw_schema["paths"].values())
-    assert len(calls) >= documented_operations * 0.8, f"only {len(calls)} operations were exercised"
+    assert len(calls) == documented_operations, f"only {len(calls)} of {documented_operations} operations exercised"
     assert not [v for v in violations if "server error" in v], Counter(violations).most_common(10)
     assert violations == [], Counter(violations).most_common(10)

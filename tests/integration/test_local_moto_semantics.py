@@ -9,7 +9,6 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from infra.bench import free_port
 from infra.localstack.motofast import linear_sqs, moto_fixes, partition_queries
 
 REGION = "ap-northeast-2"
@@ -67,7 +66,7 @@ def test_receive_keeps_messages_within_retention_and_drops_expired_ones_when_pat
 
 
 def test_concurrent_counter_updates_never_return_the_same_value_when_served_by_moto_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     with moto_fixes():
         server.start()
         try:

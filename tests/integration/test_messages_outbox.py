@@ -37,7 +37,14 @@ def test_held_message_shows_until_when_quiet_hours_deferred_it(aws, sample_case)
                                  data={**data, "event_id": "e-gone"}))
     store.append_event(CaseEvent(case_id=case_id, type=EventType.NOTIFICATION, at="2026-11-26T23:00:01.000Z",
                                  data={**data, "event_id": "e-gone", "status": "sent", "route": "alimtalk"}))
-    held = outbox.held_rows(store)
+    # a permanent failure shows as failed, with its reason
+    store.append_event(CaseEvent(case_id=case_id, type=EventType.NOTIFICATION, at="2026-11-26T14:00:00.000Z",
+                                 data={**data, "event_id": "e-bad", "channel": "email", "status": "failed_permanent",
+                                       "reason": "MessageRejected", "recipient": "m***@example.com"}))
+    rows = outbox.held_rows(store)
+    (failed,) = [r for r in rows if r["status"] == "failed"]
+    assert failed["channel"] == "email" and "MessageRejected" in failed["text"] and failed["held_until"] == ""
+    held = [r for r in rows if r["status"] == "held"]
     assert len(held) == 1
     row = held[0]
     assert row["status"] == "held" and row["held_until"] == "2026-11-26T23:00:00.000Z"

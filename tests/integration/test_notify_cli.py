@@ -29,17 +29,17 @@ def test_redrive_moves_every_message_back_to_source_queue_when_dlq_has_messages(
     assert sorted(m["n"] for m in moved) == list(range(23))
 
 
-def test_outbox_rows_are_masked_and_newest_first_when_read_from_moto_data():
-    data = {"sns": {"SMS": [
-        {"message": "[1379] 261126-0001 진행상황 https://x/t/a", "message_id": "s1", "phone_number": "+821012345678"},
-        {"message": "[1379] 261126-0002 진행상황 https://x/t/b", "message_id": "s2", "phone_number": "+821099998888"}]},
-        "ses": {"Message": [{"id": "m1", "subject": "[SOS 1379] 접수 (접수번호 261126-0001)", "body": "본문",
-                             "destinations": {"ToAddresses": ["minsu.kim@example.com"]}}]}}
-    rows = outbox.collect(data)
-    rows[0]["sent_at"], rows[1]["sent_at"], rows[2]["sent_at"] = "2026-11-26T01:00:00Z", "2026-11-26T03:00:00Z", \
-        "2026-11-26T02:00:00Z"
-    ordered = outbox.newest_first(rows)
-    assert [r["message_id"] for r in ordered] == ["s2", "m1", "s1"]
+def test_outbox_rows_are_masked_and_newest_first_when_read_from_the_sent_record():
+    sent = [
+        {"seq": 1, "channel": "sms", "message_id": "s1", "sent_at": "2026-11-26T01:00:00.000Z",
+         "recipients": ["+821012345678"], "subject": "", "text": "[1379] 261126-0001 진행상황 https://x/t/a"},
+        {"seq": 2, "channel": "email", "message_id": "m1", "sent_at": "2026-11-26T01:00:00.000Z",
+         "recipients": ["minsu.kim@example.com"], "subject": "[SOS 1379] 접수 (접수번호 261126-0001)", "text": "본문"},
+        {"seq": 3, "channel": "sms", "message_id": "s2", "sent_at": "2026-11-26T03:00:00.000Z",
+         "recipients": ["+821099998888"], "subject": "", "text": "[1379] 261126-0002 진행상황 https://x/t/b"}]
+    ordered = outbox.newest_first(outbox.collect(sent))
+    assert [r["message_id"] for r in ordered] == ["s2", "m1", "s1"]  # same millisecond: record order decides
     assert [r["case_number"] for r in ordered] == ["261126-0002", "261126-0001", "261126-0001"]
     assert ordered[0]["recipient"] == "+82-10-****-8888" and ordered[1]["recipient"] == "m***@example.com"
+    assert ordered[2]["sent_at"] == "2026-11-26T01:00:00.000Z"
     assert "minsu.kim" not in json.dumps(ordered, ensure_ascii=False)

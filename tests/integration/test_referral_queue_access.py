@@ -18,6 +18,8 @@ CODES = ["ETRI", "KIMS", "KITECH"]
 SKELETON = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Resources:
+  OpsAlarmTopic:  # the generated alarms notify it
+    Type: AWS::SNS::Topic
   # BEGIN referral queues
   # END referral queues
   RouterSendPolicy:

@@ -37,7 +37,8 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/catalog/search$", "public"),                          # public, read-only catalog search
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
-    (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request))?$", "case_token"),
+    (r"^/cases/recover$", "public"),                          # lost-link recovery: same 202 whatever matched
+    (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request|follow-up))?$", "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
     (r"^/partner/handoffs(/\{case_id\}(/[a-z-]+)?)?$", "partner_key"),
     (r"^/coordinator/|^/stats$", "staff"),
@@ -60,6 +61,7 @@ BODIES = {
     "/coordinator/cases/{case_id}/close": {},
     "/console/dev-login": {"role": "lead", "sub": "probe"},
     "/cases/{case_id}/merge-request": {"into": "261126-0001"},
+    "/cases/{case_id}/follow-up": {"stage": "d30", "result": "solved"},
     "/partner/handoffs/{case_id}/return": {"reason": "우리 분야가 아닙니다."},
     "/coordinator/cases/{case_id}/merge": {"into": "261126-0001"},
 }

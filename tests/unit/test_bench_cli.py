@@ -27,3 +27,9 @@ def test_each_benchmark_runs_in_a_fresh_process_and_failures_are_reported_when_r
     assert summary["broken"]["ok"] is False and "exit 1" in summary["broken"]["error"]
     markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "## fresh" in markdown and "FAILED" in markdown
+
+
+def test_every_registered_benchmark_resolves_to_a_function_outside_the_layer_when_listed():
+    for name, target in bench.BENCHMARKS.items():
+        assert target.startswith("infra.bench."), (name, target)
+        assert callable(bench._resolve(target)), name

@@ -9,7 +9,7 @@ from sos1379.catalog.models import SOURCES
 
 def test_every_source_has_an_incremental_and_a_weekly_full_schedule_when_deployed(template):
     events = template["Resources"]["SyncCatalogFunction"]["Properties"]["Events"]
-    inputs = [json.loads(e["Properties"]["Input"]) for e in events.values() if e["Type"] == "Schedule"]
+    inputs = [json.loads(e["Properties"]["Input"]) for e in events.values() if e["Type"] in ("Schedule", "ScheduleV2")]
     for source in SOURCES:
         assert {"source": source} in inputs and {"source": source, "mode": "full"} in inputs
 

@@ -46,16 +46,17 @@ def test_named_iam_stack_deploys_in_moto_with_the_makefile_capabilities_and_not_
     from moto import mock_aws
 
     from infra.localstack.deploy import DeployError, deploy_stack
+    from infra.localstack.stack import LOCAL_PARAMETERS
     from infra.template import transform_template
 
-    cfn = transform_template(template, base_dir=ROOT)
+    cfn = transform_template(template, base_dir=ROOT, parameter_values=LOCAL_PARAMETERS)
     with mock_aws():
         client = lambda name: boto3.client(name, region_name="ap-northeast-2")  # noqa: E731
         with pytest.raises(DeployError, match="InsufficientCapabilities.*CAPABILITY_NAMED_IAM"):
             deploy_stack(cfn, sam=template, client=client, region="ap-northeast-2", stack_name="caps-test",
                          capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
         deployed = deploy_stack(cfn, sam=template, client=client, region="ap-northeast-2", stack_name="caps-test",
-                                capabilities=sorted(_makefile_deploy_capabilities()))
+                                capabilities=sorted(_makefile_deploy_capabilities()), parameters=LOCAL_PARAMETERS)
         policies = [r for r in deployed.resources.values() if r.type == "AWS::IAM::ManagedPolicy"]
         assert policies and all(p.physical_id for p in policies)
 

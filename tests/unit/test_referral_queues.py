@@ -101,12 +101,16 @@ def test_queue_name_prefix_matches_function_environment_when_deployed(template):
 
 def test_route_case_function_sends_only_to_referral_queues_when_deployed(template):
     fn = template["Resources"]["RouteCaseFunction"]["Properties"]
-    sqs_statements = [s for s in fn["Policies"][0]["Statement"] if any(a.startswith("sqs:") for a in s["Action"])]
+    sqs_statements = [s for s in fn["Policies"][0]["Statement"] if "sqs:SendMessage" in s["Action"]]
     assert len(sqs_statements) == 1
     arns = {r["Fn::GetAtt"][0] for r in sqs_statements[0]["Resource"]}
     assert arns == {f"ReferralQueue{c}" for c in referral_codes()}
-    mapping = fn["Events"]["Intake"]["Properties"]
-    assert mapping["Queue"] == {"Fn::GetAtt": ["IntakeQueue", "Arn"]}
+    # it consumes IntakeQueue through its own mapping, and reads no other queue
+    consume = [s for s in fn["Policies"][0]["Statement"] if "sqs:ReceiveMessage" in s["Action"]]
+    assert [s["Resource"] for s in consume] == [{"Fn::GetAtt": ["IntakeQueue", "Arn"]}]
+    mapping = template["Resources"]["RouteCaseFunctionIntake"]["Properties"]
+    assert mapping["FunctionName"] == {"Ref": "RouteCaseFunction"}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["IntakeQueue", "Arn"]}
     assert mapping["BatchSize"] == 10
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     intake_visibility = template["Resources"]["IntakeQueue"]["Properties"]["VisibilityTimeout"]

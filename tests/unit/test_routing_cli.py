@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.bench.router import run
+from infra.bench.routing_eval import evaluate
 from infra.cli import main
 from sos1379.routing import get_router
-from sos1379.routing.bench import run
-from sos1379.routing.evaluate import evaluate
 from sos1379.routing.models import RoutingInput
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "routing_cases.jsonl"
@@ -87,3 +87,36 @@ def test_every_analyzer_builds_a_working_router(name: str):
         RoutingInput(title="김치 과숙성", text="김치가 너무 빨리 시어져요", service_type="tech_consult")
     )
     assert result.institutes[0].code == "WIKIM"
+
+
+def _write_cases(path: Path, cases: list[dict]) -> str:
+    path.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
+    return str(path)
+
+
+def test_route_curve_replays_a_stream_and_reports_the_held_out_accuracy(tmp_path, capsys):
+    case = {"id": "x", "title": "김치 골마지", "text": "수출 김치 표면에 하얀 막이 생겨요", "gold": ["WIKIM"],
+            "expected_decision": "refer"}
+    stream = _write_cases(tmp_path / "stream.jsonl", [dict(case, id=f"x{i}") for i in range(4)])
+    held = _write_cases(tmp_path / "held.jsonl", [case])
+    assert main(["route", "curve", "--stream", stream, "--heldout", held, "--step", "2", "--analyzer", "ngram",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["seen"] for r in rows if "seen" in r] == [2, 4]
+    assert [r["checkpoint"] for r in rows if "checkpoint" in r] == [0, 4]
+
+
+def test_route_calibrate_fits_a_margin_table_and_checks_it(tmp_path, capsys):
+    from sos1379.routing.calibration import load_calibration
+
+    packaged = load_calibration()
+    cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines()[:40]]
+    fit = _write_cases(tmp_path / "fit.jsonl", cases[:30])
+    check = _write_cases(tmp_path / "check.jsonl", cases[30:])
+    assert main(["route", "calibrate", fit, "--check", check, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    table = out["calibration"]
+    assert sum(table["counts"]) == sum(1 for c in cases[:30] if c.get("expected_decision", "refer") == "refer")
+    assert all(a >= b for a, b in zip(table["p_top1"], table["p_top1"][1:]))  # closer race, less certain
+    assert set(out["reliability"]) == {fit, check}
+    assert load_calibration() == packaged  # without --write the package is untouched

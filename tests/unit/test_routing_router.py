@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sos1379.routing import Router, RouterConfig, RoutingInput, get_router
-from sos1379.routing.evaluate import evaluate, load_cases
+from infra.bench.routing_eval import evaluate, load_cases
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "routing_cases.jsonl"
 

@@ -109,15 +109,16 @@ class PayloadTooLarge(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many requests from one client (or to one recipient) in the current window."""
+    """Too many requests from one client or for one subject (429 with Retry-After)."""
 
-    title_en = "Too many requests; retry later"
-    title_ko = "요청이 너무 많습니다. 잠시 후 다시 시도하세요"
+    title_en = "Too many requests"
+    title_ko = "요청이 너무 많습니다"
 
-    def __init__(self, retry_after: int, detail_en: str = "", detail_ko: str = "") -> None:
+    def __init__(self, retry_after: int = 3600, detail_en: str = "", detail_ko: str = "") -> None:
+        retry_after = max(1, int(retry_after))
         super().__init__(detail_en or f"Retry after {retry_after} seconds.",
                          detail_ko or f"{retry_after}초 후에 다시 시도하세요.")
-        self.retry_after = max(1, int(retry_after))
+        self.retry_after = retry_after
 
 
 class TransientError(Exception):

@@ -21,6 +21,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from .directory import load_directory
+from .followups import schedule_actions as schedule_follow_ups
 from .errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
 from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
@@ -276,14 +277,16 @@ def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
         _require(referral["status"], {"accepted"}, Status.RESOLVED, "referral")
         _require(case["status"], {Status.ACCEPTED, Status.IN_PROGRESS, Status.INFO_REQUESTED}, Status.RESOLVED)
         check_transition(case["status"], Status.RESOLVED)
-        at = iso(utcnow())
+        moment = utcnow()
+        at = iso(moment)
         outcome = {"summary": body.summary, "institute": code, "resolved_at": at, "result": "solved"}
         event = CaseEvent(case_id=case_id, type=EventType.RESOLVED, at=at, actor=_actor(code),
                           data={"summary": body.summary, "institute": _institute_ref(code), "outcome": "solved"})
         new = store.update_case(case, {"status": Status.RESOLVED.value, "outcome": outcome, "open_request": None,
                                        "resume_status": None, "updated_at": at}, events=[event],
                                 extra_actions=[referral_status_action(store, referral, "resolved", at,
-                                                                       {"resolved_at": at})])
+                                                                       {"resolved_at": at}),
+                                               *schedule_follow_ups(store, case_id, moment)])
         return {"case_id": case_id, "status": new["status"], "referral_status": "resolved"}
 
     return _retrying(run)

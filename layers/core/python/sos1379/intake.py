@@ -189,8 +189,21 @@ def public_view(store: CaseStore, case: dict) -> dict:
         "open_request": _allowed(case.get("open_request"), _PUBLIC_REQUEST, case),
         "outcome": _allowed(case.get("outcome"), _PUBLIC_OUTCOME, case),
         "rating": _allowed(case.get("rating"), _PUBLIC_RATING, case),
+        "follow_up": _follow_up_view(case),
         "history": timeline,
     }
+
+
+def _follow_up_view(case: dict) -> dict | None:
+    """Check-ins sent and answered (sos1379.followups), and the cases this one is linked to."""
+    sent = sorted(case.get("follow_ups") or {})
+    answered = case.get("follow_up_outcomes") or {}
+    if not sent and not case.get("follows") and not case.get("next_cases"):
+        return None
+    return {"pending_stage": next((s for s in sent if s not in answered), None),
+            "answered": {s: {k: o.get(k) for k in ("result", "licensed", "funded", "next_case_number")}
+                         for s, o in answered.items()},
+            "follows": (case.get("follows") or {}).get("case_number"), "next_cases": case.get("next_cases") or []}
 
 
 def _handoff_view(case: dict) -> dict | None:
@@ -269,7 +282,7 @@ def _refs(value, case):
 _PUBLIC_DATA = {"channel": _one_of("web", "mobile", "call_center", "visit", "partner"),
                 "service_type": _one_of("tech_consult", "equipment", "tech_transfer", "investment", "tech_upgrade"),
                 "guidance_due_at": _timestamp, "due_at": _timestamp, "institute": _ref, "institutes": _refs,
-                "partner": _ref, "question": _text, "answer": _text, "summary": _text, "reason_public": _text,
+                "partner": _ref, "stage": _one_of("d30", "d90"), "question": _text, "answer": _text, "summary": _text, "reason_public": _text,
                 "rating": _score}
 _PUBLIC_REQUEST = {"question": _text, "asked_at": _timestamp, "due_at": _timestamp, "institute": _ref}
 _PUBLIC_OUTCOME = {"summary": _text, "resolved_at": _timestamp, "result": _slug, "institute": _ref}

@@ -93,15 +93,19 @@ class EventType(StrEnum):
     SLA_BREACHED = "sla.breached"
     NOTIFICATION = "notification.attempt"
     RATED = "case.rated"
+    LINK_REQUESTED = "case.link_requested"    # lost-link recovery: send a fresh tracking link
     MERGE_REQUESTED = "case.merge_requested"  # the SME said "same problem as case N" (a coordinator decides)
     MERGED = "case.merged"                    # on the kept case: another case of the company was folded in
     PARTNER_ACCEPTED = "case.partner_accepted"  # the hand-off partner confirmed pickup
+    FOLLOW_UP = "case.follow_up"                # a 30/90-business-day check-in after resolution
+    FOLLOW_UP_ANSWERED = "case.follow_up_answered"  # the SME's outcome (solved, licensed, funded, next step)
 
 
 # Events the outbox relay publishes, and to which queue. Everything SME-facing goes to the
 # notification queue; what needs a routing decision goes to the intake queue.
 NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.ACCEPTED,
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
-                           EventType.SLA_BREACHED})
+                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP})
 INTAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.ROUTE_REQUESTED})
-INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK})
+INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK,
+                             EventType.LINK_REQUESTED})

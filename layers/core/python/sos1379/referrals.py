@@ -289,6 +289,7 @@ class _Plan:
     ranking: list[dict]               # [{code, score, reasons}] best first (all candidates)
     forced: bool = False
     reason: str | None = None
+    probability: float | None = None   # calibrated P(top-1 right), when the router gives one
 
 
 def _plan(case: dict, message: dict, router: RouterLike, hits: list[dict]) -> _Plan:
@@ -323,9 +324,10 @@ def _plan(case: dict, message: dict, router: RouterLike, hits: list[dict]) -> _P
         if decision == "handoff":
             # an institute said no; whether it is really a non-technology matter is a person's call
             return _Plan("coordinator", [], result.confidence, ranking, reason="declined_then_partner")
+    probability = getattr(result, "probability", None)
     if decision == "coordinator":
-        return _Plan("coordinator", [], result.confidence, ranking, reason="low_confidence")
-    return _Plan(decision, targets, result.confidence, ranking)
+        return _Plan("coordinator", [], result.confidence, ranking, reason="low_confidence", probability=probability)
+    return _Plan(decision, targets, result.confidence, ranking, probability=probability)
 
 
 def _ranked(plan: _Plan, code: str) -> dict:
@@ -366,6 +368,8 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
     routing = {"decision": plan.decision, "confidence": round(float(plan.confidence), 4), "institutes": top,
                "targets": plan.targets, "forced": plan.forced, "reason": plan.reason, "routed_at": at,
                "event_id": event_id, "trigger": message["type"]}
+    if plan.probability is not None:
+        routing["probability"] = round(float(plan.probability), 3)
     seen = [e for e in (case.get("routing_events") or []) if e != event_id][-(ROUTING_EVENTS_KEPT - 1):]
     changes: dict[str, Any] = {"routing": routing, "routing_events": [*seen, event_id], "updated_at": at}
     if not same_status:

@@ -78,8 +78,8 @@ def error_response(exc: Exception) -> Response:
         for cls, status, slug in _STATUS:
             if isinstance(exc, cls):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                if isinstance(exc, RateLimited):
-                    headers = {"Retry-After": str(exc.retry_after)}
+                if status == 429:
+                    headers = {"Retry-After": str(getattr(exc, "retry_after", 60))}
                 return problem(status, slug, exc.title_en, exc.title_ko, exc.detail_en, exc.detail_ko,
                                getattr(exc, "errors", None), headers)
         return problem(400, "bad-request", exc.title_en, exc.title_ko, exc.detail_en, exc.detail_ko)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .. import companies, merging, withdrawal
+from .. import companies, followups, merging, withdrawal
 from ..coordinators import auth
 from .. import institute_service as institutes
 from .common import get_store, header, json_body, json_response, route
@@ -59,6 +59,11 @@ def company_timeline(business_number: str):
 def merge_case(case_id: str):
     staff = _staff()
     return json_response(merging.merge(get_store(), staff, case_id, _optional_body()))
+
+
+@route(bp, "/cases/{case_id}/follow-up", methods=["POST"], content_types=_JSON_TYPES)
+def answer_follow_up(case_id: str):
+    return json_response(followups.answer(get_store(), case_id, _token(), _optional_body()))
 
 
 # --------------------------------------------------------------------------- OpenAPI
@@ -119,5 +124,21 @@ OPENAPI_PATHS = {
         "tags": ["coordinators"], "parameters": [_AUTH, _CASE], "requestBody": body_ref("CoordinatorMerge"),
         "responses": {"200": _OK, **_STAFF_ERRORS, "404": _err("Unknown case"),
                       "409": _err("Different companies, already merged, or the kept case is closed"),
+                      "415": {"description": "Unsupported media type"}, "422": _err("Invalid fields")}}},
+    "/cases/{case_id}/follow-up": {"post": {
+        "summary": "The SME answers a follow-up check-in (once per stage); next_service_type opens the next "
+                   "stage as a linked case",
+        "tags": ["public"], "parameters": [_CASE, *_TOKEN],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["stage", "result"], "additionalProperties": False,
+            "properties": {"stage": {"type": "string", "enum": ["d30", "d90"]},
+                           "result": {"type": "string", "enum": ["solved", "partly", "not"]},
+                           "licensed": {"type": "boolean"}, "funded": {"type": "boolean"},
+                           "next_service_type": {"type": "string", "enum": ["tech_consult", "equipment",
+                                                                             "tech_transfer", "investment",
+                                                                             "tech_upgrade"]},
+                           "comment": {"type": "string", "maxLength": 1000}}}}}},
+        "responses": {"200": _OK, "404": _err("Unknown case or wrong token"),
+                      "409": _err("The check-in was not sent yet, or was already answered"),
                       "415": {"description": "Unsupported media type"}, "422": _err("Invalid fields")}}},
 }

@@ -23,6 +23,7 @@ from ..errors import FieldError, ValidationFailed
 from ..events import iso, utcnow
 from ..sla import business_days_to_first_guidance, sla_status
 from ..sla.clocks import ClockState
+from ..followups import outcome_report
 from ..store import CaseStore, from_dynamo
 from .auth import Staff, require
 
@@ -124,6 +125,8 @@ def compute_stats(store: CaseStore, month: str | None = None, now: datetime | No
                                          "median": round(statistics.median(days), 3) if days else None},
         "satisfaction": {"count": len(ratings), "mean": round(statistics.fmean(ratings), 2) if ratings else None,
                          "distribution": {str(s): ratings.count(s) for s in range(1, 6)}},
+        # outcomes the SMEs reported at the 30/90-business-day check-ins, per resolving institute
+        "follow_up": outcome_report(cases),
     }
 
 

@@ -129,8 +129,9 @@ def _summary(case: dict, sla=None) -> dict:
             "region": (case.get("company") or {}).get("region"), "created_at": case.get("created_at"),
             "guidance_due_at": case.get("guidance_due_at"), "assigned_to": case.get("assigned_to"),
             "routing": {k: (case.get("routing") or {}).get(k) for k in ("decision", "confidence", "reason")},
-            # the router's best candidates: what a coordinator re-routes to most of the time
-            "suggested": [{"code": i.get("code"), "score": i.get("score")}
+            # the router's best candidates: what a coordinator re-routes to most of the time, with
+            # the reasons (matched facts, similar past cases, catalog items) for a triaged case
+            "suggested": [{"code": i.get("code"), "score": i.get("score"), "reasons": list(i.get("reasons") or [])[:4]}
                           for i in ((case.get("routing") or {}).get("institutes") or [])[:3]],
             "referred_to": case.get("referred_to") or [],
             "declined_by": case.get("declined_by") or [],
@@ -290,7 +291,10 @@ def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> di
                            outcome={"summary": body.summary, "by": staff.actor.model_dump(), "resolved_at": later,
                                     "result": "guidance"})
         changes.update(_sla_changes(store, case, events, now, changes))
-        new = store.update_case(case, changes, events=events)
+        from ..followups import schedule_actions  # 30/90-business-day check-ins after a resolution
+
+        follow_ups = schedule_actions(store, case_id, now) if body.resolve else []
+        new = store.update_case(case, changes, events=events, extra_actions=follow_ups)
         return {"case_id": case_id, "status": new["status"], "first_guidance_at": new["first_guidance_at"]}
 
     return _retrying(run)

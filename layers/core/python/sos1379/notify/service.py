@@ -215,6 +215,11 @@ class Notifier:
         except CaseNotFound:
             return outcome
         channels = chosen_channels(case)
+        if message.type == EventType.LINK_REQUESTED:
+            # lost-link recovery: only the contact on file that the request matched
+            contact = case.get("contact") or {}
+            address = {"sms": contact.get("phone"), "email": contact.get("email")}
+            channels = [c for c in CHANNELS if c in (message.data or {}).get("channels", []) and address.get(c)]
         if not channels:
             return outcome
         now = self.clock()

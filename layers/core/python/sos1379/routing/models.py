@@ -34,3 +34,6 @@ class RoutingResult(BaseModel):
     institutes: list[InstituteScore]
     targets: list[str]
     confidence: float
+    # calibrated P(the first institute is a right one), from the top-1/top-2 margin table
+    # (sos1379.routing.calibration); None when nothing was ranked
+    probability: float | None = None

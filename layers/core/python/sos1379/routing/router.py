@@ -85,8 +85,22 @@ class RouterConfig:
     evidence_floor: float = 0.5
     evidence_depth: int = 10
     evidence_reasons: int = 3  # catalog items named in an institute's reasons
+    # case memory (sos1379.routing.learning): past resolved cases vote for the institutes that
+    # solved them, declines against; the vote (-1..1, times the trust in the neighbours) is
+    # weighted like a strong facet match, so similar past outcomes can reorder close profile
+    # scores but a single loosely similar case cannot (measurements in docs/routing.md)
+    memory_weight: float = 0.6
     second_target_ratio: float = 0.9
     max_targets: int = 3
+    # calibrated multi-referral: also refer the runner-up when the margin table says the first
+    # institute alone is right less often than this. Off by default (0): at 0.75 it raises the
+    # cases reached in the first round by 0-4 points for ~1.15 -> ~1.3 referrals per case, an
+    # institute-workload decision (docs/routing.md, "Confidence")
+    refer_both_below: float = 0.0
+    # weak and undecided: raw confidence below this and the runner-up within triage_ratio of the
+    # top goes to a coordinator with the top 3 suggestions instead of a guess
+    triage_confidence: float = 0.25
+    triage_ratio: float = 0.85
     reason_depth: int = 5  # institutes (from the top) that get matched-word reasons
     min_confidence: float = 0.1
     # raw best-facet BM25 score giving 63 % strength: real cases score 14-200 (median ~65),
@@ -201,6 +215,7 @@ class Router:
         evidence: Evidence | None = None,
         config: RouterConfig | None = None,
         knowledge: Mapping[str, InstituteKnowledge] | None = None,
+        memory: Any = None,
     ) -> None:
         import bm25s
         import numpy as np
@@ -222,6 +237,11 @@ class Router:
         self.codes: list[str] = sorted(self.profiles)
         self._code_index = {c: i for i, c in enumerate(self.codes)}
         self.evidence = evidence
+        # a CaseMemory, or a source with current() (learning.ModelSource: the newest published one)
+        self.memory = memory
+        from sos1379.routing.calibration import load_calibration
+
+        self.calibration = load_calibration()
         # bm25s retrievers are read-only after indexing, but its query path keeps small caches:
         # one lock keeps a threaded API server safe at a cost of microseconds.
         self._lock = threading.Lock()
@@ -386,6 +406,7 @@ class Router:
         region = _normalise_region(inp.region)
         hits = list(evidence) if evidence is not None else self._lookup(f"{inp.title}\n{inp.text}")
         catalog = self.evidence_for(hits) if hits else {}
+        votes = self.memory_votes(terms)
         query_words = [t for t in dict.fromkeys(terms) if not t.startswith("#")]
         raw_text = unicodedata.normalize("NFC", f"{inp.title}\n{inp.text}")
 
@@ -420,6 +441,10 @@ class Router:
             if region and region in profile.regions:
                 score += cfg.region_weight
                 reasons.append(f"located in the case's region ({region})")
+            vote = votes.get(code)
+            if vote is not None and vote.score:
+                score += cfg.memory_weight * vote.score
+                reasons.extend(_memory_reasons(vote))
             scored.append(InstituteScore(code=code, score=round(score, 4), reasons=reasons))
 
         scored.sort(key=lambda s: (-s.score, s.code))
@@ -434,6 +459,29 @@ class Router:
                 text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
             item.reasons[:0] = text
         return self._decide(scored, service, raw_strength, partner_dominant)
+
+    def current_memory(self):
+        """The case memory in use (a source is asked for its newest model; cheap between checks)."""
+        memory = self.memory
+        if memory is not None and hasattr(memory, "current"):
+            memory = memory.current()
+        if memory is None or not len(memory):
+            return None
+        from sos1379.text import DEFAULT_ANALYZER
+
+        if (memory.analyzer or DEFAULT_ANALYZER) != (self.config.analyzer or DEFAULT_ANALYZER):
+            return None  # tokens of another analyzer would not match this router's terms
+        return memory
+
+    def memory_votes(self, terms: list[str]) -> dict:
+        memory = self.current_memory()
+        if memory is None or not self.config.memory_weight:
+            return {}
+        try:
+            return memory.vote(terms)
+        except Exception as exc:  # noqa: BLE001 - the learned part must never fail a routing
+            logger.warning("case memory vote failed", extra={"error": type(exc).__name__})
+            return {}
 
     def _partner_dominates(self, text_scores: Any, excluded: set[str]) -> bool:
         best_partner = best_institute = 0.0
@@ -507,14 +555,33 @@ class Router:
         # the form asked for a one-stop service but a partner matched best: refer to the best
         # institute and let the ranking show the partner for the coordinator
         top = referable[0]
-        if confidence < cfg.min_confidence:
-            return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=confidence)
+        runner_up = referable[1].score if len(referable) > 1 else 0.0
+        ratio = runner_up / top.score if top.score > 0 else 1.0
+        p_top1, p_top2, _ = self.calibration.probabilities(ratio)
+        probability = round(p_top1, 3)
+        if confidence < cfg.min_confidence or (confidence < cfg.triage_confidence and ratio >= cfg.triage_ratio):
+            return RoutingResult(decision="coordinator", institutes=scored, targets=[], confidence=confidence,
+                                 probability=probability)
         targets = [top.code]
         for other in referable[1 : cfg.max_targets]:
-            if other.score < cfg.second_target_ratio * top.score:
+            close = other.score >= cfg.second_target_ratio * top.score
+            calibrated = len(targets) == 1 and p_top1 < cfg.refer_both_below and p_top2 > p_top1
+            if not (close or calibrated):
                 break
             targets.append(other.code)
-        return RoutingResult(decision="refer", institutes=scored, targets=targets, confidence=confidence)
+        return RoutingResult(decision="refer", institutes=scored, targets=targets, confidence=confidence,
+                             probability=probability)
+
+
+def _memory_reasons(vote) -> list[str]:
+    """``similar past cases: 2026-000123, ...`` (resolved or taken by this institute) and the
+    similar cases it declined: a coordinator can open them by case number."""
+    out = []
+    if vote.cases:
+        out.append("similar past cases: " + ", ".join(vote.cases))
+    if vote.declined:
+        out.append("declined similar cases: " + ", ".join(vote.declined))
+    return out
 
 
 def _catalog_reason(hits: list[dict]) -> str:
@@ -547,7 +614,11 @@ _router_lock = threading.Lock()
 
 @lru_cache(maxsize=4)
 def _cached_router(analyzer: str | None) -> Router:
-    return Router(config=RouterConfig(analyzer=analyzer))
+    from sos1379.routing.learning import default_source
+
+    # the published case memory (ROUTER_MODEL_BUCKET / CATALOG_BUCKET), re-checked every few
+    # minutes; without a bucket or a published model the router is the profiles alone
+    return Router(config=RouterConfig(analyzer=analyzer), memory=default_source())
 
 
 def get_router(analyzer: str | None = None) -> Router:

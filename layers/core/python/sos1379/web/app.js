@@ -473,6 +473,55 @@
     });
   }
 
+  // ------------------------------------------------------------------ lost-link recovery
+
+  // POST cases/recover answers the same 202 whether or not the details matched, so the page says
+  // the same thing either way; the new link goes to the contact on file, never to this browser.
+  function initRecover() {
+    var form = $("recover-form");
+    var fieldOf = { case_number: "recover.case_number", phone: "recover.contact", email: "recover.contact" };
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      clearErrors(form);
+      hideFormError("recover-error");
+      var number = $("f-recover-case_number").value.trim();
+      var contact = $("f-recover-contact").value.trim();
+      var errors = [];
+      if (!/^[0-9]{6}-[0-9]{4}$/.test(number)) { errors.push({ field: "recover.case_number", msg: both("recover.invalid_case") }); }
+      if (!contact) { errors.push({ field: "recover.contact", msg: both("recover.contact_required") }); }
+      if (errors.length) { showErrors(form, errors, "recover-error"); return; }
+      var body = { case_number: number };
+      body[contact.indexOf("@") >= 0 ? "email" : "phone"] = contact;
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      fetch("cases/recover", {
+        method: "POST", body: JSON.stringify(body), credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" }
+      }).then(function (response) {
+        return readJson(response).then(function (json) {
+          if (response.status === 202) {
+            form.hidden = true;
+            $("recover-done").hidden = false;
+            $("recover-done").focus();
+          } else if (response.status === 422 && json && json.errors) {
+            showErrors(form, apiErrors(json).map(function (e) {
+              return { field: fieldOf[e.field] || e.field, msg: e.msg };
+            }), "recover-error");
+          } else if (response.status === 429) {
+            showFormError("recover-error", [both("recover.too_many")]);
+            $("recover-error").focus();
+          } else {
+            showFormError("recover-error", [problemText(json, "track.failed")]);
+            $("recover-error").focus();
+          }
+        });
+      }, function () {
+        showFormError("recover-error", [both("track.failed")]);
+        $("recover-error").focus();
+      }).then(function () { button.disabled = false; });
+    });
+  }
+
   // ------------------------------------------------------------------ tracking page
 
   var STEP_OF = { received: 0, triaged: 1, referred: 1, accepted: 2, in_progress: 2, info_requested: 2,
@@ -503,8 +552,10 @@
       window.location.href = "track?" + new URLSearchParams({ "case": found.get("case"), token: found.get("token"), lang: lang });
     });
 
+    initRecover();
     if (!caseId || !token) {
       $("lookup-form").hidden = false;
+      $("recover-box").hidden = false;
       return;
     }
 
@@ -538,6 +589,7 @@
               $("case-view").hidden = true;
               showFormError("track-error", [both("track.not_found")]);
               $("lookup-form").hidden = false;
+              $("recover-box").hidden = false;
             } else {
               showFormError("track-error", [both("track.failed")]);
             }
@@ -588,8 +640,33 @@
       renderRequest();
       renderOutcome();
       renderRating();
+      renderFollowUp();
       renderHistory();
     }
+
+    // The 30/90-business-day check-in (sos1379.followups): shown while a sent stage is unanswered.
+    var followUpNote = null;
+    function renderFollowUp() {
+      var fu = view.follow_up || {};
+      $("follow-up-box").hidden = !fu.pending_stage && !followUpNote;
+      $("follow-up-form").hidden = !fu.pending_stage;
+      $("follow-up-done").hidden = !followUpNote;
+      if (followUpNote) { $("follow-up-done").textContent = t(followUpNote.key, followUpNote.vars); }
+    }
+    $("follow-up-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("follow-up-form");
+      clearErrors(form);
+      var chosen = form.querySelector("input[name=result]:checked");
+      if (!chosen) { showErrors(form, [{ field: "result", msg: both("fu.choose") }], "follow-up-error"); return; }
+      var body = { stage: view.follow_up.pending_stage, result: chosen.value,
+        licensed: $("f-licensed").checked, funded: $("f-funded").checked };
+      if ($("f-next").value) { body.next_service_type = $("f-next").value; }
+      post("/follow-up", body, "follow-up-error", form, function (json) {
+        followUpNote = json && json.next_case ? { key: "fu.next_opened", vars: { case_number: json.next_case.case_number } }
+          : { key: "fu.thanks", vars: null };
+      });
+    });
 
     function renderSteps() {
       var list = $("steps");

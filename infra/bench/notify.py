@@ -12,6 +12,7 @@ messages per recipient are counted from moto's SNS and SES backends and compared
 of events that should reach that recipient."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -19,26 +20,17 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 REGION = "ap-northeast-2"
 SENDER = "no-reply@sos1379.example.kr"
-ROOT = Path(__file__).resolve().parents[5]
 
 
 def _tables(ddb, suffix: str = "") -> tuple[str, str]:
     """The cases and idempotency tables, with the key schemas template.yaml declares."""
-    try:
-        from infra.template import load_template  # the repository's template, when run from it
+    from infra.template import load_template
 
-        resources = load_template(ROOT / "template.yaml")["Resources"]
-        cases, idem = resources["CasesTable"]["Properties"], resources["IdempotencyTable"]["Properties"]
-    except Exception:  # noqa: BLE001 - installed without the repository: the same schemas
-        cases = {"AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"},
-                                          {"AttributeName": "SK", "AttributeType": "S"}],
-                 "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}]}
-        idem = {"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
+    resources = load_template()["Resources"]
+    cases, idem = resources["CasesTable"]["Properties"], resources["IdempotencyTable"]["Properties"]
     names = (f"bench-cases{suffix}", f"bench-idempotency{suffix}")
     for name, props in zip(names, (cases, idem)):
         kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in props}
@@ -83,39 +75,6 @@ def _inject_faults(client, rate: float, rng: random.Random) -> Counter:
     return injected
 
 
-class _ShallowTableBackup:
-    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``.
-
-    moto's transact_write_items deep-copies every table a transaction touches as its rollback
-    backup: O(table size) per transaction, which real DynamoDB does not pay, so the run would
-    measure moto's copying instead of the notifier. This keeps a shallow snapshot instead (each
-    item and its top-level attributes copied, values shared). Rollback stays correct for the
-    transactions here, whose conditional action comes first; every other copy is the real one."""
-
-    def __init__(self, real) -> None:
-        self._real = real
-        self.copy = real.copy
-
-    def deepcopy(self, obj, memo=None):
-        from collections import defaultdict
-
-        from moto.dynamodb.models.table import Table
-
-        if not isinstance(obj, Table):
-            return self._real.deepcopy(obj, memo)
-
-        def item_copy(item):
-            clone = self._real.copy(item)
-            clone.attrs = dict(item.attrs)
-            return clone
-
-        snapshot = self._real.copy(obj)
-        snapshot.items = defaultdict(dict, {
-            h: ({r: item_copy(i) for r, i in v.items()} if isinstance(v, dict) else item_copy(v))
-            for h, v in obj.items.items()})
-        return snapshot
-
-
 def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.02, workers: int = 4,
         seed: int = 1379, shard_size: int = 100) -> dict:
     """Run the benchmark; returns the figures as a dict."""
@@ -131,19 +90,22 @@ def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.
                        "NOTIFY_SENDER_EMAIL": SENDER, "PUBLIC_BASE_URL": "https://sos1379.example.kr",
                        "NOTIFY_QUEUE_URL": "", "AWS_LAMBDA_FUNCTION_NAME": "NotifySmeFunction"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from .. import intake
-    from ..aws import reset_clients
-    from ..events import CaseEvent, iso
-    from ..korea import SEOUL
-    from ..settings import get_settings
-    from ..store import CaseStore
-    from . import runtime
+    from sos1379 import intake
+    from sos1379.aws import reset_clients
+    from sos1379.events import CaseEvent, iso
+    from sos1379.korea import SEOUL
+    from sos1379.notify import runtime
+    from sos1379.settings import get_settings
+    from sos1379.store import CaseStore
 
-    import copy as real_copy
+    from infra.localstack.motofast import fast_transactions, partition_queries
 
-    import moto.dynamodb.models as moto_ddb
-
-    moto_ddb.copy = _ShallowTableBackup(real_copy)
+    # moto's TransactWriteItems deep-copies every table it touches (O(table) per transaction,
+    # which DynamoDB does not pay) and its Query reads the whole table: the local stack's patches
+    # remove both without changing an answer, so the run measures the notifier, not moto.
+    patches = contextlib.ExitStack()
+    patches.enter_context(fast_transactions())
+    patches.enter_context(partition_queries())
     # In-process moto is not thread-safe (a transaction's rollback restores a whole-table snapshot
     # over other threads' writes). Serialise each API call, as a real service is atomic per
     # request; the notifier's own steps still interleave between calls across threads.
@@ -166,7 +128,7 @@ def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.
 
             from datetime import datetime
 
-            from .channels import provider_client
+            from sos1379.notify.channels import provider_client
 
             day = datetime(2026, 11, 26, 10, 0, tzinfo=SEOUL)
             expected: Counter = Counter()
@@ -279,7 +241,7 @@ def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.
             floor = time.perf_counter() - floor_started
     finally:
         BotocoreStubber.__call__ = real_stub_call
-        moto_ddb.copy = real_copy
+        patches.close()
         os.environ.clear()
         os.environ.update(saved)
         get_settings.cache_clear()

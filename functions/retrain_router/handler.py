@@ -1,0 +1,32 @@
+"""Retrain the router's case memory (weekly, and on demand with ``sos1379 invoke
+RetrainRouterFunction`` or ``aws lambda invoke``): every settled referral in the case table becomes
+a labelled example (resolved/accepted positive, declined and superseded negative), the memory is
+rebuilt from the masked case text and published as a versioned artefact to the model bucket,
+where every RouteCaseFunction picks it up within minutes, without a redeploy
+(``sos1379.routing.learning``)."""
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sos1379.aws import client
+from sos1379.events import parse_iso
+from sos1379.routing.learning import model_bucket, retrain
+from sos1379.settings import get_settings
+from sos1379.store import CaseStore
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event, context):
+    event = event or {}
+    now = parse_iso(event["time"]) if event.get("time") else None
+    bucket = model_bucket()
+    if not bucket:
+        raise RuntimeError("ROUTER_MODEL_BUCKET is not configured")
+    result = retrain(CaseStore(get_settings().cases_table), client("s3"), bucket, now=now)
+    metrics.add_metric(name="RouterModelExamples", unit=MetricUnit.Count, value=result["examples"])
+    logger.info("router model published", version=result["version"], examples=result["examples"],
+                positives=result["positives"], negatives=result["negatives"], ms=result["ms"])
+    return result
