@@ -129,3 +129,15 @@ def test_merge_request_answers_422_when_body_is_invalid(client, sample_case, bod
                             headers={"Content-Type": "application/json", "X-Tracking-Token": receipt["tracking_token"]},
                             body=json.dumps(body))
     assert resp.status_code == 422 and resp.json_body["errors"][0]["field"] in ("into", "x", "body")
+
+
+def test_duplicate_check_reads_only_the_most_recent_cases_when_a_company_has_many(store, sample_case):
+    from sos1379 import intake
+
+    numbers = [intake.submit_case(store, variant(sample_case, title=f"다른 문제 {i}번",
+                                                 description=f"서로 관련 없는 요청 번호 {i} 입니다. " * 3))[0]["case_number"]
+               for i in range(4)]
+    key = companies.company_key(sample_case["company"]["business_number"])
+    newest = store.company_cases(key, limit=2)
+    assert [e["case_number"] for e in newest] == numbers[::-1][:2]
+    assert len(store.company_cases(key)) == 4

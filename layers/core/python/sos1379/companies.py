@@ -10,7 +10,9 @@ possible numbers. Every intake (web, mobile, call, visit, partner) writes one
 (sos1379.store), so the record is never behind the cases.
 
 Duplicate suggestions: when a submission's normalised title + description is similar to one of
-the same company's cases created in the last ``DUPLICATE_WINDOW_DAYS`` days, the 201 receipt lists
+the same company's cases created in the last ``DUPLICATE_WINDOW_DAYS`` days (its
+``MAX_COMPARED`` most recent ones: one Query and one BatchGetItem per intake, whatever the
+company's volume), the 201 receipt lists
 ``possible_duplicates: [{case_number, title_similarity}]`` (at most ``MAX_SUGGESTIONS``, most
 similar first). Only that company's own cases can appear (the query is by its key); nothing but
 the case number and the score is shown, so a receipt never reveals another case's content.
@@ -43,6 +45,7 @@ from .store import CaseStore
 DUPLICATE_WINDOW_DAYS = 30
 DUPLICATE_THRESHOLD = 0.4
 MAX_SUGGESTIONS = 3
+MAX_COMPARED = 20             # the company's most recent cases compared (bounds intake's extra reads)
 DESCRIPTION_CHARS = 1000      # enough text to compare; long reports would only dilute the title
 _DEV_KEY = "sos1379-local-company-index-key"
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -103,7 +106,8 @@ def possible_duplicates(store: CaseStore, key: str, title: str, description: str
                         exclude: str | None = None) -> list[dict]:
     """The company's recent cases similar to this text, most similar first (case number and score)."""
     since = iso(now - timedelta(days=DUPLICATE_WINDOW_DAYS))
-    entries = [e for e in store.company_cases(key, since) if e["case_id"] != exclude]
+    entries = [e for e in store.company_cases(key, since, limit=MAX_COMPARED + 1) if e["case_id"] != exclude]
+    entries = entries[:MAX_COMPARED]
     if not entries:
         return []
     mine = bigrams(case_text(title, description))

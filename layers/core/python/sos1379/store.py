@@ -264,18 +264,21 @@ class CaseStore:
                           "kind": "company_case", "case_id": case["case_id"], "case_number": case["case_number"],
                           "created_at": case["created_at"], "channel": case.get("channel")})
 
-    def company_cases(self, company_key: str, since_iso: str | None = None) -> list[dict]:
-        """Entries of a company's cases (newest first), optionally only those created since."""
+    def company_cases(self, company_key: str, since_iso: str | None = None, *, limit: int | None = None) -> list[dict]:
+        """Entries of a company's cases (newest first), optionally only those created since and at
+        most ``limit`` of them."""
         from boto3.dynamodb.conditions import Key
 
         cond = Key("PK").eq(f"COMPANY#{company_key}")
         cond = cond & (Key("SK").gte(f"CASE#{since_iso}") if since_iso else Key("SK").begins_with("CASE#"))
         items, kwargs = [], {"KeyConditionExpression": cond, "ScanIndexForward": False, "ConsistentRead": True}
+        if limit:
+            kwargs["Limit"] = limit
         while True:
             out = self.table.query(**kwargs)
             items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
+            if "LastEvaluatedKey" not in out or (limit and len(items) >= limit):
+                return items[:limit] if limit else items
             kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
     def get_cases(self, case_ids: list[str]) -> list[dict]:
