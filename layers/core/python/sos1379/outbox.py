@@ -32,9 +32,12 @@ def relay_record(record) -> None:
         return
     image = raw["dynamodb"].get("NewImage") or {}
     item = from_dynamo({k: _deserializer.deserialize(v) for k, v in image.items()})
+    # Count first: the counters are idempotent per contribution, the queues' consumers per event
+    # id, so a record retried after either step fails is harmless, but a failed count then never
+    # re-sends messages that already went out.
+    _count(item)
     if raw.get("eventName") == "INSERT" and item.get("kind") == "event" and item.get("publish_to"):
         _send(item)
-    _count(item)
 
 
 def _count(item: dict) -> None:

@@ -457,7 +457,10 @@ class Router:
             text = self._text_reasons(facets[idx], query_words)
             if cfg.knowledge_weight:  # facts counted through the knowledge score: cite them
                 text += [r for r in self._fact_reasons(facts[idx], query_words) if r not in text]
-            item.reasons[:0] = text
+            # the catalog line stays ahead of the word and fact reasons: the case summary and the
+            # referral keep only an institute's first reasons (referrals records six)
+            evidence = [r for r in item.reasons if r.startswith("catalog: ")]
+            item.reasons[:] = evidence + text + [r for r in item.reasons if r not in evidence]
         return self._decide(scored, service, raw_strength, partner_dominant)
 
     def current_memory(self):

@@ -19,6 +19,10 @@
     var item = (DATA[table] || {})[code];
     return item ? (item[lang] || item.ko) : (code || "-");
   }
+  function regionName(code) {
+    var r = (DATA.regions || []).filter(function (x) { return x.code === code; })[0];
+    return r ? (r[lang] || r.ko) : (code || "-");
+  }
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -314,6 +318,10 @@
       actions.appendChild(el("div", { class: "row" }, [el("button", { type: "button", class: "primary", id: "accept", text: t("accept"),
         onclick: function () { act(base + "accept", {}, "done_accept", c.case_id); } })]));
     }
+    if (r.status === "accepted" && c.status === "accepted") {
+      actions.appendChild(el("div", { class: "row" }, [el("button", { type: "button", id: "start", text: t("start"),
+        onclick: function () { act(base + "start", {}, "done_start", c.case_id); } })]));
+    }
     if (open && c.status !== "info_requested") {
       actions.appendChild(textAction("request", t("request_info"), t("request_question"), "question", base + "request-info", "done_request", c.case_id, ""));
     }
@@ -430,7 +438,7 @@
     panel.appendChild(el("h2", { id: "detail-title", tabindex: "-1", text: c.title }));
     panel.appendChild(dl([[t("case_number"), c.case_number], [t("status"), name("statuses", c.status)],
       [t("service"), name("services", c.service_type)], [t("channel"), name("channels", c.channel)],
-      [t("company"), (c.company || {}).name], [t("region"), (c.company || {}).region],
+      [t("company"), (c.company || {}).name], [t("region"), regionName((c.company || {}).region)],
       [t("assigned_to", { who: "" }).trim(), c.assigned_to || t("unassigned")]]));
     panel.appendChild(el("h3", { text: t("description") }));
     panel.appendChild(el("p", { text: c.description }));
