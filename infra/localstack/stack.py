@@ -54,6 +54,14 @@ PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL
 #: sets itself; the catalog URLs come from the stand-ins, PublicBaseUrl from the API's address.
 LOCAL_PARAMETERS: dict[str, str] = {
     "OpsAlarmEmail": "ops@sos1379.local",
+    "PublicBaseUrl": "http://127.0.0.1:8000",
+    "NotifySenderEmail": "no-reply@sos1379.example.kr",
+    "SmsOriginationIdentity": "",  # empty: SMS through moto's SNS (docs/notifications.md)
+    # unreachable until the stand-ins (started by default) replace them
+    "CatalogSourceZeusUrl": "http://127.0.0.1:9/zeus",
+    "CatalogSourceNtisUrl": "http://127.0.0.1:9/ntis",
+    "CatalogSourcePatentsUrl": "http://127.0.0.1:9/patents",
+    "CatalogSourceLibraryUrl": "http://127.0.0.1:9/library",
 }
 
 

@@ -219,3 +219,24 @@ def test_schedules_run_on_seoul_time_and_failed_runs_reach_a_dead_letter_queue(c
             assert on_failure and _ref(on_failure["Destination"]) == "ScheduledFailuresDLQ", (
                 f"{spec.logical_id} runs on a schedule: add `EventInvokeConfig: {{MaximumRetryAttempts: 2, "
                 "DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt ScheduledFailuresDLQ.Arn}}}`")
+
+
+#: Parameters AWS deploys must set: a placeholder default would deploy a stack that fails later
+#: (SMS into the DLQ, syncs failing every 15 minutes, links to nowhere).
+REQUIRED = ("OpsAlarmEmail", "PublicBaseUrl", "NotifySenderEmail", "SmsOriginationIdentity", "CatalogSourceZeusUrl",
+            "CatalogSourceNtisUrl", "CatalogSourcePatentsUrl", "CatalogSourceLibraryUrl")
+
+
+def test_deploy_parameters_have_no_placeholder_defaults_and_the_local_stack_sets_each(template):
+    from infra.localstack.stack import LOCAL_PARAMETERS
+
+    params = template["Parameters"]
+    assert [p for p in REQUIRED if "Default" in params[p]] == []
+    missing = [name for name, spec in params.items() if "Default" not in spec and name not in LOCAL_PARAMETERS]
+    assert missing == [], f"give {missing} a local value in infra/localstack/stack.py LOCAL_PARAMETERS"
+
+
+def test_sender_domain_is_an_ses_identity_signed_with_dkim(template):
+    identity = template["Resources"]["NotifySenderIdentity"]["Properties"]
+    assert identity["EmailIdentity"] == {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "NotifySenderEmail"}]}]}
+    assert identity["DkimSigningAttributes"]["NextSigningKeyLength"] == "RSA_2048_BIT"
