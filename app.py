@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from sos1379.api import (catalog, console, coordinators, institutes, journey, links, openapi, pages, partners, public,
                          recover)
+from sos1379.api.common import edge_middleware
 
 # configure_logs=False: Chalice would put a plain-text handler on the "sos1379" logger, the same
 # logger Powertools' Logger(service="sos1379") uses in the functions; a process that imports both
@@ -14,3 +15,6 @@ app.log.setLevel("WARNING")
 
 for module in (public, institutes, openapi, pages, coordinators, links, catalog, journey, console, partners, recover):
     app.register_blueprint(module.bp)
+
+# nosniff on every answer, and Chalice's own 405/415 answers as bilingual problem+json
+app.register_middleware(edge_middleware, "http")

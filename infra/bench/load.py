@@ -62,6 +62,10 @@ class LocalStack:
         # port 0: the stack binds free ports itself and names them in its state file
         env.update(API_PORT="0", MOTO_PORT="0", SOS1379_STATE_DIR=str(self.workdir / "state"),
                    SOS1379_RETRY_VISIBILITY="2", PYTHONUNBUFFERED="1")
+        # a load test is one client (127.0.0.1) naming a few phones: the abuse limits would be the
+        # only thing measured
+        env.setdefault("SOS1379_RATE_LIMITS", "off")
+        env.setdefault("SOS1379_NOTIFY_RECIPIENT_DAILY_CAP", "0")
         self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen([sys.executable, "-m", "infra.localstack"], cwd=ROOT, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT)

@@ -4,11 +4,12 @@
 binary bodies, a thread-local ``current_request`` (``create_local_server`` swaps in
 ``LocalChalice``) and a threaded server, so concurrent requests work. Added here: a bigger listen
 backlog (benchmarks open many connections), JSON access logs without query strings (tracking
-tokens travel there) and port 0 for tests."""
+tokens travel there) and without short-link tokens (``/t/***``), and port 0 for tests."""
 from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 import threading
 import time
@@ -16,6 +17,21 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("localstack.api")
+
+# Path segments that are credentials: the SMS short link's token (/t/<token>). Access logs carry
+# the route with the token masked, like API Gateway's access log with $context.resourcePath.
+_SECRET_PATH = re.compile(r"(/t/)[^/?\s\"]+")
+
+
+def mask_path(path: str) -> str:
+    """The request path for a log line: no query string (tracking tokens travel there) and no
+    short-link token."""
+    return _SECRET_PATH.sub(r"\1***", (path or "").split("?", 1)[0])
+
+
+def mask_message(text: str) -> str:
+    """A server message (it may quote the request line): tokens masked, query strings dropped."""
+    return re.sub(r"\?[^\s\"]*", "?***", _SECRET_PATH.sub(r"\1***", text or ""))
 
 
 def load_chalice_app(app_dir: Path, module: str = "app", attribute: str = "app") -> Any:
@@ -37,14 +53,14 @@ class ApiServer:
                 super().handle_one_request()
 
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
-                path = (getattr(self, "path", "") or "").split("?", 1)[0]
+                path = mask_path(getattr(self, "path", "") or "")
                 elapsed = (time.perf_counter() - getattr(self, "_started", time.perf_counter())) * 1000
                 log.info("http.request", extra={"fields": {"method": self.command, "path": path,
                                                            "status": int(code) if str(code).isdigit() else code,
                                                            "ms": round(elapsed, 1)}})
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                log.warning("http.server", extra={"fields": {"message": format % args}})
+                log.warning("http.server", extra={"fields": {"message": mask_message(format % args)}})
 
         class _Server(ThreadedHTTPServer):
             request_queue_size = 256

@@ -8,7 +8,8 @@ log tail in the failure message when it does not come up.
 
 Environment knobs for the run: ``SOS1379_E2E_RETRY_VISIBILITY`` (seconds before a failed SQS
 message is retried, default 2, so redrive tests finish quickly; AWS would wait for the queue's
-visibility timeout), ``SOS1379_E2E_STARTUP_TIMEOUT`` (default 90 s).
+visibility timeout), ``SOS1379_E2E_STARTUP_TIMEOUT`` (default 90 s), ``SOS1379_E2E_RATE_LIMITS`` and
+``SOS1379_E2E_RECIPIENT_DAILY_CAP`` (abuse limits of the stack; default off: every client is 127.0.0.1).
 """
 from __future__ import annotations
 
@@ -92,6 +93,11 @@ def start_stack(tmp: Path, extra_env: dict[str, str] | None = None, timeout: flo
         "API_PORT": "0", "MOTO_PORT": "0", "SOS1379_STATE_DIR": str(state_dir),
         "SOS1379_RETRY_VISIBILITY": os.environ.get("SOS1379_E2E_RETRY_VISIBILITY", "2"),
         "PYTHONUNBUFFERED": "1",
+        # Every test client is 127.0.0.1 and the samples share one phone: the per-client rate
+        # limits and per-recipient caps (tested in tests/integration/test_abuse_limits.py) would
+        # stop the suite itself. `make up` keeps template.yaml's limits.
+        "SOS1379_RATE_LIMITS": os.environ.get("SOS1379_E2E_RATE_LIMITS", "off"),
+        "SOS1379_NOTIFY_RECIPIENT_DAILY_CAP": os.environ.get("SOS1379_E2E_RECIPIENT_DAILY_CAP", "0"),
     })
     env.update(extra_env or {})
     timeout = timeout or float(os.environ.get("SOS1379_E2E_STARTUP_TIMEOUT", "90"))

@@ -1,7 +1,9 @@
 """Schemathesis against the OpenAPI document the running local stack serves (GET /openapi.json),
 over real HTTP: valid and invalid requests for every documented operation. Promises: no 5xx, only
 documented status codes, every input rejection (400/422) a problem+json naming the bad fields, and
-every other 4xx a problem+json too. Violations are collected and reported together."""
+every other 4xx a problem+json too; every answer says ``X-Content-Type-Options: nosniff`` and no
+error answer is large (the edge caps error lists). Public, institute (X-Api-Key) and staff (JWT)
+operations are all in the document. Violations are collected and reported together."""
 from __future__ import annotations
 
 import json
@@ -29,13 +31,22 @@ def _content_type(response) -> str:
     return value[0] if isinstance(value, list) and value else str(value or "")
 
 
+def _header(response, name: str) -> str:
+    value = {k.lower(): v for k, v in dict(response.headers).items()}.get(name.lower()) or ""
+    return value[0] if isinstance(value, list) and value else str(value or "")
+
+
 def _problems(response, status: int, documented: set[str]) -> list[str]:
     out = []
     if status >= 500:
         out.append("server error")
+    if _header(response, "X-Content-Type-Options") != "nosniff":
+        out.append(f"{status} without X-Content-Type-Options: nosniff")
+    if len(response.content or b"") > 256 * 1024 and status >= 400:
+        out.append(f"{status} answer of {len(response.content)} bytes (error amplification)")
     if str(status) not in documented and "default" not in documented and f"{str(status)[0]}XX" not in documented:
         out.append(f"undocumented status {status} (documented: {sorted(documented)})")
-    if 400 <= status < 500 and status not in (405, 415):  # 405/415 come from the framework's router
+    if 400 <= status < 500:  # the edge middleware turns the framework's own 405/415 into problems too
         if not _content_type(response).startswith(PROBLEM):
             out.append(f"{status} is not problem+json ({_content_type(response)})")
         else:

@@ -98,6 +98,16 @@ class AlreadyDone(Conflict):
     title_ko = "이미 처리되었습니다"
 
 
+class UnsupportedMediaType(DomainError):
+    title_en = "Unsupported media type: send Content-Type: application/json"
+    title_ko = "지원하지 않는 형식입니다. Content-Type: application/json으로 보내세요"
+
+
+class PayloadTooLarge(DomainError):
+    title_en = "Request body too large"
+    title_ko = "요청 본문이 너무 큽니다"
+
+
 class RateLimited(DomainError):
     """Too many requests from one client or for one subject (429 with Retry-After)."""
 
@@ -105,7 +115,9 @@ class RateLimited(DomainError):
     title_ko = "요청이 너무 많습니다"
 
     def __init__(self, retry_after: int = 3600, detail_en: str = "", detail_ko: str = "") -> None:
-        super().__init__(detail_en, detail_ko)
+        retry_after = max(1, int(retry_after))
+        super().__init__(detail_en or f"Retry after {retry_after} seconds.",
+                         detail_ko or f"{retry_after}초 후에 다시 시도하세요.")
         self.retry_after = retry_after
 
 

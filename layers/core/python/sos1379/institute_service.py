@@ -38,19 +38,19 @@ class _Input(BaseModel):
 
 
 class DeclineInput(_Input):
-    reason: Text(2, 1000)
+    reason: Text(2, 1000, multiline=True)
 
 
 class RequestInfoInput(_Input):
-    question: Text(5, 2000)
+    question: Text(5, 2000, multiline=True)
 
 
 class ResolveInput(_Input):
-    summary: Text(5, 5000)
+    summary: Text(5, 5000, multiline=True)
 
 
 class ReplyInput(_Input):
-    answer: Text(1, 5000)
+    answer: Text(1, 5000, multiline=True)
 
 
 def _actor(code: str) -> Actor:

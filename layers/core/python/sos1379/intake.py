@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
 
 from . import companies, korea
 from .directory import load_directory, load_services
-from .errors import CaseNotFound, IdempotencyKeyReused
+from .errors import CaseNotFound, FieldError, IdempotencyKeyReused, ValidationFailed
 from .events import Actor, CaseEvent, iso, utcnow
 from .lifecycle import STATUS_LABELS, EventType, Status
 from .models import CaseSubmission, parse_model
@@ -24,8 +25,27 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Compared against when the case does not exist, so an unknown id costs what a wrong token costs.
+_DUMMY_TOKEN_HASH = hash_token("no case has this token")
+PUBLIC_SCOPE = "public POST /cases"
+MAX_IDEMPOTENCY_KEY = 200
+
+
 def body_fingerprint(payload) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def scoped_idempotency_key(scope: str, key: str | None) -> str | None:
+    """The stored key: the client's Idempotency-Key inside its caller's namespace (the public form,
+    one staff member, ...), so nobody can replay or pre-claim another caller's key."""
+    if not key:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise ValidationFailed([FieldError(
+            "Idempotency-Key", f"Idempotency-Key는 {MAX_IDEMPOTENCY_KEY}자 이하의 인쇄 가능한 ASCII여야 합니다.",
+            f"Idempotency-Key must be printable ASCII, at most {MAX_IDEMPOTENCY_KEY} characters.",
+            "idempotency_key")])
+    return f"{scope}\n{key}"
 
 
 def _public_receipt(case: dict, token: str) -> dict:
@@ -39,21 +59,25 @@ def _public_receipt(case: dict, token: str) -> dict:
 
 def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None,
                 actor: Actor | None = None, now: datetime | None = None,
-                case_fields: dict | None = None) -> tuple[dict, bool]:
+                case_fields: dict | None = None, model: type[CaseSubmission] = CaseSubmission,
+                idempotency_scope: str = PUBLIC_SCOPE) -> tuple[dict, bool]:
     """Validate and store a case with its ``case.submitted`` event atomically.
 
     Returns ``(receipt, created)``; ``created`` is False when an Idempotency-Key replay returned
-    the earlier receipt. The same key with a different body raises IdempotencyKeyReused.
+    the earlier receipt. The same key with a different body raises IdempotencyKeyReused. Keys
+    live in ``idempotency_scope`` (the caller's namespace). The body is validated (``model``; the
+    public endpoint passes PublicCaseSubmission, web/mobile only) before anything else, and the fingerprint is taken of the validated case.
     ``case_fields`` are extra attributes stored on the case item in the same transaction (e.g.
     who recorded a phoned-in consent); they may not replace any attribute intake sets itself."""
-    fingerprint = body_fingerprint(payload)
+    submission: CaseSubmission = parse_model(model, payload)
+    fingerprint = body_fingerprint(submission.model_dump(mode="json"))
+    idempotency_key = scoped_idempotency_key(idempotency_scope, idempotency_key)
     if idempotency_key:
         previous = store.get_idempotency(idempotency_key)
         if previous is not None:
             if previous["body_hash"] != fingerprint:
                 raise IdempotencyKeyReused()
             return previous["response"], False
-    submission: CaseSubmission = parse_model(CaseSubmission, payload)
     now = now or utcnow()
     case_id = uuid.uuid4().hex
     token = secrets.token_urlsafe(24)
@@ -100,24 +124,33 @@ def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None
 
 def verify_token(case: dict, token: str | None) -> None:
     """A missing or wrong token looks exactly like an unknown case (no existence oracle)."""
-    if not token or not hmac.compare_digest(case.get("tracking_token_hash", ""), hash_token(token)):
+    if not _receipt_token_matches(case, token):
         raise CaseNotFound()
 
 
+def _receipt_token_matches(case: dict | None, token: str | None) -> bool:
+    expected = (case or {}).get("tracking_token_hash") or _DUMMY_TOKEN_HASH
+    matches = hmac.compare_digest(expected, hash_token(token or ""))
+    return bool(token) and case is not None and matches
+
+
 def load_case_for_sme(store: CaseStore, case_id: str, token: str | None) -> dict:
-    """The case for whoever holds its receipt token or a live link token from a notification."""
+    """The case for whoever holds its receipt token or a live link token from a notification.
+
+    Constant work for a failure: an unknown case id and a known one with a wrong token both
+    read the case item, compare a token hash (against a dummy when there is no case) and look
+    the token up as a link token; only then is CaseNotFound raised (the same 404 either way)."""
     from .notify.links import verify_link_token
 
     try:
-        case = store.get_case(case_id)
+        case: dict | None = store.get_case(case_id)
     except CaseNotFound:
-        hash_token(token or "")  # same work either way
-        raise
-    try:
-        verify_token(case, token)
-    except CaseNotFound:
-        if not verify_link_token(store, case_id, token):
-            raise
+        case = None
+    if _receipt_token_matches(case, token):
+        return case
+    linked = verify_link_token(store, case_id, token)
+    if case is None or not linked:
+        raise CaseNotFound()
     return case
 
 
@@ -132,8 +165,8 @@ def public_view(store: CaseStore, case: dict) -> dict:
     for e in history:
         if e["type"] == EventType.NOTIFICATION:
             continue
-        timeline.append({"type": e["type"], "at": e["at"], "actor": e["actor"]["kind"],
-                         "data": _public_event_data(e)})
+        timeline.append({"type": e["type"], "at": e["at"], "actor": _public_actor(e.get("actor")),
+                         "data": _public_event_data(e, case)})
     referrals = [{"institute": r["institute"], "name_ko": directory[r["institute"]].name_ko
                   if r["institute"] in directory else r["institute"],
                   "name_en": directory[r["institute"]].name_en if r["institute"] in directory else r["institute"],
@@ -152,8 +185,10 @@ def public_view(store: CaseStore, case: dict) -> dict:
         "contact": {"phone": korea.mask_phone(case["contact"]["phone"]),
                     "email": korea.mask_email(case["contact"]["email"]),
                     "preferred_channels": case["contact"]["preferred_channels"]},
-        "referrals": referrals, "handoff": _handoff_view(case), "open_request": case.get("open_request"),
-        "outcome": case.get("outcome"), "rating": case.get("rating"),
+        "referrals": referrals, "handoff": _handoff_view(case),
+        "open_request": _allowed(case.get("open_request"), _PUBLIC_REQUEST, case),
+        "outcome": _allowed(case.get("outcome"), _PUBLIC_OUTCOME, case),
+        "rating": _allowed(case.get("rating"), _PUBLIC_RATING, case),
         "follow_up": _follow_up_view(case),
         "history": timeline,
     }
@@ -190,9 +225,84 @@ def _handoff_view(case: dict) -> dict | None:
             "accepted": bool(case.get("partner_accepted_at"))}
 
 
-_PUBLIC_DATA_KEYS = {"channel", "service_type", "guidance_due_at", "institute", "institutes", "partner", "stage",
-                     "question", "answer", "summary", "reason_public", "rating", "due_at"}
+
+# The public view is an allow-list, never a deny-list: only these keys, each with its own shape,
+# ever reach the SME. Text content (question, answer, summary, comment) passes as written; every
+# other value must look like what the service itself writes there (a timestamp, a channel, a score,
+# an institute code whose names are looked up again), so a staff identity (who asked, who
+# resolved, who assigned, an institute user) cannot ride along in any position.
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+_SLUG = re.compile(r"^[a-z][a-z_]{0,39}$")
+_CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
 
-def _public_event_data(event: dict) -> dict:
-    return {k: v for k, v in (event.get("data") or {}).items() if k in _PUBLIC_DATA_KEYS}
+def _text(value, case):
+    return value if isinstance(value, str) else None
+
+
+def _timestamp(value, case):
+    return value if isinstance(value, str) and _TIMESTAMP.match(value) else None
+
+
+def _slug(value, case):
+    return value if isinstance(value, str) and _SLUG.match(value) else None
+
+
+def _score(value, case):
+    return value if type(value) is int and 1 <= value <= 5 else None
+
+
+def _one_of(*allowed):
+    return lambda value, case: value if value in allowed else None
+
+
+def _ref(value, case):
+    """An institute or partner by code; its names come from the directory or the partner list,
+    not from the record (a record's own names are kept only for a code neither knows)."""
+    from .partners import load_partners
+    from .referrals import partner_for
+
+    code = value.get("code") if isinstance(value, dict) else value
+    if not isinstance(code, str) or not _CODE.match(code):
+        return None
+    entry = load_directory().get(code) or load_partners().get(code)
+    if entry is not None:
+        return {"code": code, "name_ko": entry.name_ko, "name_en": entry.name_en}
+    ref = {k: v for k, v in partner_for(code, case).items() if k in ("code", "name_ko", "name_en")}
+    if isinstance(value, dict) and ref.get("name_ko") == code:
+        ref.update({k: value[k] for k in ("name_ko", "name_en") if isinstance(value.get(k), str)})
+    return ref
+
+
+def _refs(value, case):
+    items = value if isinstance(value, list) else [value]
+    return [r for r in (_ref(v, case) for v in items) if r is not None]
+
+
+_PUBLIC_DATA = {"channel": _one_of("web", "mobile", "call_center", "visit", "partner"),
+                "service_type": _one_of("tech_consult", "equipment", "tech_transfer", "investment", "tech_upgrade"),
+                "guidance_due_at": _timestamp, "due_at": _timestamp, "institute": _ref, "institutes": _refs,
+                "partner": _ref, "stage": _one_of("d30", "d90"), "question": _text, "answer": _text, "summary": _text, "reason_public": _text,
+                "rating": _score}
+_PUBLIC_REQUEST = {"question": _text, "asked_at": _timestamp, "due_at": _timestamp, "institute": _ref}
+_PUBLIC_OUTCOME = {"summary": _text, "resolved_at": _timestamp, "result": _slug, "institute": _ref}
+_PUBLIC_RATING = {"score": _score, "comment": _text, "rated_at": _timestamp}
+_PUBLIC_DATA_KEYS = frozenset(_PUBLIC_DATA)
+_PUBLIC_ACTOR_KINDS = frozenset({"sme", "system", "institute", "counselor", "coordinator", "lead"})
+
+
+def _public_actor(actor) -> str:
+    """Only the kind of actor (a role), never who: staff ids and institute users stay internal."""
+    kind = actor.get("kind") if isinstance(actor, dict) else None
+    return kind if kind in _PUBLIC_ACTOR_KINDS else "staff"
+
+
+def _allowed(mapping, shapes: dict, case: dict) -> dict | None:
+    if not isinstance(mapping, dict):
+        return None
+    out = {k: shapes[k](v, case) for k, v in mapping.items() if k in shapes}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _public_event_data(event: dict, case: dict) -> dict:
+    return _allowed(event.get("data") or {}, _PUBLIC_DATA, case) or {}

@@ -4,6 +4,7 @@ Libraries do the checking: python-stdnum (``stdnum.kr.brn``) for the check digit
 for mobile numbers and E.164, ``holidays`` (KR, substitute holidays included) for the calendar."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -22,6 +23,10 @@ def business_number_check_digit(first_nine: str) -> int:
     return (10 - total % 10) % 10
 
 
+# The spellings the API accepts (also the OpenAPI pattern): 10 digits, dashes or spaces optional.
+BUSINESS_NUMBER_PATTERN = r"^[0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{5}$"
+
+
 def normalize_business_number(value: str) -> str:
     """Return ``XXX-XX-XXXXX`` or raise ValueError (wrong length, format or check digit).
 
@@ -29,6 +34,9 @@ def normalize_business_number(value: str) -> str:
     so the check digit is verified here as well."""
     from stdnum.exceptions import ValidationError
     from stdnum.kr import brn
+
+    if not re.fullmatch(BUSINESS_NUMBER_PATTERN, value or ""):
+        raise ValueError("malformed business number")
 
     try:
         digits = brn.validate(value)
@@ -42,12 +50,20 @@ def normalize_business_number(value: str) -> str:
 # --- mobile numbers -----------------------------------------------------------------------------
 
 _MOBILE_PREFIXES = ("10", "11", "16", "17", "18", "19")
+# The spellings accepted (also the OpenAPI pattern): 010 numbers have 8 digits after the prefix
+# (010-1234-5678), the legacy 011/016/017/018/019 numbers 7 or 8; separators are a space, dash
+# or dot; +82 (with or without the trunk 0) or a leading 0. phonenumbers alone accepts
+# 010-1234-567 (10 digits, allocated to no one since 2004) and letters (vanity numbers).
+MOBILE_PATTERN = r"^(?:\+82[ -]?0?|0)(?:10[ .-]?[0-9]{4}|1[16789][ .-]?[0-9]{3,4})[ .-]?[0-9]{4}$"
 
 
 def normalize_mobile(value: str) -> str:
-    """Korean mobile number in any common spelling to E.164 (``+821012345678``) or ValueError."""
+    """Korean mobile number in a common spelling (see MOBILE_PATTERN) to E.164 (``+821012345678``)
+    or ValueError."""
     import phonenumbers
 
+    if not re.fullmatch(MOBILE_PATTERN, value or ""):
+        raise ValueError("not a Korean mobile number spelling")
     try:
         number = phonenumbers.parse(value, "KR")
     except phonenumbers.NumberParseException as exc:
@@ -107,6 +123,11 @@ REGIONS: tuple[Region, ...] = (
     Region("gyeongnam", "KR-48", "경상남도", "Gyeongsangnam", ("경남", "gyeongsangnam-do")),
     Region("jeju", "KR-49", "제주특별자치도", "Jeju", ("제주", "제주도")),
 )
+
+
+# Every spelling the case API accepts for a region, exactly (also the OpenAPI enum).
+REGION_SPELLINGS: tuple[str, ...] = tuple(dict.fromkeys(
+    spelling for r in REGIONS for spelling in (r.code, r.name_ko, r.name_en, r.iso, *r.aliases)))
 
 
 @lru_cache(maxsize=1)

@@ -4,14 +4,16 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints,
-                      ValidationError, field_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StrictBool,
+                      StringConstraints, ValidationError, field_validator)
 from pydantic_core import PydanticCustomError
 
 from . import korea
 from .errors import FieldError, ValidationFailed
 
 Channel = Literal["web", "mobile", "call_center", "visit", "partner"]
+PublicChannel = Literal["web", "mobile"]          # what the public form may claim
+StaffChannel = Literal["call_center", "visit"]    # recorded by a counselor
 ServiceTypeCode = Literal["tech_consult", "equipment", "tech_transfer", "investment", "tech_upgrade"]
 CompanySize = Literal["small", "medium", "mid_tier"]
 Language = Literal["ko", "en"]
@@ -24,8 +26,52 @@ def _nfc(value):
     return value
 
 
-def Text(min_length: int, max_length: int):  # noqa: N802 - reads like a type
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), BeforeValidator(_nfc)]
+# Invisible characters that render as nothing (Hangul fillers, zero-width, word joiner, BOM, soft
+# hyphen, braille blank, Mongolian vowel separator...): allowed inside visible text, never alone.
+_INVISIBLE = frozenset([0x00AD, 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x200B, 0x200C, 0x200D,
+                        0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2800, 0x3164, 0xFEFF, 0xFFA0, 0x1D159,
+                        *range(0x1D173, 0x1D17B), *range(0xE0000, 0xE0080)])
+# Bidirectional controls (embeddings, overrides, isolates, marks) reorder what a reader sees.
+_BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_LINE_BREAKS = frozenset("\n\r\t")
+
+
+def clean_text(value: str, multiline: bool = False) -> str:
+    """Refuse text a reader cannot see as typed: control characters (NUL included; only line
+    breaks and tabs in multi-line fields), bidi controls, lone surrogates, Unicode
+    noncharacters, and text made only of whitespace, format or filler characters."""
+    visible = False
+    for ch in value:
+        cp = ord(ch)
+        category = unicodedata.category(ch)
+        if category == "Cc" and not (multiline and ch in _LINE_BREAKS):
+            raise PydanticCustomError("control_character", "control characters are not allowed")
+        if category in ("Zl", "Zp") and not multiline:
+            raise PydanticCustomError("control_character", "control characters are not allowed")
+        if cp in _BIDI:
+            raise PydanticCustomError("bidi_control", "bidirectional control characters are not allowed")
+        if category == "Cs" or (cp & 0xFFFE) == 0xFFFE or 0xFDD0 <= cp <= 0xFDEF:
+            raise PydanticCustomError("invalid_unicode", "invalid Unicode characters")
+        if not visible and not (ch.isspace() or category in ("Cf", "Mn", "Me") or cp in _INVISIBLE):
+            visible = True
+    if value and not visible:
+        raise PydanticCustomError("invisible_text", "the text has no visible characters")
+    return value
+
+
+def _single_line(value: str) -> str:
+    return clean_text(value, multiline=False)
+
+
+def _multi_line(value: str) -> str:
+    return clean_text(value, multiline=True)
+
+
+def Text(min_length: int, max_length: int, multiline: bool = False):  # noqa: N802 - reads like a type
+    """Free text: NFC, stripped, length-checked, then :func:`clean_text` (``multiline`` lets line
+    breaks and tabs through, for descriptions, questions and answers)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), BeforeValidator(_nfc),
+                     AfterValidator(_multi_line if multiline else _single_line)]
 
 
 class _Strict(BaseModel):
@@ -34,8 +80,10 @@ class _Strict(BaseModel):
 
 class Company(_Strict):
     name: Text(1, 100)
-    business_number: str = Field(description="사업자등록번호 XXX-XX-XXXXX; the check digit is verified")
-    region: str = Field(description="One of the 17 시·도: Korean name or stable code (e.g. 'daejeon')")
+    business_number: str = Field(description="사업자등록번호 XXX-XX-XXXXX; the check digit is verified",
+                                 json_schema_extra={"pattern": korea.BUSINESS_NUMBER_PATTERN})
+    region: str = Field(description="One of the 17 시·도: Korean name or stable code (e.g. 'daejeon')",
+                        json_schema_extra={"enum": list(korea.REGION_SPELLINGS)})
     size: CompanySize
     industry: Text(1, 100) | None = None
 
@@ -50,6 +98,8 @@ class Company(_Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
+        if value not in korea.REGION_SPELLINGS:  # exactly the documented enum
+            raise PydanticCustomError("region", "unknown region")
         try:
             return korea.normalize_region(value).code
         except ValueError:
@@ -58,7 +108,8 @@ class Company(_Strict):
 
 class Contact(_Strict):
     name: Text(1, 50)
-    phone: str
+    phone: str = Field(description="Korean mobile number, e.g. 010-1234-5678 or +82 10-1234-5678",
+                       json_schema_extra={"pattern": korea.MOBILE_PATTERN})
     email: EmailStr = Field(max_length=254)
     preferred_channels: list[ContactChannel] = Field(min_length=1, max_length=4)
     language: Language = "ko"
@@ -78,8 +129,9 @@ class Contact(_Strict):
 
 
 class Consent(_Strict):
-    personal_info: bool
-    share_with_institutes: bool = False
+    # StrictBool: JSON true/false only ("yes", 1, "on" are refused, not coerced)
+    personal_info: StrictBool = Field(json_schema_extra={"const": True})
+    share_with_institutes: StrictBool = False
 
     @field_validator("personal_info")
     @classmethod
@@ -95,10 +147,23 @@ class CaseSubmission(_Strict):
     channel: Channel
     service_type: ServiceTypeCode
     title: Text(2, 200)
-    description: Text(10, 5000)
+    description: Text(10, 5000, multiline=True)
     company: Company
     contact: Contact
     consent: Consent
+
+
+class PublicCaseSubmission(CaseSubmission):
+    """``POST /cases``: the public form may only say it came from the web or a mobile browser
+    (call-center, visit and partner channels are recorded by staff; channel statistics depend on it)."""
+
+    channel: PublicChannel
+
+
+class CounselorCaseSubmission(CaseSubmission):
+    """``POST /coordinator/cases``: a 1379 call or a walk-in visit, recorded by a counselor."""
+
+    channel: StaffChannel
 
 
 # --- bilingual error messages ----------------------------------------------------------------------
@@ -128,6 +193,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "consent_required": ("개인정보 수집·이용에 동의해야 접수할 수 있습니다.",
                          "Consent to the collection and use of personal data is required."),
     "json_invalid": ("JSON 형식이 올바르지 않습니다.", "The body is not valid JSON."),
+    "control_character": ("제어 문자는 쓸 수 없습니다.", "Control characters are not allowed."),
+    "bidi_control": ("양방향 제어 문자(bidi)는 쓸 수 없습니다.", "Bidirectional control characters are not allowed."),
+    "invalid_unicode": ("올바르지 않은 유니코드 문자가 있습니다.", "Invalid Unicode characters."),
+    "invisible_text": ("보이는 글자가 없습니다(공백·채움 문자만 입력됨).",
+                       "The text has no visible characters (only blanks or filler characters)."),
+    "string_pattern_mismatch": ("형식이 올바르지 않습니다.", "Invalid format."),
 }
 
 

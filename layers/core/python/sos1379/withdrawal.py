@@ -30,7 +30,7 @@ from .store import CaseStore
 class WithdrawInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Text(0, 1000) | None = None
+    reason: Text(0, 1000, multiline=True) | None = None
 
 
 def withdraw(store: CaseStore, case_id: str, token: str | None, payload=None, *,

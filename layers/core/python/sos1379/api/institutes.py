@@ -9,6 +9,7 @@ from chalice import Blueprint
 from .. import institute_keys
 from .. import institute_service as svc
 from .common import get_store, header, json_body, json_response, route
+from .openapi import body_ref
 
 bp = Blueprint(__name__)
 
@@ -33,7 +34,7 @@ def _optional_body() -> object:
     return json_body(bp.current_request) if bp.current_request.raw_body else {}
 
 
-@route(bp, "/institute/referrals", methods=["GET"])
+@route(bp, "/institute/referrals", methods=["GET"], limit="institute")
 def list_referrals():
     code = _institute()
     status = (bp.current_request.query_params or {}).get("status")
@@ -41,37 +42,37 @@ def list_referrals():
                          headers={"Cache-Control": "no-store"})
 
 
-@route(bp, "/institute/referrals/{case_id}", methods=["GET"])
+@route(bp, "/institute/referrals/{case_id}", methods=["GET"], limit="institute")
 def get_referral(case_id: str):
     code = _institute()
     return json_response(svc.get_referral(get_store(), code, case_id), headers={"Cache-Control": "no-store"})
 
 
-@route(bp, "/institute/referrals/{case_id}/accept", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/accept", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def accept_referral(case_id: str):
     code = _institute()
     return json_response(svc.accept(get_store(), code, case_id))
 
 
-@route(bp, "/institute/referrals/{case_id}/decline", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/decline", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def decline_referral(case_id: str):
     code = _institute()
     return json_response(svc.decline(get_store(), code, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/institute/referrals/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/request-info", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def request_info(case_id: str):
     code = _institute()
     return json_response(svc.request_info(get_store(), code, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/institute/referrals/{case_id}/resolve", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/resolve", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def resolve_referral(case_id: str):
     code = _institute()
     return json_response(svc.resolve(get_store(), code, case_id, json_body(bp.current_request)))
 
 
-@route(bp, "/cases/{case_id}/reply", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/cases/{case_id}/reply", methods=["POST"], content_types=_JSON_TYPES, limit="lookup")
 def reply_to_request(case_id: str):
     request = bp.current_request
     token = header(request, "X-Tracking-Token") or (request.query_params or {}).get("token")
@@ -97,10 +98,8 @@ def _responses(*extra: str) -> dict:
     return out
 
 
-def _body(field: str, lo: int, hi: int) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": [field], "additionalProperties": False,
-        "properties": {field: {"type": "string", "minLength": lo, "maxLength": hi}}}}}}
+OPENAPI_MODELS = {"InstituteDecline": svc.DeclineInput, "InstituteRequestInfo": svc.RequestInfoInput,
+                  "InstituteResolve": svc.ResolveInput, "CaseReply": svc.ReplyInput}
 
 
 OPENAPI_PATHS = {
@@ -117,22 +116,22 @@ OPENAPI_PATHS = {
         "parameters": [_KEY, _CASE], "responses": _responses("409", "415")}},
     "/institute/referrals/{case_id}/decline": {"post": {
         "summary": "Decline with a reason; the case is re-routed to the next institute", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE], "requestBody": _body("reason", 2, 1000),
+        "parameters": [_KEY, _CASE], "requestBody": body_ref("InstituteDecline"),
         "responses": _responses("409", "415", "422")}},
     "/institute/referrals/{case_id}/request-info": {"post": {
         "summary": "Ask the SME for more information (the SLA clock pauses)", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE], "requestBody": _body("question", 5, 2000),
+        "parameters": [_KEY, _CASE], "requestBody": body_ref("InstituteRequestInfo"),
         "responses": _responses("409", "415", "422")}},
     "/institute/referrals/{case_id}/resolve": {"post": {
         "summary": "Resolve an accepted referral with a solution summary", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE], "requestBody": _body("summary", 5, 5000),
+        "parameters": [_KEY, _CASE], "requestBody": body_ref("InstituteResolve"),
         "responses": _responses("409", "415", "422")}},
     "/cases/{case_id}/reply": {"post": {
         "summary": "The SME answers an information request (needs the tracking token)", "tags": ["public"],
         "parameters": [_CASE,
                        {"name": "X-Tracking-Token", "in": "header", "required": False, "schema": {"type": "string"}},
                        {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}],
-        "requestBody": _body("answer", 1, 5000),
+        "requestBody": body_ref("CaseReply"),
         "responses": {"200": _OK, "404": {"description": "Unknown case or wrong token", **_PROBLEM},
                       "409": {"description": "No information request is open", **_PROBLEM},
                       "415": {"description": "Unsupported media type"},

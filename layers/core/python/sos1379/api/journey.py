@@ -10,6 +10,7 @@ from .. import companies, followups, merging, withdrawal
 from ..coordinators import auth
 from .. import institute_service as institutes
 from .common import get_store, header, json_body, json_response, route
+from .openapi import body_ref
 
 bp = Blueprint(__name__)
 
@@ -25,12 +26,12 @@ def _optional_body() -> object:
     return json_body(bp.current_request) if bp.current_request.raw_body else {}
 
 
-@route(bp, "/cases/{case_id}/withdraw", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/cases/{case_id}/withdraw", methods=["POST"], content_types=_JSON_TYPES, limit="lookup")
 def withdraw_case(case_id: str):
     return json_response(withdrawal.withdraw(get_store(), case_id, _token(), _optional_body()))
 
 
-@route(bp, "/institute/referrals/{case_id}/start", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/institute/referrals/{case_id}/start", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def start_referral(case_id: str):
     from .institutes import institute_of
 
@@ -38,7 +39,7 @@ def start_referral(case_id: str):
     return json_response(institutes.start(get_store(), code, case_id))
 
 
-@route(bp, "/cases/{case_id}/merge-request", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/cases/{case_id}/merge-request", methods=["POST"], content_types=_JSON_TYPES, limit="lookup")
 def request_merge(case_id: str):
     return json_response(merging.request_merge(get_store(), case_id, _token(), _optional_body()))
 
@@ -47,14 +48,14 @@ def _staff() -> auth.Staff:
     return auth.authenticate(header(bp.current_request, "Authorization"))
 
 
-@route(bp, "/coordinator/companies/{business_number}", methods=["GET"])
+@route(bp, "/coordinator/companies/{business_number}", methods=["GET"], limit="staff")
 def company_timeline(business_number: str):
     auth.require(_staff(), "counselor")
     key = companies.resolve_company_key(business_number)
     return json_response(companies.company_timeline(get_store(), key), headers={"Cache-Control": "no-store"})
 
 
-@route(bp, "/coordinator/cases/{case_id}/merge", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/coordinator/cases/{case_id}/merge", methods=["POST"], content_types=_JSON_TYPES, limit="staff")
 def merge_case(case_id: str):
     staff = _staff()
     return json_response(merging.merge(get_store(), staff, case_id, _optional_body()))
@@ -83,17 +84,15 @@ def _err(description: str) -> dict:
 _AUTH = {"name": "Authorization", "in": "header", "required": True,
          "description": "Bearer <JWT> (Cognito; locally `sos1379 token`)", "schema": {"type": "string"}}
 _STAFF_ERRORS = {"401": _err("Missing or invalid token"), "403": _err("Role too low")}
-_INTO = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["into"], "additionalProperties": False,
-    "properties": {"into": {"type": "string", "maxLength": 40}}}}}}
+# request bodies are the validation models themselves (sos1379.api.openapi.model_schemas)
+OPENAPI_MODELS = {"CaseWithdraw": withdrawal.WithdrawInput, "CaseMergeRequest": merging.MergeRequestInput,
+                  "CoordinatorMerge": merging.MergeInput}
 
 OPENAPI_PATHS = {
     "/cases/{case_id}/withdraw": {"post": {
         "summary": "The SME withdraws its case (open statuses only; repeating it changes nothing)",
         "tags": ["public"], "parameters": [_CASE, *_TOKEN],
-        "requestBody": {"required": False, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False,
-            "properties": {"reason": {"type": "string", "maxLength": 1000}}}}}},
+        "requestBody": body_ref("CaseWithdraw", required=False),
         "responses": {"200": _OK, "404": _err("Unknown case or wrong token"),
                       "409": _err("The case is no longer open (resolved, closed, handed off)"),
                       "415": {"description": "Unsupported media type"}, "422": _err("Invalid fields")}}},
@@ -107,7 +106,7 @@ OPENAPI_PATHS = {
     "/cases/{case_id}/merge-request": {"post": {
         "summary": "The SME says this case is the same problem as an earlier case of its company "
                    "(a coordinator confirms the merge)",
-        "tags": ["public"], "parameters": [_CASE, *_TOKEN], "requestBody": _INTO,
+        "tags": ["public"], "parameters": [_CASE, *_TOKEN], "requestBody": body_ref("CaseMergeRequest"),
         "responses": {"200": _OK, "404": _err("Unknown case or wrong token"),
                       "409": _err("The case is no longer open"),
                       "415": {"description": "Unsupported media type"},
@@ -122,7 +121,7 @@ OPENAPI_PATHS = {
         "responses": {"200": _OK, **_STAFF_ERRORS, "422": _err("Not a business number or company key")}}},
     "/coordinator/cases/{case_id}/merge": {"post": {
         "summary": "Merge this case into an earlier case of the same company (coordinator+)",
-        "tags": ["coordinators"], "parameters": [_AUTH, _CASE], "requestBody": _INTO,
+        "tags": ["coordinators"], "parameters": [_AUTH, _CASE], "requestBody": body_ref("CoordinatorMerge"),
         "responses": {"200": _OK, **_STAFF_ERRORS, "404": _err("Unknown case"),
                       "409": _err("Different companies, already merged, or the kept case is closed"),
                       "415": {"description": "Unsupported media type"}, "422": _err("Invalid fields")}}},

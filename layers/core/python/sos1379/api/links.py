@@ -10,7 +10,7 @@ from .common import get_store, route
 bp = Blueprint(__name__)
 
 
-@route(bp, "/t/{token}", methods=["GET"])
+@route(bp, "/t/{token}", methods=["GET"], limit="lookup")
 def short_link(token: str):
     query = bp.current_request.query_params or {}
     lang = query.get("lang") if query.get("lang") in ("ko", "en") else None

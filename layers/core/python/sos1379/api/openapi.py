@@ -2,6 +2,7 @@
 and the pydantic models, so the schema and the validation are the same code."""
 from __future__ import annotations
 
+import copy
 import importlib
 from functools import lru_cache
 
@@ -22,18 +23,59 @@ def problem(description: str) -> dict:
     return {**_PROBLEM, "description": description}
 
 
+def body_ref(name: str, required: bool = True) -> dict:
+    """A JSON request body whose schema is the component ``name`` (a model in OPENAPI_MODELS)."""
+    return {"required": required, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
+
+def model_schemas() -> dict:
+    """Every request model of every blueprint (``OPENAPI_MODELS``: component name -> the pydantic
+    model the service validates with), as JSON Schema components: the document and the
+    validation are one definition."""
+    components: dict = {}
+    for name in MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        for component, model in getattr(module, "OPENAPI_MODELS", {}).items():
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.pop("$defs", {}))
+            components[component] = schema
+    return components
+
+
+_EDGE_RESPONSES = {
+    "413": "Body larger than the limit",
+    "415": "Unsupported media type (send Content-Type: application/json)",
+    "422": "Invalid body or fields",
+    "429": "Too many requests from this client; see Retry-After",
+}
+
+
+def _with_edge_responses(paths: dict) -> dict:
+    """Answers the edge gives any JSON POST before its view runs (body checks, rate limits), and
+    429 on every rate-limited operation."""
+    from .common import RATE_LIMITED
+
+    limited = {(p, m.lower()) for p, m in RATE_LIMITED}
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            codes = ["413", "415", "422"] if method == "post" else []
+            if (path, method) in limited:
+                codes.append("429")
+            for code in codes:
+                responses.setdefault(code, problem(_EDGE_RESPONSES[code]))
+    return paths
+
+
 @lru_cache(maxsize=1)
 def document() -> dict:
-    from ..models import CaseSubmission
-
     paths: dict = {}
     for name in MODULES:
         module = importlib.import_module(f"{__package__}.{name}")
         for path, ops in getattr(module, "OPENAPI_PATHS", {}).items():
-            paths.setdefault(path, {}).update(ops)
-    schemas = CaseSubmission.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = schemas.pop("$defs", {})
-    components["CaseSubmission"] = schemas
+            paths.setdefault(path, {}).update(copy.deepcopy(ops))
+    paths = _with_edge_responses(paths)
+    components = model_schemas()
     components["Problem"] = {
         "type": "object", "required": ["type", "title", "status"],
         "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "title_ko": {"type": "string"},

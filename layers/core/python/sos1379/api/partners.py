@@ -17,7 +17,7 @@ def _partner() -> str:
     return svc.authenticate(get_store(), header(bp.current_request, "X-Api-Key"))
 
 
-@route(bp, "/partner/handoffs", methods=["GET"])
+@route(bp, "/partner/handoffs", methods=["GET"], limit="institute")
 def list_handoffs():
     code = _partner()
     status = (bp.current_request.query_params or {}).get("status")
@@ -25,19 +25,19 @@ def list_handoffs():
                          headers=_NO_STORE)
 
 
-@route(bp, "/partner/handoffs/{case_id}", methods=["GET"])
+@route(bp, "/partner/handoffs/{case_id}", methods=["GET"], limit="institute")
 def get_handoff(case_id: str):
     code = _partner()
     return json_response(svc.get_handoff(get_store(), code, case_id), headers=_NO_STORE)
 
 
-@route(bp, "/partner/handoffs/{case_id}/accept", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/partner/handoffs/{case_id}/accept", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def accept_handoff(case_id: str):
     code = _partner()
     return json_response(svc.accept(get_store(), code, case_id))
 
 
-@route(bp, "/partner/handoffs/{case_id}/return", methods=["POST"], content_types=_JSON_TYPES)
+@route(bp, "/partner/handoffs/{case_id}/return", methods=["POST"], content_types=_JSON_TYPES, limit="institute")
 def return_handoff(case_id: str):
     code = _partner()
     return json_response(svc.return_to_us(get_store(), code, case_id, json_body(bp.current_request)))

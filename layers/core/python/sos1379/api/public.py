@@ -5,21 +5,23 @@ from chalice import Blueprint
 
 from .. import intake
 from ..directory import load_directory, load_services
+from ..models import PublicCaseSubmission
 from .common import get_store, header, json_body, json_response, route
+from .openapi import body_ref
 
 bp = Blueprint(__name__)
 
 
-@route(bp, "/cases", methods=["POST"], content_types=["application/json"])
+@route(bp, "/cases", methods=["POST"], content_types=["application/json"], limit="intake")
 def submit_case():
     request = bp.current_request
-    receipt, created = intake.submit_case(get_store(), json_body(request),
+    receipt, created = intake.submit_case(get_store(), json_body(request), model=PublicCaseSubmission,
                                           idempotency_key=header(request, "Idempotency-Key"))
     return json_response(receipt, 201, {"Location": f"/cases/{receipt['case_id']}",
                                         "Idempotent-Replayed": "false" if created else "true"})
 
 
-@route(bp, "/cases/{case_id}", methods=["GET"])
+@route(bp, "/cases/{case_id}", methods=["GET"], limit="lookup")
 def get_case(case_id: str):
     request = bp.current_request
     token = header(request, "X-Tracking-Token") or (request.query_params or {}).get("token")
@@ -50,6 +52,8 @@ _TOKEN_PARAMS = [
 _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
 _PROBLEM_REF = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
+OPENAPI_MODELS = {"PublicCaseSubmission": PublicCaseSubmission}
+
 # the company's own similar cases of the last 30 days (sos1379.companies): number and score only
 _POSSIBLE_DUPLICATES = {"type": "array", "items": {
     "type": "object", "required": ["case_number", "title_similarity"], "additionalProperties": False,
@@ -60,8 +64,7 @@ OPENAPI_PATHS = {
         "summary": "Submit a technology-support case",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                         "schema": {"type": "string", "maxLength": 200}}],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/CaseSubmission"}}}},
+        "requestBody": body_ref("PublicCaseSubmission"),
         "responses": {"201": {"description": "Case accepted (or replayed for the same Idempotency-Key)",
                               "content": {"application/json": {"schema": {
                                   "type": "object",

@@ -28,6 +28,9 @@ from ..store import CaseStore, from_dynamo
 from .auth import Staff, require
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Statistics exist from the service's first year to well past any plausible use; outside this
+# range date arithmetic would overflow (year 0, year 10000), so it is refused as input.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def parse_month(month: str | None, now: datetime | None = None) -> tuple[int, int]:
@@ -35,8 +38,9 @@ def parse_month(month: str | None, now: datetime | None = None) -> tuple[int, in
         local = (now or utcnow()).astimezone(korea.SEOUL)
         return local.year, local.month
     match = MONTH.match(month)
-    if not match:
-        raise ValidationFailed([FieldError("month", "month는 YYYY-MM 형식이어야 합니다.", "month must be YYYY-MM.",
+    if not match or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise ValidationFailed([FieldError("month", f"month는 YYYY-MM 형식({FIRST_YEAR}-01 ~ {LAST_YEAR}-12)이어야 합니다.",
+                                           f"month must be YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12.",
                                            "month")])
     return int(match.group(1)), int(match.group(2))
 

@@ -23,14 +23,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from .. import intake, korea
 from ..directory import load_directory
 from ..errors import AlreadyDone, ConcurrentUpdate, Conflict, FieldError, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..lifecycle import EventType, Status, check_transition
-from ..models import CaseSubmission, Text, parse_model
+from ..models import CaseSubmission, CounselorCaseSubmission, Text, parse_model
 from ..sla import index_changes, sla_status, window_until
 from ..sla.clocks import ClockState
 from ..sla.flagger import FLAGGED_STATUSES
@@ -44,6 +44,12 @@ STAFF_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 TRIAGE_REASONS_ALL_DECLINED = frozenset({"no_institute_left", "decline_limit", "declined_then_partner"})
 _HIDDEN_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "kind", "tracking_token_hash",
                   "routing_events")
+_TABLE_KEYS = re.compile(r"^(PK|SK|GSI\d*(PK|SK))$")
+
+
+def _without_table_keys(item: dict) -> dict:
+    """Table keys are the store's business, never an API's (they name other items' layout)."""
+    return {k: v for k, v in item.items() if not _TABLE_KEYS.match(k) and k != "kind"}
 
 
 class _Input(BaseModel):
@@ -63,35 +69,35 @@ class AssignInput(_Input):
 
 class RerouteInput(_Input):
     institutes: list[Text(2, 20)] = Field(min_length=1, max_length=5)
-    reason: Text(2, 500)
+    reason: Text(2, 500, multiline=True)
 
 
 class NoteInput(_Input):
-    text: Text(1, 4000)
+    text: Text(1, 4000, multiline=True)
 
 
 class RequestInfoInput(_Input):
-    question: Text(5, 2000)
+    question: Text(5, 2000, multiline=True)
 
 
 class GuidanceInput(_Input):
-    summary: Text(5, 4000)
-    resolve: bool = False     # the guidance solved the problem: the case becomes resolved
+    summary: Text(5, 4000, multiline=True)
+    resolve: StrictBool = False     # the guidance solved the problem: the case becomes resolved
 
 
 class HandoffInput(_Input):
     partner: Literal["BIZINFO1357", "CCEI"]
-    note: Text(0, 1000) | None = None
+    note: Text(0, 1000, multiline=True) | None = None
 
 
 class CloseInput(_Input):
     reason: Literal["resolved", "duplicate", "no_response", "out_of_scope", "withdrawn_by_phone", "other"] = "resolved"
-    note: Text(0, 1000) | None = None
+    note: Text(0, 1000, multiline=True) | None = None
 
 
 class RatingInput(_Input):
-    score: int = Field(ge=1, le=5, strict=True)
-    comment: Text(0, 1000) | None = None
+    score: int = Field(ge=1, le=5, strict=True, json_schema_extra={"enum": [1, 2, 3, 4, 5]})
+    comment: Text(0, 1000, multiline=True) | None = None
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -172,7 +178,7 @@ def case_detail(store: CaseStore, staff: Staff, case_id: str, now: datetime | No
     require(staff, "counselor")
     case = store.get_case(case_id)
     history = store.history(case_id)
-    view = {k: v for k, v in case.items() if k not in _HIDDEN_FIELDS}
+    view = _without_table_keys({k: v for k, v in case.items() if k not in _HIDDEN_FIELDS})
     unmasked = _sees_contact(staff, case)
     if not unmasked:
         contact = dict(case.get("contact") or {})
@@ -184,7 +190,8 @@ def case_detail(store: CaseStore, staff: Staff, case_id: str, now: datetime | No
             company["business_number"] = company["business_number"][:3] + "-**-*****"
         view["company"] = company
     events = [{k: e.get(k) for k in ("event_id", "type", "at", "actor", "data", "visibility")} for e in history]
-    return {"case": view, "contact_unmasked": unmasked, "history": events, "referrals": store.referrals(case_id),
+    return {"case": view, "contact_unmasked": unmasked, "history": events,
+            "referrals": [_without_table_keys(r) for r in store.referrals(case_id)],
             "sla": sla_status(case, history, now or utcnow()).as_dict()}
 
 
@@ -342,16 +349,14 @@ def counselor_intake(store: CaseStore, staff: Staff, payload, *, idempotency_key
     is kept on the case as ``consent_recorded_by``, written in intake's one transaction with the
     case and its ``case.submitted`` event: there is no moment when the case exists without it."""
     require(staff, "counselor")
-    submission: CaseSubmission = parse_model(CaseSubmission, payload)
-    if submission.channel not in STAFF_CHANNELS:
-        raise ValidationFailed([FieldError("channel", "상담원 접수는 call_center 또는 visit 채널이어야 합니다.",
-                                           "Counselor intake uses the call_center or visit channel.", "channel")])
+    submission: CaseSubmission = parse_model(CounselorCaseSubmission, payload)
     now = now or utcnow()
     record = {"staff_id": staff.sub, "role": staff.role, "channel": submission.channel, "at": iso(now),
               "personal_info": submission.consent.personal_info,
               "share_with_institutes": submission.consent.share_with_institutes}
     return intake.submit_case(store, payload, idempotency_key=idempotency_key, actor=staff.actor, now=now,
-                              case_fields={"consent_recorded_by": record})
+                              case_fields={"consent_recorded_by": record}, model=CounselorCaseSubmission,
+                              idempotency_scope=f"staff {staff.sub} POST /coordinator/cases")
 
 
 # --- satisfaction --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from ..errors import CaseNotFound
 from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore, event_item, from_dynamo, to_dynamo
+from . import limits
 from .channels import EmailSender, PermanentSendError, TextMessage, TextSender, TransientSendError
 from .links import TrackingLinks, mint_link
 from .quiet import next_hop_seconds, release_at
@@ -75,7 +76,7 @@ class NotifyTransientError(Exception):
 @dataclass
 class ChannelOutcome:
     channel: str
-    status: str  # sent | failed_permanent | duplicate | skipped
+    status: str  # sent | failed_permanent | suppressed | duplicate | skipped
     reason: str = ""
     provider_message_id: str = ""
     route: str = ""
@@ -326,6 +327,10 @@ class Notifier:
             if current.get("claim_id") != claim_id:
                 return self._settled(job, key, current, masked)
 
+        suppressed = limits.suppression_reason(self.store, job, now)  # the one abuse check (notify.limits)
+        if suppressed:
+            self._settle(key, job, limits.SUPPRESSED, masked, reason=suppressed)
+            return {"status": limits.SUPPRESSED, "reason": suppressed, "recipient": masked}
         try:
             if job["channel"] == "sms":
                 result = self.sms.send(text_message(job))
@@ -411,7 +416,8 @@ class Notifier:
         out = self.store.table.query(
             KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(f"NOTIFY#{event_id}#"),
             ConsistentRead=True)
-        return {item["channel"] for item in out["Items"] if item.get("state") in ("sent", "failed_permanent")}
+        return {item["channel"] for item in out["Items"]
+                if item.get("state") in ("sent", "failed_permanent", limits.SUPPRESSED)}
 
     def _marker(self, key: dict) -> dict | None:
         item = self.store.table.get_item(Key=key, ConsistentRead=True).get("Item")
