@@ -99,13 +99,18 @@ class EventType(StrEnum):
     PARTNER_ACCEPTED = "case.partner_accepted"  # the hand-off partner confirmed pickup
     FOLLOW_UP = "case.follow_up"                # a 30/90-business-day check-in after resolution
     FOLLOW_UP_ANSWERED = "case.follow_up_answered"  # the SME's outcome (solved, licensed, funded, next step)
+    CONTACT_VERIFIED = "contact.verified"       # a contact channel confirmed (code, or a counselor): release held notices
+    CODE_REQUESTED = "contact.code_requested"   # the SME asked for a fresh verification code
 
 
 # Events the outbox relay publishes, and to which queue. Everything SME-facing goes to the
 # notification queue; what needs a routing decision goes to the intake queue.
 NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.ACCEPTED,
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
-                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP})
+                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP,
+                           EventType.CONTACT_VERIFIED, EventType.CODE_REQUESTED})
+# Notify-queue events that are instructions to the notifier, not messages (no template).
+NOTIFY_CONTROL_EVENTS = frozenset({EventType.CONTACT_VERIFIED})
 INTAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.ROUTE_REQUESTED})
 INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK,
-                             EventType.LINK_REQUESTED})
+                             EventType.LINK_REQUESTED, EventType.CONTACT_VERIFIED, EventType.CODE_REQUESTED})
