@@ -46,6 +46,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
@@ -219,6 +220,23 @@ def bucket() -> Bucket:
     if not name:
         raise NotFound("Attachments are not configured here.", "이 환경에서는 첨부 파일을 쓸 수 없습니다.")
     return Bucket(name)
+
+
+@lru_cache(maxsize=1)
+def upload_origin() -> str | None:
+    """Where browsers POST files (``scheme://host[:port]`` of a presigned POST), for the pages'
+    Content-Security-Policy ``connect-src``; None where attachments are not configured. Signing a
+    POST is local computation: no request is made."""
+    from urllib.parse import urlsplit
+
+    from .settings import get_settings
+
+    name = get_settings().attachments_bucket
+    if not name:
+        return None
+    url = Bucket(name).s3.generate_presigned_post(Bucket=name, Key=f"{INCOMING}origin", ExpiresIn=60)["url"]
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def incoming_key(case_id: str, attachment_id: str) -> str:
