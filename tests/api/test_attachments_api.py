@@ -2,7 +2,7 @@
 403), staff access, and the OpenAPI document."""
 from __future__ import annotations
 
-from sos1379 import institute_service
+from sos1379.institutes import service as institute_service
 from tests.api.test_institute_api import call, client, keys, referred_case, store  # noqa: F401 - fixtures
 from tests.integration.attachment_support import bucket, photo_with_gps, scanner  # noqa: F401 - fixtures
 

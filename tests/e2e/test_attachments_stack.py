@@ -25,7 +25,7 @@ def _wait(predicate, stack, timeout: float = 90.0):
 
 
 def test_photo_posted_to_s3_is_stripped_scanned_and_opened_by_the_referred_institute(stack):
-    from sos1379.institute_keys import dev_key, seed_dev_keys
+    from sos1379.institutes.keys import dev_key, seed_dev_keys
     from sos1379.store import CaseStore
     from tests.conftest import load_event
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from sos1379 import attachments, institute_service
+from sos1379 import attachments
+from sos1379.institutes import service as institute_service
 from sos1379.errors import CaseNotFound, NotFound, ValidationFailed
 from sos1379.events import parse_iso
 from sos1379.store import CaseStore
