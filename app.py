@@ -2,7 +2,7 @@
 assembles them. Every route is declared as its own API Gateway resource in template.yaml."""
 from chalice import Chalice
 
-from sos1379.api import (catalog, console, coordinators, institutes, journey, links, openapi, pages, partners, public,
+from sos1379.api import (attachments, catalog, console, coordinators, institutes, journey, links, openapi, pages, partners, public,
                          recover, verify)
 from sos1379.api.common import edge_middleware
 
@@ -14,7 +14,7 @@ app.api.binary_types = []
 app.log.setLevel("WARNING")
 
 for module in (public, institutes, openapi, pages, coordinators, links, catalog, journey, console, partners, recover,
-               verify):
+               attachments, verify):
     app.register_blueprint(module.bp)
 
 # nosniff on every answer, and Chalice's own 405/415 answers as bilingual problem+json

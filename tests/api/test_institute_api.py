@@ -9,7 +9,9 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from sos1379 import institute_keys, intake, referrals
+from sos1379 import intake
+from sos1379.institutes import keys as institute_keys
+from sos1379.referrals import fanout as referrals
 from sos1379.store import CaseStore
 from tests.integration.test_referrals import FixedRouter, intake_message
 
@@ -246,13 +248,14 @@ def test_key_creation_rejects_unknown_codes_and_partner_keys_fail_on_the_institu
 
 def test_openapi_documents_every_institute_route_when_generated():
     from sos1379.api.institutes import OPENAPI_PATHS
+    from sos1379.api.attachments import OPENAPI_PATHS as ATTACHMENT_PATHS
     from sos1379.api.journey import OPENAPI_PATHS as JOURNEY_PATHS
 
     routes = {(p, m) for p, entries in app.routes.items() for m in entries
               if p.startswith("/institute/") or p.endswith("/reply")}
-    documented = {(p, m.upper()) for p, ops in {**OPENAPI_PATHS, **JOURNEY_PATHS}.items() for m in ops
-                  if p.startswith("/institute/") or p.endswith("/reply")}
-    assert routes == documented and len(routes) == 8
+    documented = {(p, m.upper()) for p, ops in {**OPENAPI_PATHS, **JOURNEY_PATHS, **ATTACHMENT_PATHS}.items()
+                  for m in ops if p.startswith("/institute/") or p.endswith("/reply")}
+    assert routes == documented and len(routes) == 11
 
 
 def test_decline_while_waiting_on_the_sme_drops_the_question_and_reroutes_when_declined(client, store, keys,
