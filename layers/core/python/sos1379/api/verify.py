@@ -74,6 +74,7 @@ OPENAPI_PATHS = {
                                     "description": "6 digits (spaces and dashes are ignored)"}}}}}},
         "responses": {"200": _VERIFIED,
                       "404": {"description": "Unknown case or wrong token", **_PROBLEM},
+                      "409": {"description": "The case changed meanwhile: try again", **_PROBLEM},
                       "415": {"description": "Unsupported media type"},
                       "422": {"description": "Malformed, wrong or expired code", **_PROBLEM},
                       "429": _LIMITED}}},
