@@ -13,7 +13,8 @@ from .common import json_response, route
 bp = Blueprint(__name__)
 
 # Blueprint modules whose OPENAPI_PATHS make up the document (app.py registers the same list).
-MODULES = ["public", "institutes", "coordinators", "links", "catalog", "journey", "console", "partners", "recover"]
+MODULES = ["public", "institutes", "coordinators", "links", "catalog", "journey", "console", "partners", "recover",
+           "equipment"]
 
 _PROBLEM = {"description": "Problem details (RFC 9457), Korean and English",
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
