@@ -11,7 +11,10 @@
   ``phonenumberslite`` leaves out) and Kiwi's model (``kiwipiepy-model``, ~100 MB,
   published only as a source archive, read from S3 instead). The lock's ``# via`` annotations say
   which package needs which, so nothing is listed twice;
-- the layer's bytecode, compiled by an interpreter of the target version (``compileall``,
+- ``build/core-layer/python``: the domain package (``layers/core/python``, CoreLayer's
+  ``ContentUri``), copied without caches and compiled like the dependencies layer: Lambda extracts
+  layers to a read-only /opt, so a layer without .pyc files is compiled again at every cold start;
+- the layers' bytecode, compiled by an interpreter of the target version (``compileall``,
   ``unchecked-hash`` .pyc: valid whatever the zip's file times) so a cold start does not compile
   it; without such an interpreter on the machine the build says so and ships sources only;
 - ``build/kiwi-model``: the model files the service uses (the multi-word dictionary is never
@@ -42,9 +45,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 LAYER = BUILD / "dependencies-layer" / "python"
+#: CoreLayer: the sources in the repository, the deployable copy (compiled) in build/.
+CORE_LAYER_SOURCE = ROOT / "layers" / "core"
+CORE_LAYER_BUILD = "core-layer"
 MODEL = BUILD / "kiwi-model"
 LOCK = ROOT / "requirements.lock"
 LAMBDA_PYTHON = "3.12"  # template.yaml's Globals Runtime
+#: The SDK the python3.12 Lambda runtime bundles (no layer carries it, RUNTIME_PROVIDED): the smoke
+#: test (tests/smoke) runs every function with exactly these. Checked against the runtime by a
+#: function printing ``boto3.__version__`` (docs/deploy.md, "The runtime's boto3"); AWS moves it
+#: forward now and then, never back, so an older pin than the dev virtualenv's (requirements.lock)
+#: catches calls the runtime cannot make. requirements.txt's boto3 floor must not exceed it
+#: (tests/unit/test_package.py).
+LAMBDA_RUNTIME_SDK = {"boto3": "1.40.4", "botocore": "1.40.4"}
 #: Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to 2.34 fits
 #: (numpy >= 2.3 publishes manylinux_2_28 wheels only).
 LAMBDA_PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64")
@@ -172,6 +185,29 @@ def compile_bytecode(directory: Path, python_version: str) -> str | None:
     return python
 
 
+def build_core_layer(out: Path, python_version: str) -> str | None:
+    """Copy the domain package to ``out/core-layer/python`` and compile it for ``python_version``
+    (the interpreter used, or None when the machine has none)."""
+    core = out / CORE_LAYER_BUILD
+    shutil.rmtree(core, ignore_errors=True)
+    shutil.copytree(CORE_LAYER_SOURCE / "python", core / "python",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return compile_bytecode(core / "python", python_version)
+
+
+def missing_bytecode(directory: Path, python_version: str) -> list[Path]:
+    """The .py files under ``directory`` without a .pyc of ``python_version`` next to them."""
+    import importlib.util
+
+    tag = f"cpython-{python_version.replace('.', '')}"
+    missing = []
+    for source in sorted(directory.rglob("*.py")):
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        if not cached.with_name(cached.name.replace(sys.implementation.cache_tag, tag)).exists():
+            missing.append(source)
+    return missing
+
+
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
@@ -181,7 +217,8 @@ def function_sizes(layer: Path = LAYER) -> dict[str, int]:
     from infra.template import load_template
 
     template = load_template(ROOT / "template.yaml")
-    layers = dir_size(ROOT / "layers" / "core") + dir_size(layer.parent)
+    core = layer.parent.parent / CORE_LAYER_BUILD
+    layers = dir_size(core if core.exists() else CORE_LAYER_SOURCE) + dir_size(layer.parent)
     sizes = {}
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") == "AWS::Serverless::Function":
@@ -214,6 +251,10 @@ def build(out: Path | None = None, python_version: str = LAMBDA_PYTHON) -> int:
     else:
         print(f"no Python {python_version} on this machine: the layer ships without bytecode "
               f"(install python{python_version} and rebuild to compile it)", file=sys.stderr)
+
+    core_compiled_by = build_core_layer(out, python_version)
+    if core_compiled_by:
+        print(f"core layer bytecode compiled by {core_compiled_by} (Python {python_version})")
 
     import kiwipiepy_model
 

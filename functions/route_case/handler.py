@@ -1,4 +1,4 @@
-"""Intake queue -> router -> referral fan-out (sos1379.referrals.route_case_event).
+"""Intake queue -> router -> referral fan-out (sos1379.referrals.fanout.route_case_event).
 
 Partial batch failures: a record that raises is reported in ``batchItemFailures`` and retried by
 SQS (then lands in IntakeDLQ after maxReceiveCount); the others are deleted. The service function
@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
 from sos1379.batch import LoggedBatchProcessor
-from sos1379.referrals import ReferralSender, route_case_event
+from sos1379.referrals.fanout import ReferralSender, route_case_event
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
 

@@ -37,7 +37,8 @@ def _setup(prefix: str) -> str:
 def run(n: int = 100) -> dict:
     import boto3
 
-    from sos1379 import intake, referrals
+    from sos1379 import intake
+    from sos1379.referrals import fanout as referrals
     from sos1379.routing import get_router
     from sos1379.settings import get_settings
     from sos1379.store import CaseStore

@@ -104,7 +104,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def run_key_create(args) -> int:
-    from sos1379 import institute_keys
+    from sos1379.institutes import keys as institute_keys
     from sos1379.errors import ValidationFailed
 
     try:
@@ -117,7 +117,7 @@ def run_key_create(args) -> int:
 
 
 def run_key_list(args) -> int:
-    from sos1379 import institute_keys
+    from sos1379.institutes import keys as institute_keys
 
     for row in institute_keys.list_keys(_store(), args.code):
         state = "revoked" if row.get("revoked") else "active"
@@ -126,7 +126,7 @@ def run_key_list(args) -> int:
 
 
 def run_key_revoke(args) -> int:
-    from sos1379 import institute_keys
+    from sos1379.institutes import keys as institute_keys
     from sos1379.errors import NotFound
 
     try:
@@ -138,7 +138,7 @@ def run_key_revoke(args) -> int:
 
 
 def run_key_seed_dev(args) -> int:
-    from sos1379 import institute_keys
+    from sos1379.institutes import keys as institute_keys
 
     # never against AWS: dev keys are public knowledge (they are in docs/institutes.md)
     state = _use_local_stack()
@@ -255,9 +255,9 @@ class ApiAcknowledger:
 
 def run_poll(args) -> int:
     from infra.localstack.state import StackNotRunning
-    from sos1379 import institute_keys
+    from sos1379.institutes import keys as institute_keys
     from sos1379.aws import client
-    from sos1379.referrals import queue_name
+    from sos1379.referrals.fanout import queue_name
 
     code = args.code.upper()
     if bool(args.queue_url) != bool(args.api_url):
@@ -306,7 +306,7 @@ def run_poll(args) -> int:
 
 
 def run_schema(args) -> int:
-    from sos1379.referral_message import schema_text, write_schema
+    from sos1379.referrals.message import schema_text, write_schema
 
     if args.check:
         if SCHEMA_PATH.read_text(encoding="utf-8") != schema_text():
@@ -318,7 +318,7 @@ def run_schema(args) -> int:
 
 def run_resend_unsent(args) -> int:
     from sos1379.directory import referral_codes
-    from sos1379.referrals import resend_unsent
+    from sos1379.referrals.fanout import resend_unsent
 
     store = _store()
     sent = resend_unsent(store, [c.upper() for c in args.codes] or referral_codes(), older_than_seconds=args.older_than)

@@ -86,15 +86,24 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from infra.bench.routing_eval import evaluate, format_report, load_cases
+    from infra.bench.routing_eval import evaluate, evaluate_leave_site_out, format_report, load_cases
 
-    with _router(args.analyzer, args.catalog) as router:
-        report = evaluate(router, load_cases(args.path))
+    if getattr(args, "leave_site_out", False):
+        if args.catalog:
+            print("--leave-site-out takes no --catalog", file=sys.stderr)
+            return 2
+        from sos1379.routing import RouterConfig
+
+        report = evaluate_leave_site_out(load_cases(args.path), config=RouterConfig(analyzer=args.analyzer))
+    else:
+        with _router(args.analyzer, args.catalog) as router:
+            report = evaluate(router, load_cases(args.path))
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     else:
         catalog = f", catalog {args.catalog}" if args.catalog else ""
-        print(format_report(report, label=f"{args.path} (analyzer {args.analyzer or 'default'}{catalog})"))
+        lso = ", leave-site-out" if getattr(args, "leave_site_out", False) else ""
+        print(format_report(report, label=f"{args.path} (analyzer {args.analyzer or 'default'}{catalog}{lso})"))
     return 0
 
 
@@ -132,15 +141,28 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     router = get_router(args.analyzer)
     fit_paths = args.paths or [REAL_DEV, HOLDOUT]
-    observations = [o for p in fit_paths for o in calibration.observe(router, load_cases(p))]
-    table = calibration.fit(observations, fitted_on=" + ".join(fit_paths) + " (refer cases)")
+
+    def observe(path: str) -> list:
+        cases = load_cases(path)
+        if not args.leave_site_out:
+            return calibration.observe(router, cases)
+        from sos1379.routing import RouterConfig
+
+        from infra.bench.routing_eval import site_routers
+
+        return [o for r, group in site_routers(cases, config=RouterConfig(analyzer=args.analyzer))
+                for o in calibration.observe(r, group)]
+
+    observations = [o for p in fit_paths for o in observe(p)]
+    lso = ", leave-site-out" if args.leave_site_out else ""
+    table = calibration.fit(observations, fitted_on=" + ".join(fit_paths) + f" (refer cases{lso})")
     if args.write:
         calibration.save(table)
     else:
         table = calibration.load_calibration() if not args.paths else table
     out = {"calibration": table.as_json(), "reliability": {}}
     for path in [*fit_paths, *(args.check or [REAL_TEST, PROJECT])]:
-        obs = calibration.observe(router, load_cases(path))
+        obs = observe(path)
         out["reliability"][path] = calibration.reliability(table, obs)
         triaged = [o for o in obs if o.extra["decision"] == "coordinator"]
         covered = [o for o in obs if o.extra["decision"] == "refer" and set(o.extra["targets"]) & set(o.extra["gold"])]
@@ -231,6 +253,8 @@ def register(subparsers) -> None:
 
     ev = sub.add_parser("eval", help="evaluation table on a labelled JSON-lines set")
     ev.add_argument("path")
+    ev.add_argument("--leave-site-out", action="store_true",
+                    help="score each case without the knowledge facts from its own source site (real sets)")
     _add_common(ev)
     ev.set_defaults(func=_eval)
 
@@ -239,6 +263,8 @@ def register(subparsers) -> None:
                                               "without paths the packaged table is checked")
     cal.add_argument("--check", nargs="*", metavar="PATH", help=f"sets to check (default: {REAL_TEST} {PROJECT})")
     cal.add_argument("--write", action="store_true", help="write the fitted table into the package")
+    cal.add_argument("--leave-site-out", action="store_true",
+                     help="route cases with a source_url without the knowledge facts from their own site")
     cal.add_argument("--analyzer", default=None)
     cal.add_argument("--json", action="store_true")
     cal.set_defaults(func=_calibrate)

@@ -268,6 +268,17 @@ class LocalStack:
         values.update(self.options.parameters)
         return values
 
+    def _layer_source(self, content_uri: str) -> Path:
+        """A layer's folder for the local workers: CoreLayer's ContentUri is the compiled copy
+        `make package` writes to build/core-layer (stale, or absent, between builds); the local
+        stack always runs the sources it was built from (layers/core)."""
+        from infra.package import CORE_LAYER_BUILD
+
+        path = self.code_root / content_uri
+        if Path(str(content_uri).rstrip("/")).parts == ("build", CORE_LAYER_BUILD):
+            return self.code_root / "layers" / "core"
+        return path
+
     def _code_dir(self, spec: FunctionSpec) -> Path:
         """The folder holding the handler: CodeUri, or the repository root when CodeUri is a build
         output that does not exist before `make package` (ApiFunction's build/api/)."""
@@ -285,7 +296,7 @@ class LocalStack:
             for key, value in self.service_env.items():
                 if key in env:
                     env[key] = value
-            layers = [self.code_root / layer / "python" for layer in spec.layers]
+            layers = [self._layer_source(layer) / "python" for layer in spec.layers]
             # A pip-built dependencies layer (build/...) holds wheels for Lambda's Python; the
             # virtualenv already provides the same packages for this interpreter.
             layers = [p for p in layers if p.is_dir() and not any(p.glob("*.dist-info"))]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 def seed(stack) -> None:
-    from sos1379.institute_keys import seed_dev_keys
+    from sos1379.institutes.keys import seed_dev_keys
     from sos1379.store import CaseStore
 
     seed_dev_keys(CaseStore(stack.physical_id("CasesTable"), stack.resource("dynamodb")))

@@ -149,7 +149,7 @@ def test_coordinator_is_forbidden_when_taking_a_colleagues_case_and_lead_may(cli
 
 
 def test_coordinator_takes_case_from_queue_reroutes_and_closes_when_working_the_queue(client, store, sample_case):
-    from sos1379.referrals import route_case_event
+    from sos1379.referrals.fanout import route_case_event
 
     case_id = submit(store, sample_case, minutes_ago=90)["case_id"]
     queue = client.http.get("/coordinator/queue", headers=ALICE).json_body
@@ -211,7 +211,7 @@ def test_phone_guidance_stops_first_guidance_clock_when_recorded(client, store, 
 
 
 def test_information_request_pauses_and_sme_reply_resumes_when_asked_by_counselor(client, store, sample_case):
-    from sos1379.institute_service import reply
+    from sos1379.institutes.service import reply
 
     receipt = submit(store, sample_case)
     case_id = receipt["case_id"]

@@ -334,7 +334,7 @@ def test_every_answer_says_nosniff(client, sample_case):
 
 
 def test_coordinator_case_detail_shows_no_table_keys(client, store, sample_case):
-    from sos1379 import referrals
+    from sos1379.referrals import fanout as referrals
     from sos1379.routing import InstituteScore, RoutingResult
 
     class Router:

@@ -11,7 +11,8 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from sos1379 import institute_keys, intake
+from sos1379 import intake
+from sos1379.institutes import keys as institute_keys
 from sos1379.catalog import service as catalog_service
 from sos1379.equipment import service as svc
 from sos1379.korea import SEOUL

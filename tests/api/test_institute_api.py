@@ -9,7 +9,9 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from sos1379 import institute_keys, intake, referrals
+from sos1379 import intake
+from sos1379.institutes import keys as institute_keys
+from sos1379.referrals import fanout as referrals
 from sos1379.store import CaseStore
 from tests.integration.test_referrals import FixedRouter, intake_message
 

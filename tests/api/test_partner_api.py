@@ -7,7 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from sos1379 import institute_keys, intake, partners, referrals
+from sos1379 import intake
+from sos1379.institutes import keys as institute_keys
+from sos1379.institutes import partners
+from sos1379.referrals import fanout as referrals
 from sos1379.events import utcnow
 from sos1379.sla.flagger import MemoryAlertSink, run_scheduled
 from tests.api.test_coordinator_api import ALICE, app, client, store  # noqa: F401 - fixtures

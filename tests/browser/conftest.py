@@ -97,7 +97,7 @@ class Site:
             time.sleep(0.3)
 
     def as_institute(self, code: str, case_id: str, action: str, body: dict | None = None) -> dict:
-        from sos1379.institute_keys import dev_key
+        from sos1379.institutes.keys import dev_key
 
         return self.api("POST", f"institute/referrals/{case_id}/{action}", body or {},
                         headers={"X-Api-Key": dev_key(code)})
@@ -109,7 +109,7 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(chromium_path, stack):  # the browser check first: no stack start when it cannot run
-    from sos1379.institute_keys import seed_dev_keys
+    from sos1379.institutes.keys import seed_dev_keys
 
     running = Site(url=stack.api_url.rstrip("/") + "/", stack=stack)
     seed_dev_keys(running.store())

@@ -361,7 +361,7 @@ def test_tracking_page_shows_the_partners_pickup_when_the_partner_accepts_throug
                                                                                          sample_case):
     from sos1379.coordinators.auth import Staff
     from sos1379.coordinators.service import handoff
-    from sos1379.institute_keys import dev_key
+    from sos1379.institutes.keys import dev_key
 
     sample_case["title"] = unique_title()
     receipt = site.submit(sample_case)

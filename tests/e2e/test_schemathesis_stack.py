@@ -69,7 +69,7 @@ def test_api_answers_as_documented_when_schemathesis_fuzzes_every_operation(stac
     calls = Counter()
 
     from sos1379.coordinators.auth import mint_dev_token
-    from sos1379.institute_keys import dev_key
+    from sos1379.institutes.keys import dev_key
 
     secret = (stack.state.get("env") or {}).get("COORDINATOR_DEV_JWT_SECRET", "")
     credentials = {"Authorization": f"Bearer {mint_dev_token(secret, 'fuzzer', 'lead')}",

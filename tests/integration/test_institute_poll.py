@@ -12,7 +12,9 @@ from chalice.test import Client
 from app import app
 from infra.cli import main as cli_main
 from infra.cli.institute import ApiAcknowledger, poll_queue
-from sos1379 import institute_keys, intake, referrals
+from sos1379 import intake
+from sos1379.institutes import keys as institute_keys
+from sos1379.referrals import fanout as referrals
 from sos1379.store import CaseStore
 from tests.integration.test_referrals import intake_message
 

@@ -10,7 +10,9 @@ import boto3
 import jsonschema
 import pytest
 
-from sos1379 import institute_service, intake, referrals
+from sos1379 import intake
+from sos1379.institutes import service as institute_service
+from sos1379.referrals import fanout as referrals
 from sos1379.routing import InstituteScore, RoutingResult
 from sos1379.store import CaseStore
 from tests.conftest import ROOT, load_event

@@ -9,7 +9,8 @@ import json
 import boto3
 import pytest
 
-from sos1379 import institute_service, referrals
+from sos1379.institutes import service as institute_service
+from sos1379.referrals import fanout as referrals
 from sos1379.routing import RoutingInput, learning
 from sos1379.store import CaseStore
 from tests.conftest import ROOT

@@ -8,7 +8,8 @@ import json
 import boto3
 import jsonschema
 import pytest
-from sos1379 import intake, referrals
+from sos1379 import intake
+from sos1379.referrals import fanout as referrals
 from sos1379.catalog import service
 from sos1379.catalog.index import POINTER_KEY, IndexBuilder, doc_of, index_tokens, pack
 from sos1379.catalog.models import EquipmentRecord, PaperRecord, PatentRecord

@@ -18,7 +18,9 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from sos1379 import institute_keys, intake, referrals
+from sos1379 import intake
+from sos1379.institutes import keys as institute_keys
+from sos1379.referrals import fanout as referrals
 from sos1379.api.openapi import document
 from sos1379.coordinators import auth
 from sos1379.coordinators.auth import DEV_AUDIENCE, mint_dev_token

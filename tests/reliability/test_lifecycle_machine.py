@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 
-from sos1379 import institute_service, intake, referrals
+from sos1379 import intake
+from sos1379.institutes import service as institute_service
+from sos1379.referrals import fanout as referrals
 from sos1379.errors import CaseNotFound, DomainError, NotFound
 from sos1379.events import parse_iso
 from sos1379.lifecycle import TRANSITIONS, Status

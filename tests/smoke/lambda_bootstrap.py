@@ -52,11 +52,19 @@ def main():
     import boto3
     import botocore
 
+    # Modules of the layers loaded without a .pyc next to them were compiled at this cold start
+    # (PYTHONDONTWRITEBYTECODE is set and /opt is read-only in Lambda, so that happens every time).
+    compiled_at_start = sorted(
+        name for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "sos1379" and getattr(module, "__file__", None)
+        and getattr(module, "__cached__", None) and not os.path.exists(module.__cached__))
+
     replies.write(json.dumps({"ready": handler is not None, "error": error,
                               "init_ms": (time.perf_counter() - began) * 1000,
                               "python": sys.version.split()[0], "sys_path": sys.path,
                               "boto3": boto3.__version__, "botocore": botocore.__version__,
-                              "dev_modules_importable": probe}) + "\n")
+                              "dev_modules_importable": probe,
+                              "compiled_at_start": compiled_at_start}) + "\n")
     memory = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
     timeout = float(os.environ.get("SMOKE_TIMEOUT", "30"))
     for line in sys.stdin:

@@ -41,10 +41,7 @@ import pytest
 
 from tests.conftest import EVENTS, ROOT
 
-#: The SDK the python3.12 Lambda runtime bundles (no layer carries it). AWS moves it forward now
-#: and then; an older pin than the dev virtualenv's catches calls the runtime cannot make.
-RUNTIME_SDK = {"boto3": "1.40.4", "botocore": "1.40.4"}
-LAMBDA_PYTHON = "3.12"
+from infra.package import LAMBDA_PYTHON, LAMBDA_RUNTIME_SDK as RUNTIME_SDK  # noqa: E402 - one pin, documented there
 PREFERRED = ("3.12", "3.13", "3.11")  # Lambda's version first, then the nearest ones
 STAGE = "v1"
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
@@ -90,7 +87,8 @@ def _build_runtime(tmp: Path, version: str, python: str) -> Path:
 def _lay_out_opt(tmp: Path, build: Path) -> Path:
     """/opt/python as Lambda extracts CoreLayer and DependenciesLayer (both put python/ there)."""
     opt = tmp / "opt" / "python"
-    shutil.copytree(ROOT / "layers" / "core" / "python", opt, ignore=shutil.ignore_patterns("__pycache__"))
+    # CoreLayer's ContentUri is the compiled copy (build/core-layer), as `make package` leaves it
+    shutil.copytree(build / "core-layer" / "python", opt)
     for entry in (build / "dependencies-layer" / "python").iterdir():
         if not (opt / entry.name).exists():
             (opt / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
@@ -437,8 +435,14 @@ def test_every_handler_runs_from_the_built_artefacts_in_a_clean_lambda_runtime(s
             event = source.input if source.input is not None else scheduled_event(
                 rule_arn=f"arn:aws:events:{stack.region}:{stack.state['account']}:rule/{source.logical_id}",
                 region=stack.region, account=stack.state["account"], now=now)
-            processes[spec.logical_id].invoke(event)
+            response = processes[spec.logical_id].invoke(event)
             invoked[spec.logical_id] = f"schedule {source.logical_id}"
+            if spec.logical_id == "SyncCatalogFunction":
+                # the source's API key comes from SSM (CATALOG_SOURCE_KEYS_PARAMETER), not the
+                # environment: a missing or wrong key fails the sync at the stand-in
+                assert response.get("status") != "failed", response
+                assert not any(k.endswith("_KEY") for k in stack.function_env(spec.logical_id)), \
+                    "a secret in the function's environment"
     phases["schedules"] = time.perf_counter()
 
     # 2. the API: a case submitted, then the main reads (public, institute, staff)
@@ -521,6 +525,17 @@ def test_runtime_sees_only_the_layers_the_function_and_the_lambda_sdk(smoke):
     assert init["python"].startswith(smoke["version"])
     checkout = [p for p in init["sys_path"] if p.startswith(str(ROOT)) or ".venv" in p]
     assert checkout == [], f"the project checkout or the dev venv is on sys.path: {checkout}"
-    # the layer ships bytecode for the runtime's Python (when the machine has that Python)
+    # the layers ship bytecode for the runtime's Python (when the machine has that Python)
     tag = "cpython-" + smoke["version"].replace(".", "")
     assert any((smoke["build"] / "dependencies-layer" / "python" / "pydantic" / "__pycache__").glob(f"*.{tag}.pyc"))
+
+
+def test_core_layer_ships_bytecode_so_cold_starts_compile_nothing(smoke):
+    from infra.package import missing_bytecode
+
+    assert missing_bytecode(smoke["build"] / "core-layer" / "python", smoke["version"]) == []
+    processes = smoke["processes"] or {}
+    for spec in smoke["specs"]:
+        process = processes.get(spec.logical_id) or smoke["start"](spec)
+        processes.setdefault(spec.logical_id, process)
+        assert process.init["compiled_at_start"] == [], (spec.logical_id, process.init["compiled_at_start"])

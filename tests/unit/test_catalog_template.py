@@ -18,7 +18,9 @@ def test_source_urls_and_keys_come_from_parameters_when_the_function_starts(temp
     env = template["Resources"]["SyncCatalogFunction"]["Properties"]["Environment"]["Variables"]
     for source in SOURCES:
         assert env[f"CATALOG_SOURCE_{source.upper()}_URL"] == {"Ref": f"CatalogSource{source.title()}Url"}
-    assert template["Parameters"]["CatalogSourceNtisKey"]["NoEcho"] is True
+    # the keys are secrets: only the SSM parameter's name is in the environment (sos1379.runtime_secrets)
+    assert env["CATALOG_SOURCE_KEYS_PARAMETER"] == {"Ref": "CatalogSourceKeysParameter"}
+    assert not any(name.endswith("_KEY") for name in env)
     assert {"CATALOG_TABLE", "CATALOG_BUCKET"} <= set(template["Globals"]["Function"]["Environment"]["Variables"])
 
 

@@ -5,7 +5,7 @@ import pytest
 from sos1379.notify.links import build_links
 from sos1379.notify.service import NotifyMessage, personalise
 from sos1379.notify.templates import load_templates
-from sos1379.referrals import partner_for
+from sos1379.referrals.fanout import partner_for
 
 
 @pytest.mark.parametrize("language,expected", [("ko", "대전창조경제혁신센터"),

@@ -84,3 +84,30 @@ def test_project_layer_carries_rs256_support_but_not_the_runtime_sdk():
     names = {p.name for p in layer_pins(lock, (ROOT / "requirements.txt").read_text().splitlines())}
     assert {"pyjwt", "cryptography", "pydantic", "aws-lambda-powertools", "chalice"} <= names
     assert not names & {"boto3", "botocore", "s3transfer", "kiwipiepy-model", "click"}
+
+
+def test_requirements_ask_no_newer_boto3_than_the_lambda_runtime_bundles():
+    """The layer leaves boto3 out (RUNTIME_PROVIDED): the code must run on the runtime's pin, which
+    the smoke test uses (tests/smoke), so requirements.txt's floor may not exceed it."""
+    import re
+
+    from infra.package import LAMBDA_RUNTIME_SDK, RUNTIME_PROVIDED
+
+    assert {"boto3", "botocore"} <= RUNTIME_PROVIDED
+    floor = re.search(r"^boto3\s*>=\s*([0-9.]+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    as_tuple = lambda v: tuple(int(x) for x in v.split("."))  # noqa: E731
+    assert as_tuple(floor) <= as_tuple(LAMBDA_RUNTIME_SDK["boto3"])
+    assert LAMBDA_RUNTIME_SDK["boto3"] == LAMBDA_RUNTIME_SDK["botocore"]  # released in lockstep
+
+
+def test_core_layer_build_is_compiled_without_the_source_tree_caches(tmp_path):
+    import sys
+
+    from infra.package import build_core_layer, missing_bytecode
+
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert build_core_layer(tmp_path, version)
+    layer = tmp_path / "core-layer" / "python"
+    assert (layer / "sos1379" / "__init__.py").exists()
+    assert missing_bytecode(layer, version) == []
+    assert missing_bytecode(layer, "3.99") != []

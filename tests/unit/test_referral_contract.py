@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from sos1379.referral_message import SAMPLE_FILE, SCHEMA_FILE, ReferralMessageV1, json_schema
+from sos1379.referrals.message import SAMPLE_FILE, SCHEMA_FILE, ReferralMessageV1, json_schema
 from tests.conftest import ROOT
 
 

@@ -120,3 +120,24 @@ def test_route_calibrate_fits_a_margin_table_and_checks_it(tmp_path, capsys):
     assert all(a >= b for a, b in zip(table["p_top1"], table["p_top1"][1:]))  # closer race, less certain
     assert set(out["reliability"]) == {fit, check}
     assert load_calibration() == packaged  # without --write the package is untouched
+
+
+def test_eval_and_calibrate_leave_site_out_route_without_the_cases_own_sites(tmp_path, capsys):
+    from sos1379.routing.knowledge import load_knowledge, source_site
+
+    # a real case whose own page is a knowledge source: leave-site-out must not let it use that fact
+    real = [json.loads(line) for line in (CASES.parent / "routing_real_dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    sources = {source_site(f.source) for k in load_knowledge().values() for f in k.facts}
+    picked = [c for c in real if source_site(c["source_url"]) in sources][:3]
+    assert picked
+    path = _write_cases(tmp_path / "real.jsonl", picked)
+    assert main(["route", "eval", path, "--leave-site-out", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cases"] == len(picked)
+    assert main(["route", "eval", path, "--leave-site-out"]) == 0
+    assert "leave-site-out" in capsys.readouterr().out
+    assert main(["route", "eval", path, "--leave-site-out", "--catalog", "tiny"]) == 2
+    capsys.readouterr()
+    assert main(["route", "calibrate", path, "--check", path, "--leave-site-out", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "leave-site-out" in out["calibration"]["fitted_on"]

@@ -2,11 +2,11 @@
 by source that keeps the test split honest (no site contributes cases to both splits)."""
 import json
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
 from sos1379.directory import load_directory
+from sos1379.routing.knowledge import source_site as site
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPLITS = {name: DATA / f"routing_real_{name}.jsonl" for name in ("dev", "test")}
@@ -14,14 +14,6 @@ SPLITS = {name: DATA / f"routing_real_{name}.jsonl" for name in ("dev", "test")}
 
 def _load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def site(url: str) -> str:
-    """The publishing site of a source URL (www./m./amp. hosts of one paper are one site)."""
-    parts = (urlparse(url).hostname or "").lower().split(".")
-    if len(parts) >= 3 and parts[-1] == "kr" and parts[-2] in {"co", "or", "re", "go", "ne", "ac"}:
-        return ".".join(parts[-3:])
-    return ".".join(parts[-2:])
 
 
 @pytest.mark.parametrize("name", sorted(SPLITS))

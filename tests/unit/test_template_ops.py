@@ -240,3 +240,35 @@ def test_sender_domain_is_an_ses_identity_signed_with_dkim(template):
     identity = template["Resources"]["NotifySenderIdentity"]["Properties"]
     assert identity["EmailIdentity"] == {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "NotifySenderEmail"}]}]}
     assert identity["DkimSigningAttributes"]["NextSigningKeyLength"] == "RSA_2048_BIT"
+
+
+def test_no_secret_reaches_a_function_environment_and_ssm_reads_are_scoped_to_their_parameters(template):
+    """NoEcho parameters hide a value from CloudFormation only: in a function's environment anyone
+    with lambda:GetFunctionConfiguration reads it. Secrets live in SSM SecureStrings whose *names*
+    are parameters (``*Parameter``), read at run time (sos1379.runtime_secrets) with ssm:GetParameter on
+    exactly those ARNs."""
+    params = template["Parameters"]
+    no_echo = {name for name, spec in params.items() if spec.get("NoEcho")}
+    functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    env_sources = [template["Globals"]["Function"].get("Environment", {}).get("Variables", {})]
+    env_sources += [(fn["Properties"].get("Environment") or {}).get("Variables", {}) for fn in functions.values()]
+    # CoordinatorDevJwtSecret stays empty in AWS (local development tokens only, docs/coordinators.md)
+    no_echo.discard("CoordinatorDevJwtSecret")
+    leaked = sorted({name for env in env_sources for value in env.values() for name in no_echo
+                     if f'"{name}"' in json.dumps(value)})
+    assert leaked == [], f"NoEcho parameters in a function environment: {leaked}"
+    for secret in ("CatalogSourceKeysParameter", "CompanyIndexKeyParameter", "NotifyProviderSecretParameter"):
+        readers = [name for name, fn in functions.items()
+                   if any(v == {"Ref": secret} for v in ((fn["Properties"].get("Environment") or {})
+                                                          .get("Variables", {})).values())]
+        assert readers, f"no function reads {secret}"
+        for name in readers:
+            statements = [s for p in functions[name]["Properties"].get("Policies", []) if isinstance(p, dict)
+                          for s in p.get("Statement", [])]
+            grants = [s for s in statements if "ssm:GetParameter" in s["Action"]]
+            assert grants and all(s["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:"
+                                                                  "${AWS::AccountId}:parameter${" + secret + "}"}
+                                  for s in grants), (name, grants)
+    all_grants = [s for fn in functions.values() for p in fn["Properties"].get("Policies", []) if isinstance(p, dict)
+                  for s in p.get("Statement", []) if any(str(a).startswith("ssm:") for a in s["Action"])]
+    assert all("*" not in json.dumps(s["Resource"]) for s in all_grants)

@@ -3,7 +3,8 @@ from it (duplicate suggestions at intake, the coordinators' company timeline, me
 
 Why a keyed hash: the business number links cases but must not sit in clear in table keys (keys
 end up in exports, stream records and metrics). ``company_key`` is HMAC-SHA256 of the ten digits
-under ``COMPANY_INDEX_KEY`` (a NoEcho stack parameter in AWS; a fixed development key locally),
+under the company index key (in AWS an SSM SecureString named by ``COMPANY_INDEX_KEY_PARAMETER``,
+read at run time through sos1379.runtime_secrets; ``COMPANY_INDEX_KEY`` or a fixed development key locally),
 cut to 32 hex digits. Without the secret, the key cannot be brute-forced back to the ~10^9
 possible numbers. Every intake (web, mobile, call, visit, partner) writes one
 ``COMPANY#{key} / CASE#{created_at}#{case_id}`` entry in the case-creation transaction
@@ -31,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
 import re
 import unicodedata
 from collections import Counter
@@ -53,7 +53,11 @@ _KEY_SHAPE = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _secret() -> bytes:
-    return (os.environ.get("COMPANY_INDEX_KEY") or _DEV_KEY).encode()
+    from .runtime_secrets import read_secret
+
+    # A configured parameter that cannot be read raises: falling back to the development key
+    # would silently split every company's record.
+    return str(read_secret("COMPANY_INDEX_KEY") or _DEV_KEY).encode()
 
 
 def company_key(business_number: str) -> str:

@@ -215,7 +215,7 @@ def _follow_up_view(case: dict) -> dict | None:
 
 def _handoff_view(case: dict) -> dict | None:
     """The hand-off partner and how to reach it (tracking page: name, phone, web site)."""
-    from .partners import load_partners, partner_code_for, phone_text
+    from .institutes.partners import load_partners, partner_code_for, phone_text
 
     partner = case.get("handed_off_to")
     if not partner:
@@ -280,8 +280,8 @@ def _one_of(*allowed):
 def _ref(value, case):
     """An institute or partner by code; its names come from the directory or the partner list,
     not from the record (a record's own names are kept only for a code neither knows)."""
-    from .partners import load_partners
-    from .referrals import partner_for
+    from .institutes.partners import load_partners
+    from .referrals.fanout import partner_for
 
     code = value.get("code") if isinstance(value, dict) else value
     if not isinstance(code, str) or not _CODE.match(code):

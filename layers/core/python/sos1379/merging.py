@@ -26,7 +26,7 @@ from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
 from .lifecycle import OPEN_STATUSES, EventType, Status, check_transition
 from .models import parse_model
-from .referrals import ACTIVE_REFERRAL_STATUSES, referral_status_action
+from .referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action
 from .store import CaseStore
 
 _CASE_NUMBER = re.compile(r"^\d{6}-\d{4,}$")

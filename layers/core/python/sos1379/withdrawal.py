@@ -23,7 +23,7 @@ from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
 from .lifecycle import OPEN_STATUSES, EventType, Status, check_transition
 from .models import Text, parse_model
-from .referrals import ACTIVE_REFERRAL_STATUSES, referral_status_action
+from .referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action
 from .store import CaseStore
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .. import institute_keys
-from .. import institute_service as svc
+from ..institutes import keys as institute_keys
+from ..institutes import service as svc
 from .common import get_store, header, json_body, json_response, route
 from .openapi import body_ref
 

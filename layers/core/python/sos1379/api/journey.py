@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from .. import companies, followups, merging, withdrawal
 from ..coordinators import auth
-from .. import institute_service as institutes
+from ..institutes import service as institutes
 from .common import get_store, header, json_body, json_response, route
 from .openapi import body_ref
 

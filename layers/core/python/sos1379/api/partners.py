@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .. import partners as svc
+from ..institutes import partners as svc
 from .common import get_store, header, json_body, json_response, route
 
 bp = Blueprint(__name__)

@@ -1,8 +1,10 @@
 """Catalog service functions: what the sync Lambda, the API, the router and the CLI call.
 
 Settings come from the environment through a cached getter (nothing is read at import time):
-``CATALOG_TABLE``, ``CATALOG_BUCKET``, ``CATALOG_SOURCE_{ZEUS,NTIS,PATENTS,LIBRARY}_URL`` and the
-source keys ``CATALOG_SOURCE_ZEUS_KEY`` / ``CATALOG_SOURCE_NTIS_KEY``.
+``CATALOG_TABLE``, ``CATALOG_BUCKET``, ``CATALOG_SOURCE_{ZEUS,NTIS,PATENTS,LIBRARY}_URL``. The source
+API keys are secrets: in AWS an SSM SecureString named by ``CATALOG_SOURCE_KEYS_PARAMETER`` holding
+JSON ``{"zeus_key": ..., "ntis_key": ...}``, read at run time (sos1379.runtime_secrets); locally
+``CATALOG_SOURCE_ZEUS_KEY`` / ``CATALOG_SOURCE_NTIS_KEY`` in the environment win.
 """
 from __future__ import annotations
 
@@ -49,6 +51,15 @@ def get_catalog_settings() -> CatalogSettings:
     )
 
 
+def source_keys() -> dict[str, str]:
+    """The source API keys from the secret store (cached there for a few minutes); {} when no
+    parameter is configured."""
+    from ..runtime_secrets import read_secret
+
+    keys = read_secret("CATALOG_SOURCE_KEYS", transform="json") or {}
+    return {k: str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+
+
 def _store(settings: CatalogSettings) -> DynamoCatalogStore:
     from .. import aws
 
@@ -71,9 +82,9 @@ def build_adapter(source: str, settings: CatalogSettings, **http_options: Any):
     http = HttpSource(settings.source_urls[source], **http_options)
     resolver = default_resolver()
     if source == "zeus":
-        return ZeusAdapter(http, settings.zeus_key, resolver)
+        return ZeusAdapter(http, settings.zeus_key or source_keys().get("zeus_key", ""), resolver)
     if source == "ntis":
-        return NtisAdapter(http, settings.ntis_key, resolver)
+        return NtisAdapter(http, settings.ntis_key or source_keys().get("ntis_key", ""), resolver)
     if source == "patents":
         return PatentsAdapter(http, resolver)
     return LibraryAdapter(http, resolver)

@@ -303,7 +303,7 @@ def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> di
 def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
     require(staff, "coordinator")
     body: HandoffInput = parse_model(HandoffInput, payload)
-    from ..referrals import partner_for
+    from ..referrals.fanout import partner_for
 
     def run() -> dict:
         case = store.get_case(case_id)
@@ -311,7 +311,7 @@ def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         partner = partner_for(body.partner, case)
         at = iso(utcnow())
         event = _event(staff, case, EventType.HANDED_OFF, at, {"partner": partner, "note": body.note})
-        from ..partners import handoff_action
+        from ..institutes.partners import handoff_action
 
         new = store.update_case(case, {"status": Status.HANDED_OFF.value, "handed_off_to": partner,
                                        "open_request": None, "resume_status": None, "updated_at": at}, events=[event],

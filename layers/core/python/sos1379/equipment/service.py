@@ -93,7 +93,7 @@ def _catalog_store():
 
 @lru_cache(maxsize=1)
 def _source():
-    from ..catalog.service import get_catalog_settings
+    from ..catalog.service import get_catalog_settings, source_keys
     from ..catalog.sources import HttpSource
     from ..catalog.sources.zeus_reservations import ZeusReservations
 
@@ -103,7 +103,7 @@ def _source():
         return None
     # an API request waits for this: few, short retries (the sync function keeps the long ones)
     return ZeusReservations(HttpSource(url, timeout=5.0, max_attempts=3, base_delay=0.2, max_delay=1.0),
-                            settings.zeus_key)
+                            settings.zeus_key or source_keys().get("zeus_key", ""))
 
 
 _clock: Callable[[], datetime] = utcnow  # tests replace it (no wall-clock dependence)
@@ -127,8 +127,8 @@ def sync_availability(now: datetime | None = None) -> dict:
     from ..catalog.sources.zeus_reservations import ZeusReservations
 
     settings = get_catalog_settings()
-    http = build_adapter("zeus", settings).http
-    adapter = ZeusReservations(http, settings.zeus_key)
+    zeus = build_adapter("zeus", settings)  # the listing's connection, retries and key
+    adapter = ZeusReservations(zeus.http, zeus.key)
     result = availability.sync_calendars(adapter, _store(settings), default_resolver(), now or utcnow())
     log.info("equipment calendars synced", extra=result.as_dict())
     return result.as_dict()

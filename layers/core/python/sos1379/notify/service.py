@@ -148,7 +148,7 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
     """The variable values for one event, in ``language``. Nothing here is contact data, and
     nothing is text the submitter typed (title, company name): only the case number, dates,
     directory names, partner contacts, links, and institute-written text (bounded)."""
-    from ..partners import load_partners, partner_code_for, phone_text
+    from ..institutes.partners import load_partners, partner_code_for, phone_text
 
     data = message.data or {}
     institutes = data.get("institutes") or ([data["institute"]] if data.get("institute") else []) \

@@ -34,6 +34,7 @@ from typing import Any
 
 from sos1379.routing.evidence import InstituteEvidence, evidence_by_institute
 from sos1379.routing.knowledge import FACT_LABELS, InstituteKnowledge, load_knowledge
+from sos1379.routing.lexicon import Lexicon, load_lexicon
 from sos1379.routing.models import InstituteScore, RoutingInput, RoutingResult
 from sos1379.routing.profiles import Profile, load_profiles
 
@@ -126,6 +127,12 @@ class RouterConfig:
     # words used by more than this share of institute profiles cannot tell institutes apart:
     # they are left out of the facet query (the whole-profile BM25 still weighs them by IDF)
     generic_share: float = 1.0
+    # query expansion (sos1379.routing.lexicon): the technical terms implied by an SME's everyday
+    # words ("녹슬어요" -> 부식) are scored as a second query whose BM25 scores count this much
+    # (0: no expansion). Weaker than the SME's own words on purpose: the terms are a reading of
+    # the case, not the case
+    expansion_weight: float = 0.5
+    expansion_bigrams: bool = True  # also add the terms' Hangul bigrams
 
 
 @dataclass
@@ -216,6 +223,7 @@ class Router:
         config: RouterConfig | None = None,
         knowledge: Mapping[str, InstituteKnowledge] | None = None,
         memory: Any = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         import bm25s
         import numpy as np
@@ -237,6 +245,7 @@ class Router:
         self.codes: list[str] = sorted(self.profiles)
         self._code_index = {c: i for i, c in enumerate(self.codes)}
         self.evidence = evidence
+        self.lexicon = load_lexicon() if lexicon is None else lexicon
         # a CaseMemory, or a source with current() (learning.ModelSource: the newest published one)
         self.memory = memory
         from sos1379.routing.calibration import load_calibration
@@ -313,30 +322,57 @@ class Router:
         title = self._analyze(inp.title or "")
         return title * self.config.title_repeat + self._analyze(inp.text or "")
 
-    def _fact_query(self, terms: list[str]) -> Any | None:
-        """The raw BM25 score of every fact for the case (one query, shared by both uses of the
-        knowledge), or None without knowledge."""
+    def expansion_terms(self, inp: RoutingInput, terms: list[str]) -> list[str]:
+        """Analysed technical terms the lexicon adds for the case, minus words it already has."""
+        if not self.config.expansion_weight or not len(self.lexicon):
+            return []
+        expansion = self.lexicon.expand(f"{inp.title or ''}\n{inp.text or ''}")
+        if not expansion:
+            return []
+        have = set(terms)
+        out: list[str] = []
+        for token in self._analyze(" ".join(expansion.terms)):
+            if token in have or token in self._generic or token in out:
+                continue
+            if token.startswith("#") and not self.config.expansion_bigrams:
+                continue
+            out.append(token)
+        return out
+
+    def _scores(self, index: Any, terms: list[str], extra: list[str]) -> Any:
+        """BM25 scores of ``terms`` plus expansion_weight x those of the expansion ``extra``."""
         import numpy as np
 
+        scores = index.get_scores(terms).astype(np.float64) if terms else None
+        if extra:
+            more = index.get_scores(extra).astype(np.float64) * self.config.expansion_weight
+            scores = more if scores is None else scores + more
+        return scores
+
+    def _fact_query(self, terms: list[str], extra: list[str] = ()) -> Any | None:
+        """The raw BM25 score of every fact for the case (one query, shared by both uses of the
+        knowledge), or None without knowledge."""
         specific = [t for t in terms if t not in self._generic]
-        if self._fact_bm25 is None or not specific:
+        if self._fact_bm25 is None or not (specific or extra):
             return None
         with self._lock:
-            return self._fact_bm25.get_scores(specific).astype(np.float64)
+            return self._scores(self._fact_bm25, specific, list(extra))
 
-    def _text_scores(self, terms: list[str], fact_raw: Any | None = None) -> tuple[Any, Any, float]:
+    def _text_scores(self, terms: list[str], fact_raw: Any | None = None,
+                     extra: list[str] = ()) -> tuple[Any, Any, float]:
         """Per institute: mixed text score (0..1, best = 1), facet indexes best first, and the
         best raw facet score (the absolute strength of the match, lost by the normalisation)."""
         import numpy as np
 
         cfg = self.config
         specific = [t for t in terms if t not in self._generic]
-        if not specific:  # bm25s cannot score an empty query
+        if not specific:  # bm25s cannot score an empty query; expansion alone is no match either
             empty = np.full((len(self.codes), len(self._discounts)), -1)
             return np.zeros(len(self.codes)), empty, 0.0
+        extra = list(extra)
         with self._lock:
-            facet = self._facet_bm25.get_scores(specific).astype(np.float64)
-            whole = self._doc_bm25.get_scores(terms)
+            facet = self._scores(self._facet_bm25, specific, extra)
+            whole = self._scores(self._doc_bm25, terms, extra)
         if self._facts_in_gather:  # the gather also indexes the facts (zero when not scored)
             extra = np.zeros(len(self._facts)) if fact_raw is None else fact_raw * cfg.knowledge_in_facets
             facet = np.concatenate([facet, extra])
@@ -393,8 +429,9 @@ class Router:
         cfg = self.config
         excluded = set(exclude)
         terms = self.query_terms(inp)
-        fact_query = self._fact_query(terms)
-        text_scores, facets, raw_strength = self._text_scores(terms, fact_query)
+        extra = self.expansion_terms(inp, terms)
+        fact_query = self._fact_query(terms, extra)
+        text_scores, facets, raw_strength = self._text_scores(terms, fact_query, extra)
         fact_raw, facts, fact_strength = self._fact_scores(fact_query)
         if cfg.knowledge_weight and fact_strength > 0.0 and raw_strength > 0.0:
             # facts and profile facets are small documents of the same kind: both raw scores are on
@@ -407,7 +444,7 @@ class Router:
         hits = list(evidence) if evidence is not None else self._lookup(f"{inp.title}\n{inp.text}")
         catalog = self.evidence_for(hits) if hits else {}
         votes = self.memory_votes(terms)
-        query_words = [t for t in dict.fromkeys(terms) if not t.startswith("#")]
+        query_words = [t for t in dict.fromkeys(terms + extra) if not t.startswith("#")]
         raw_text = unicodedata.normalize("NFC", f"{inp.title}\n{inp.text}")
 
         partner_dominant = self._partner_dominates(text_scores, excluded)

@@ -227,7 +227,7 @@ def run_scheduled(now: datetime | None = None, *, store: CaseStore | None = None
         alerts = SnsAlertSink(topic) if topic else MemoryAlertSink()
     now = now or utcnow()
     run = flag_due_cases(store, now, alerts)
-    from ..partners import lapse_unclaimed  # hand-offs nobody picked up in 2 business days
+    from ..institutes.partners import lapse_unclaimed  # hand-offs nobody picked up in 2 business days
 
     run.handoffs_lapsed = lapse_unclaimed(store, now).lapsed
     return run

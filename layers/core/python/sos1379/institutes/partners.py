@@ -31,13 +31,13 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
-from . import korea
-from .directory import data_dir
-from .errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
-from .events import Actor, CaseEvent, iso, parse_iso, utcnow
-from .lifecycle import EventType, Status, check_transition
-from .models import Text, parse_model
-from .store import CaseStore
+from .. import korea
+from ..directory import data_dir
+from ..errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
+from ..lifecycle import EventType, Status, check_transition
+from ..models import Text, parse_model
+from ..store import CaseStore
 
 PICKUP_BUSINESS_DAYS = 2
 HANDOFF_STATUSES = ("pending", "accepted", "returned", "lapsed", "superseded")
@@ -111,7 +111,7 @@ class ReturnInput(BaseModel):
 
 def authenticate(store: CaseStore, key: str | None) -> str:
     """The partner code of an API key (the institute key mechanism); institute keys are refused."""
-    from .institute_keys import authenticate as by_key
+    from .keys import authenticate as by_key
 
     return by_key(store, key, partner=True)
 

@@ -10,7 +10,7 @@ actions (two institutes accepting at once) resolve to one winner.
 
 A decline re-routes through the outbox: when no other offer of the case is still open, the same
 transaction appends ``case.route_requested``, the stream relays it to the intake queue, and
-``sos1379.referrals.route_case_event`` refers the next best institute that has not declined (or
+``sos1379.referrals.fanout.route_case_event`` refers the next best institute that has not declined (or
 hands the case to a coordinator when none is left).
 """
 from __future__ import annotations
@@ -20,15 +20,15 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from .directory import load_directory
-from .followups import schedule_actions as schedule_follow_ups
-from .errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
-from .events import Actor, CaseEvent, iso, utcnow
-from .intake import load_case_for_sme
-from .lifecycle import STATUS_LABELS, EventType, Status, check_transition
-from .models import Text, parse_model
-from .referrals import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
-from .store import CaseStore, from_dynamo
+from ..directory import load_directory
+from ..followups import schedule_actions as schedule_follow_ups
+from ..errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from ..events import Actor, CaseEvent, iso, utcnow
+from ..intake import load_case_for_sme
+from ..lifecycle import STATUS_LABELS, EventType, Status, check_transition
+from ..models import Text, parse_model
+from ..referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
+from ..store import CaseStore, from_dynamo
 
 REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
 

@@ -22,10 +22,10 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from .directory import referral_codes
-from .errors import FieldError, NotFound, Unauthorized, ValidationFailed
-from .events import iso, utcnow
-from .store import CaseStore, from_dynamo
+from ..directory import referral_codes
+from ..errors import FieldError, NotFound, Unauthorized, ValidationFailed
+from ..events import iso, utcnow
+from ..store import CaseStore, from_dynamo
 
 KEY_PREFIX = "sos1379ik_"
 
@@ -40,7 +40,7 @@ def dev_key(code: str) -> str:
 
 
 def _key_holders() -> list[str]:
-    """Institutes that receive referrals and hand-off partners (sos1379.partners) hold keys."""
+    """Institutes that receive referrals and hand-off partners (sos1379.institutes.partners) hold keys."""
     from .partners import partner_codes
 
     return [*referral_codes(), *partner_codes()]

@@ -7,7 +7,7 @@ fed by the outbox relay) and does two things, in this order:
    event (ranked institutes + reasons), the routing summary on the case, the status move with its
    event (``case.referred`` / ``case.handed_off`` / ``case.triaged``), one referral item per target
    institute, and the intake event id in ``routing_events``. Either all of it exists or none.
-2. After the commit, one :class:`~sos1379.referral_message.ReferralMessageV1` per new referral is
+2. After the commit, one :class:`~sos1379.referrals.message.ReferralMessageV1` per new referral is
    sent to that institute's queue (``REFERRAL_QUEUE_PREFIX + CODE``) and the referral is marked
    ``message_sent``.
 
@@ -49,15 +49,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from . import partners
-from .directory import load_directory
-from .errors import ConcurrentUpdate, InvalidTransition
-from .events import Actor, CaseEvent, iso, utcnow
-from .lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
-from .referral_message import ReferralMessageV1
-from .routing.evidence import EVIDENCE_LIMIT
-from .settings import get_settings
-from .store import CaseStore, to_dynamo
+from ..institutes import partners
+from ..directory import load_directory
+from ..errors import ConcurrentUpdate, InvalidTransition
+from ..events import Actor, CaseEvent, iso, utcnow
+from ..lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
+from ..routing.evidence import EVIDENCE_LIMIT
+from ..settings import get_settings
+from ..store import CaseStore, to_dynamo
+from .message import ReferralMessageV1
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class ReferralSender:
 
     def __init__(self, sqs=None) -> None:
         if sqs is None:
-            from .aws import client
+            from ..aws import client
 
             sqs = client("sqs")
         self.sqs = sqs
@@ -137,7 +137,7 @@ class ReferralSender:
 
 def build_message(case: dict, referral: dict) -> ReferralMessageV1:
     """The v1 message for one referral item of ``case``; contact only with the SME's consent."""
-    from .korea import normalize_region
+    from ..korea import normalize_region
 
     company = case.get("company") or {}
     try:
@@ -215,7 +215,7 @@ def resend_unsent(store: CaseStore, codes: Iterable[str], *, older_than_seconds:
 
 
 def routing_input(case: dict):
-    from .routing import RoutingInput
+    from ..routing import RoutingInput
 
     return RoutingInput(title=case.get("title", ""), text=case.get("description", ""),
                         service_type=case.get("service_type"), channel=case.get("channel"),
@@ -223,7 +223,7 @@ def routing_input(case: dict):
 
 
 def _default_router() -> RouterLike:
-    from .routing import get_router
+    from ..routing import get_router
 
     return get_router()
 
@@ -231,7 +231,7 @@ def _default_router() -> RouterLike:
 def catalog_evidence(text: str, limit: int) -> list[dict]:
     """Catalog hits for the case text, or nothing when the catalog is not available: evidence
     enriches a routing and a referral, it must never block one."""
-    from .routing.evidence import catalog_hits
+    from ..routing.evidence import catalog_hits
 
     return catalog_hits(text, limit)
 
@@ -253,8 +253,8 @@ def _evidence_by_institute(hits: list[dict], codes: set[str], router: RouterLike
     if hasattr(router, "evidence_for"):
         counted = router.evidence_for(hits)
     else:
-        from .routing import RouterConfig
-        from .routing.evidence import evidence_by_institute
+        from ..routing import RouterConfig
+        from ..routing.evidence import evidence_by_institute
 
         cfg = RouterConfig()
         counted = evidence_by_institute(hits, floor=cfg.evidence_floor, depth=cfg.evidence_depth)
@@ -266,7 +266,7 @@ def _evidence_by_institute(hits: list[dict], codes: set[str], router: RouterLike
 
 def partner_for(code: str, case: dict) -> dict:
     """The hand-off partner, named for the SME: the CCEI is the one of the company's region."""
-    from .korea import normalize_region
+    from ..korea import normalize_region
 
     directory = load_directory()
     if code == _PARTNER_CCEI:
