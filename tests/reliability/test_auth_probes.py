@@ -40,6 +40,8 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/equipment$", "public"),                               # public equipment search (fees, free slots)
     (r"^/cases/\{case_id\}/reservations(/\{reservation_id\}/(cancel|accept|calendar\.ics))?$", "case_token"),
     (r"^/institute/reservations(/\{reservation_id\}/[a-z]+)?$", "institute_key"),
+    (r"^/cases/\{case_id\}/attachments(/\{attachment_id\})?$", "case_token"),
+    (r"^/institute/referrals/\{case_id\}/attachments/\{attachment_id\}$", "institute_key"),
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
     (r"^/cases/recover$", "public"),                          # lost-link recovery: same 202 whatever matched
@@ -69,6 +71,9 @@ BODIES = {
     "/cases/{case_id}/follow-up": {"stage": "d30", "result": "solved"},
     "/partner/handoffs/{case_id}/return": {"reason": "우리 분야가 아닙니다."},
     "/coordinator/cases/{case_id}/merge": {"into": "261126-0001"},
+    "/cases/{case_id}/attachments": {"filename": "crack.jpg", "content_type": "image/jpeg", "size": 1000},
+    "/institute/referrals/{case_id}/attachments": {"filename": "answer.pdf", "content_type": "application/pdf",
+                                                   "size": 1000},
 }
 
 
