@@ -105,7 +105,8 @@ class EventType(StrEnum):
 # notification queue; what needs a routing decision goes to the intake queue.
 NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.ACCEPTED,
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
-                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP})
+                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP,
+                           EventType.WITHDRAWN, EventType.PARTNER_ACCEPTED})
 INTAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.ROUTE_REQUESTED})
 INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK,
                              EventType.LINK_REQUESTED})
