@@ -113,7 +113,7 @@ NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.AC
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
                            EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP,
                            EventType.EQUIPMENT_CONFIRMED, EventType.EQUIPMENT_PROPOSED, EventType.EQUIPMENT_DECLINED,
-                           EventType.EQUIPMENT_CANCELLED})
+                           EventType.EQUIPMENT_CANCELLED, EventType.WITHDRAWN, EventType.PARTNER_ACCEPTED})
 INTAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.ROUTE_REQUESTED})
 INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK,
                              EventType.LINK_REQUESTED})
