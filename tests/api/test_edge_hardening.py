@@ -174,6 +174,9 @@ class _FakeStore:
     def referrals(self, case_id):
         return self._referrals
 
+    def case_reservations(self, case_id):  # equipment reservations: none here
+        return []
+
     def contact_codes(self, case_id):
         return {}
 

@@ -101,6 +101,12 @@ class EventType(StrEnum):
     FOLLOW_UP_ANSWERED = "case.follow_up_answered"  # the SME's outcome (solved, licensed, funded, next step)
     CONTACT_VERIFIED = "contact.verified"       # a contact channel confirmed (code, or a counselor): release held notices
     CODE_REQUESTED = "contact.code_requested"   # the SME asked for a fresh verification code
+    # shared research equipment booked from the case (sos1379.equipment)
+    EQUIPMENT_REQUESTED = "equipment.requested"   # the SME asked for a slot (pending)
+    EQUIPMENT_CONFIRMED = "equipment.confirmed"   # the owning institute confirmed (or the SME took its proposal)
+    EQUIPMENT_PROPOSED = "equipment.proposed"     # the institute offered another slot
+    EQUIPMENT_DECLINED = "equipment.declined"
+    EQUIPMENT_CANCELLED = "equipment.cancelled"   # by the SME, the institute, or the source's conflict
 
 
 # Events the outbox relay publishes, and to which queue. Everything SME-facing goes to the
@@ -108,6 +114,8 @@ class EventType(StrEnum):
 NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.ACCEPTED,
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
                            EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP,
+                           EventType.EQUIPMENT_CONFIRMED, EventType.EQUIPMENT_PROPOSED, EventType.EQUIPMENT_DECLINED,
+                           EventType.EQUIPMENT_CANCELLED, EventType.WITHDRAWN, EventType.PARTNER_ACCEPTED,
                            EventType.CONTACT_VERIFIED, EventType.CODE_REQUESTED})
 # Notify-queue events that are instructions to the notifier, not messages (no template).
 NOTIFY_CONTROL_EVENTS = frozenset({EventType.CONTACT_VERIFIED})
