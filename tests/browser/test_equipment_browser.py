@@ -1,14 +1,13 @@
 """Equipment in headless Chromium against the real local stack (issue 17): the intake page
 suggests bookable instruments as the SME describes an equipment need, and the tracking page finds
 an electron microscope, books one of its free slots, and shows the institute's confirmation with
-a calendar file."""
+a calendar file once the owning institute confirms it in its console."""
 from __future__ import annotations
 
 import pytest
 import requests
 
-from sos1379.institutes.keys import dev_key
-from tests.browser.test_console import axe_violations
+from tests.browser.test_console import axe_violations, dev_login
 from tests.e2e.test_equipment_stack import _synced
 
 pytestmark = pytest.mark.browser
@@ -58,8 +57,17 @@ def test_sme_books_a_free_slot_from_the_tracking_page_and_sees_the_confirmation(
 
     [reservation] = site.view(receipt)["reservations"]
     assert reservation["status"] == "pending" and reservation["purpose"] == "금속 파단면 SEM 관찰"
-    site.api("POST", f"institute/reservations/{reservation['reservation_id']}/confirm", {},
-             headers={"X-Api-Key": dev_key(reservation["institute"])})
+
+    # the owning institute confirms in its console
+    staff = page_for(1280)
+    dev_login(staff, site, "institute", "park", reservation["institute"])
+    row = staff.locator(f"#resv-list li[data-reservation='{reservation['reservation_id']}']")
+    row.wait_for()
+    assert "금속 파단면 SEM 관찰" in row.inner_text() and receipt["case_number"] in row.inner_text()
+    assert axe_violations(staff) == []
+    row.get_by_role("button", name="예약 확정").click()
+    staff.locator("#resv-result").wait_for()
+    assert site.view(receipt)["reservations"][0]["status"] == "confirmed"
     page.get_by_role("button", name="새로 고침").click()
     page.locator("#reservations-list li[data-status=confirmed]").wait_for()
     assert "예약 확정" in page.locator("#reservations-list").inner_text()
