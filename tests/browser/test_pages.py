@@ -96,6 +96,7 @@ def test_case_submitted_in_korean_is_followed_as_it_is_routed_when_form_is_valid
     page.locator("#case-view").wait_for(state="visible")
     assert page.locator("#v-case-number").inner_text() == case["case_number"]
     assert "신청이 접수되었습니다." in page.locator("#history").inner_text()
+    first_status = page.locator("#v-status").inner_text()
 
     # The router refers the case while the page is open; a refresh shows it in plain words.
     token = parse_qs(urlparse(page.url).query)["token"][0]
@@ -105,7 +106,10 @@ def test_case_submitted_in_korean_is_followed_as_it_is_routed_when_form_is_valid
     assert page.locator("#v-institute").inner_text() == view["referrals"][0]["name_ko"]
     assert page.locator("#steps li[aria-current=step]").inner_text().startswith("검토·기관 연결")
     assert "연구기관·전문기관에 연결했습니다." in page.locator("#history").inner_text()
-    assert "상태가 바뀌었습니다" in page.locator("#live").inner_text()
+    if first_status != "전문기관 연결 중":
+        # announced only when the page saw the change: a warm router (later in a full run) can
+        # refer the case before the tracking page has loaded at all
+        assert "상태가 바뀌었습니다" in page.locator("#live").inner_text()
     assert no_horizontal_scroll(page)
     page.screenshot(path=str(screenshots / "track-referred-ko-360.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -229,18 +229,25 @@
         el("ul", { class: "items", id: "inbox" })]),
       el("section", { class: "panel", id: "detail", "aria-live": "polite", tabindex: "-1" }, [el("p", { class: "empty", text: t("detail_empty") })])
     ]));
-    app.appendChild(el("section", { class: "panel", id: "reservations", "aria-labelledby": "resv-heading" }, [
-      el("h2", { id: "resv-heading", text: t("resv_title") }), el("ul", { class: "items", id: "resv-list" })]));
-    loadInbox();
-    loadReservations();
+    // the equipment bookings come below the inbox once it is drawn: appended last, they never push
+    // anything the reader already sees (no layout shift)
+    loadInbox().then(loadReservations);
   }
 
   // Equipment bookings of this institute's instruments: confirm, decline, propose another time, cancel.
+  // Shown only while the institute has live bookings (most institutes own no bookable equipment).
   async function loadReservations() {
     try {
       var data = await api("GET", "institute/reservations");
-      renderReservations((data.reservations || []).filter(function (r) {
-        return ["pending", "proposed", "confirmed"].indexOf(r.status) >= 0; }));
+      var items = (data.reservations || []).filter(function (r) {
+        return ["pending", "proposed", "confirmed"].indexOf(r.status) >= 0; });
+      var box = $("reservations");
+      if (!items.length && !box) return;
+      if (!box) {
+        $("app").appendChild(el("section", { class: "panel", id: "reservations", "aria-labelledby": "resv-heading" }, [
+          el("h2", { id: "resv-heading", text: t("resv_title") }), el("ul", { class: "items", id: "resv-list" })]));
+      }
+      renderReservations(items);
     } catch (err) { if (err.status !== 401) announce(t("action_failed", { detail: problemText(err) })); }
   }
 
