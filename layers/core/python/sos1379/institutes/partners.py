@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict
 
 from .. import korea
 from ..directory import data_dir
-from ..errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from ..errors import (CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed,
+                      is_conditional_failure)
 from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
 from ..lifecycle import EventType, Status, check_transition
 from ..models import Text, parse_model
@@ -159,7 +160,7 @@ def _transact(store: CaseStore, case: dict, changes: dict, events: list[CaseEven
     try:
         return store.update_case(case, changes, events=events, extra_actions=actions)
     except Exception as exc:  # the hand-off's status moved (a lapse or another call won)
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "TransactionCanceledException":
+        if is_conditional_failure(exc):
             raise ConcurrentUpdate() from None
         raise
 
