@@ -36,12 +36,11 @@ from ..directory import data_dir
 from ..errors import (CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed,
                       is_conditional_failure)
 from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
-from ..lifecycle import EventType, Status, check_transition
+from ..lifecycle import HANDOFF_STATUSES, EventType, Status, check_transition
 from ..models import Text, parse_model
 from ..store import CaseStore
 
 PICKUP_BUSINESS_DAYS = 2
-HANDOFF_STATUSES = ("pending", "accepted", "returned", "lapsed", "superseded")
 
 
 class Partner(BaseModel):

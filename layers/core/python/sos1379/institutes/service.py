@@ -24,12 +24,10 @@ from ..followups import schedule_actions as schedule_follow_ups
 from ..errors import CaseNotFound, FieldError, InvalidTransition, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..intake import load_case_for_sme
-from ..lifecycle import STATUS_LABELS, EventType, Status, check_transition
+from ..lifecycle import REFERRAL_STATUSES, STATUS_LABELS, EventType, Status, check_transition
 from ..models import Text, parse_model
 from ..referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
 from ..store import CaseStore, from_dynamo, retry_on_concurrent_update
-
-REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
 
 
 class _Input(BaseModel):
