@@ -31,10 +31,12 @@ def _isolated_env(monkeypatch):
 
 def _reset_caches() -> None:
     from sos1379.api.common import get_store
+    from sos1379.attachments import upload_origin
     from sos1379.aws import reset_clients
     from sos1379.settings import get_settings
 
     get_settings.cache_clear()
+    upload_origin.cache_clear()
     reset_clients()
     get_store.cache_clear()
 

@@ -256,6 +256,19 @@ class LocalStack:
         self.service_env.update(messaging.env())
         log.info("services.started", extra={"fields": {"standins": handle.urls, "scale": self.options.standin_scale}})
 
+    def _start_attachment_events(self) -> None:
+        """S3's "Object Created" notifications and GuardDuty's malware scan, which moto lacks, from
+        the stand-in (infra/standins/malware_scan.py) into AttachmentEventsQueue."""
+        assert self.deployed is not None
+        bucket = self.deployed.physical_id("AttachmentsBucket")
+        queue_url = self.deployed.physical_id("AttachmentEventsQueue")
+        if not bucket or not queue_url:
+            return
+        from infra.standins.malware_scan import MalwareScanStandin
+
+        self.services.append(MalwareScanStandin(self.client("s3"), self.client("sqs"), bucket, queue_url,
+                                                region=self.options.region, account=self.deployed.account).start())
+
     def _parameters(self, sam: dict[str, Any]) -> dict[str, Any]:
         declared = sam.get("Parameters") or {}
         by_norm = {_normalise(name): name for name in declared}
@@ -473,6 +486,7 @@ class LocalStack:
                                              retry_visibility=self.options.retry_visibility,
                                              poll_wait=self.options.poll_wait)
                 self.dispatcher.start()
+                self._start_attachment_events()
             if self.options.prewarm and self.pool is not None:
                 for name in dispatched:
                     threading.Thread(target=self.pool.prewarm, args=(name,), daemon=True).start()

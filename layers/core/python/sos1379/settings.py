@@ -19,6 +19,7 @@ class Settings(BaseModel):
     public_base_url: str = "http://127.0.0.1:8000"
     region: str = "ap-northeast-2"
     idempotency_ttl_seconds: int = 24 * 3600
+    attachments_bucket: str = ""
 
 
 _ENV = {
@@ -29,6 +30,7 @@ _ENV = {
     "referral_queue_prefix": "REFERRAL_QUEUE_PREFIX",
     "public_base_url": "PUBLIC_BASE_URL",
     "region": "AWS_DEFAULT_REGION",
+    "attachments_bucket": "ATTACHMENTS_BUCKET",
 }
 
 

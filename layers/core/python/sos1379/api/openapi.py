@@ -13,7 +13,8 @@ from .common import json_response, route
 bp = Blueprint(__name__)
 
 # Blueprint modules whose OPENAPI_PATHS make up the document (app.py registers the same list).
-MODULES = ["public", "institutes", "coordinators", "links", "catalog", "journey", "console", "partners", "recover"]
+MODULES = ["public", "institutes", "coordinators", "links", "catalog", "journey", "console", "partners", "recover",
+           "attachments", "equipment"]
 
 _PROBLEM = {"description": "Problem details (RFC 9457), Korean and English",
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -36,7 +37,9 @@ def model_schemas() -> dict:
     components: dict = {}
     for name in MODULES:
         module = importlib.import_module(f"{__package__}.{name}")
-        models = module.openapi_models() if hasattr(module, "openapi_models") else {}
+        # ``openapi_models()`` when the models live in a service module the blueprint loads lazily,
+        # else a plain ``OPENAPI_MODELS`` dict
+        models = module.openapi_models() if hasattr(module, "openapi_models") else getattr(module, "OPENAPI_MODELS", {})
         for component, model in models.items():
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(schema.pop("$defs", {}))

@@ -19,7 +19,20 @@ def _html(page: str, cache: str) -> Response:
     base = web.base_href(context.get("path"), context.get("resourcePath"))
     body = web.render_page(page, web.language(query.get("lang")), base, query)
     return Response(body=body, status_code=200, headers={
-        "Content-Type": "text/html; charset=utf-8", "Cache-Control": cache, **web.SECURITY_HEADERS})
+        "Content-Type": "text/html; charset=utf-8", "Cache-Control": cache, **web.SECURITY_HEADERS,
+        "Content-Security-Policy": _page_policy()})
+
+
+def _page_policy() -> str:
+    """The pages' policy, plus the attachments bucket's origin: the browser POSTs files there."""
+    from ..attachments import upload_origin
+
+    policy = web.SECURITY_HEADERS["Content-Security-Policy"]
+    try:
+        origin = upload_origin()
+    except Exception:  # noqa: BLE001 - no upload origin: the pages still work, uploads are refused by CSP
+        origin = None
+    return policy.replace("connect-src 'self'", f"connect-src 'self' {origin}") if origin else policy
 
 
 @route(bp, "/", methods=["GET"])

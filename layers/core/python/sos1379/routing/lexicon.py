@@ -91,32 +91,39 @@ class Lexicon:
         return len(self.entries)
 
     @cached_property
-    def _compiled(self) -> list[tuple[tuple[str, ...], re.Pattern[str] | None, tuple[str, ...]]]:
-        out = []
-        for entry in self.entries:
-            hangul = tuple(w for w in entry.words if _HANGUL_RE.search(w))
-            latin = [w for w in entry.words if not _HANGUL_RE.search(w)]
-            pattern = None
-            if latin:
-                alts = "|".join(re.escape(w) for w in sorted(latin, key=len, reverse=True))
-                pattern = re.compile(rf"(?<![a-z0-9])(?:{alts})(?:s|es|ed|d|ing|y)?(?![a-z0-9])")
-            out.append((hangul, pattern, tuple(entry.terms)))
-        return out
+    def _compiled(self) -> tuple[list[tuple[str, int]], re.Pattern[str] | None, dict[str, list[int]]]:
+        """Hangul forms with their entry, one regex over every Latin form, and Latin form -> entries."""
+        hangul: list[tuple[str, int]] = []
+        latin: dict[str, list[int]] = {}
+        for i, entry in enumerate(self.entries):
+            for word in entry.words:
+                if _HANGUL_RE.search(word):
+                    hangul.append((word, i))
+                else:
+                    latin.setdefault(word, []).append(i)
+        pattern = None
+        if latin:
+            alts = "|".join(re.escape(w) for w in sorted(latin, key=len, reverse=True))
+            pattern = re.compile(rf"(?<![a-z0-9])({alts})(?:s|es|ed|d|ing|y)?(?![a-z0-9])")
+        return hangul, pattern, latin
 
     def expand(self, text: str) -> Expansion:
         norm = normalize(text)
         compact = _SPACE_RE.sub("", norm)
+        hangul, pattern, latin = self._compiled
+        hits: dict[int, str] = {}  # entry -> the first form that matched it
+        for word, i in hangul:
+            if i not in hits and word in compact:
+                hits[i] = word
+        if pattern is not None:
+            for m in pattern.finditer(norm):
+                for i in latin[m.group(1)]:
+                    hits.setdefault(i, m.group(0))
         matched: list[str] = []
         terms: list[str] = []
-        for hangul, pattern, entry_terms in self._compiled:
-            hit = next((w for w in hangul if w in compact), None)
-            if hit is None and pattern is not None:
-                m = pattern.search(norm)
-                hit = m.group(0) if m else None
-            if hit is None:
-                continue
-            matched.append(hit)
-            terms.extend(t for t in entry_terms if t not in terms)
+        for i in sorted(hits):
+            matched.append(hits[i])
+            terms.extend(t for t in self.entries[i].terms if t not in terms)
         return Expansion(tuple(matched), tuple(terms))
 
 

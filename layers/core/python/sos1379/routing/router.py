@@ -331,7 +331,8 @@ class Router:
             return []
         have = set(terms)
         out: list[str] = []
-        for token in self._analyze(" ".join(expansion.terms)):
+        tokens = [t for term in expansion.terms for t in _analyze_profile_text(self.config.analyzer, term)]
+        for token in tokens:
             if token in have or token in self._generic or token in out:
                 continue
             if token.startswith("#") and not self.config.expansion_bigrams:

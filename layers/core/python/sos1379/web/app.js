@@ -242,6 +242,69 @@
 
   // ------------------------------------------------------------------ intake page
 
+
+  // ------------------------------------------------------------------ attachments
+  // Files go straight to S3: the API hands out a presigned POST (exact key, type, size range);
+  // the bucket's origin is in the page's connect-src. Limits mirror sos1379.attachments (the API
+  // and S3 are the judges).
+  var ATTACH_TYPES = { "image/jpeg": 10, "image/png": 10, "application/pdf": 20 };
+  var ATTACH_MAX = 5;
+
+  function attachmentErrors(field, files) {
+    var errors = [];
+    if (files.length > ATTACH_MAX) { errors.push({ field: field, msg: both("attach.too_many", { max: ATTACH_MAX }) }); }
+    files.forEach(function (f) {
+      var limit = ATTACH_TYPES[f.type];
+      if (!limit) { errors.push({ field: field, msg: both("attach.bad_type", { name: f.name }) }); }
+      else if (f.size > limit * 1024 * 1024) {
+        errors.push({ field: field, msg: both("attach.too_large", { name: f.name, limit: limit }) });
+      }
+    });
+    return errors;
+  }
+
+  function uploadOne(caseId, token, file, purpose) {
+    var body = { filename: file.name, content_type: file.type, size: file.size };
+    if (purpose) { body.purpose = purpose; }
+    return fetch("cases/" + encodeURIComponent(caseId) + "/attachments", {
+      method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-Tracking-Token": token }
+    }).then(function (response) {
+      if (response.status !== 201) { throw new Error("slot " + response.status); }
+      return response.json();
+    }).then(function (slot) {
+      var form = new FormData();
+      Object.keys(slot.upload.fields).forEach(function (name) { form.append(name, slot.upload.fields[name]); });
+      form.append(slot.upload.file_field || "file", file);
+      return fetch(slot.upload.url, { method: "POST", body: form, credentials: "omit", referrerPolicy: "no-referrer" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("upload " + response.status); }
+          return slot;
+        });
+    });
+  }
+
+  // Uploads one file after the other; each gets a line in ``list`` that follows its progress.
+  function uploadFiles(caseId, token, files, purpose, list) {
+    return files.reduce(function (chain, file) {
+      return chain.then(function (done) {
+        var line = el("li", "attach-line", t("attach.uploading", { name: file.name }));
+        if (list) { list.appendChild(line); }
+        return uploadOne(caseId, token, file, purpose).then(function () {
+          line.textContent = t("attach.uploaded", { name: file.name });
+          line.setAttribute("data-state", "uploaded");
+          return done.concat([true]);
+        }, function () {
+          line.textContent = t("attach.failed", { name: file.name });
+          line.setAttribute("data-state", "failed");
+          return done.concat([false]);
+        });
+      });
+    }, Promise.resolve([]));
+  }
+
+  function selectedFiles(input) { return input && input.files ? Array.prototype.slice.call(input.files) : []; }
+
   function initIntake() {
     var form = $("case-form");
     var contactLanguageTouched = false;
@@ -357,7 +420,7 @@
       }
       need("contact.preferred_channels", p.contact.preferred_channels.length > 0, "errors.channels");
       need("consent.personal_info", p.consent.personal_info, "errors.consent");
-      return errors;
+      return errors.concat(attachmentErrors("attachments", selectedFiles($("f-attachments"))));
     }
 
     // One Idempotency-Key per distinct body: a double click, a retry after a network error or a
@@ -457,6 +520,11 @@
     function showSuccess() {
       renderSuccess();
       renderDuplicates();
+      var files = selectedFiles($("f-attachments"));
+      if (files.length) {
+        $("attach-result").hidden = false;
+        uploadFiles(receipt.case_id, receipt.tracking_token, files, "intake", $("attach-progress"));
+      }
       $("intake").hidden = true;
       $("success").hidden = false;
       document.title = t("success.title") + " | " + t("intake.doc_title");
@@ -642,6 +710,39 @@
       renderRating();
       renderFollowUp();
       renderHistory();
+      loadAttachments();
+    }
+
+    // Files on the case: the SME's own (name and state) and the institutes' answer files, which
+    // open through a presigned link fetched on click (valid a few minutes).
+    function loadAttachments() {
+      return fetch(caseUrl("/attachments"), { headers: headers(), cache: "no-store", credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (json) {
+          var items = (json && json.attachments) || [];
+          var list = $("attachments-list");
+          while (list.firstChild) { list.removeChild(list.firstChild); }
+          $("attachments-box").hidden = items.length === 0;
+          items.forEach(function (a) {
+            var fromInstitute = a.uploaded_by && a.uploaded_by.kind === "institute";
+            var line = el("li", null, a.filename + " · " + t(fromInstitute ? "attach.from_institute" : "attach.from_you") +
+              " · " + t("attach.status." + a.status));
+            line.setAttribute("data-attachment", a.attachment_id);
+            if (a.can_open) {
+              var button = el("button", "link", t("attach.open"));
+              button.type = "button";
+              button.addEventListener("click", function () {
+                fetch(caseUrl("/attachments/" + encodeURIComponent(a.attachment_id)),
+                  { headers: headers(), cache: "no-store", credentials: "same-origin" })
+                  .then(function (response) { return response.ok ? response.json() : null; })
+                  .then(function (opened) { if (opened) { window.open(opened.url, "_blank", "noopener,noreferrer"); } });
+              });
+              line.appendChild(document.createTextNode(" "));
+              line.appendChild(button);
+            }
+            list.appendChild(line);
+          });
+        }, function () { /* the list is a convenience: the rest of the page stands */ });
     }
 
     // The 30/90-business-day check-in (sos1379.followups): shown while a sent stage is unanswered.
@@ -819,11 +920,18 @@
       clearErrors(form);
       var answer = $("f-answer").value.trim();
       if (!answer) { showErrors(form, [{ field: "answer", msg: both("request_info.empty") }], "reply-error"); return; }
-      post("/reply", { answer: answer }, "reply-error", form, function () {
-        form.hidden = true;
-        $("f-answer").value = "";
-        $("reply-done").hidden = false;
-        $("reply-done").focus();
+      var files = selectedFiles($("f-reply_files"));
+      var fileErrors = attachmentErrors("reply_files", files);
+      if (fileErrors.length) { showErrors(form, fileErrors, "reply-error"); return; }
+      // the files go first: they belong to the open request, which the reply closes
+      uploadFiles(caseId, token, files, "reply", $("reply-progress")).then(function () {
+        return post("/reply", { answer: answer }, "reply-error", form, function () {
+          form.hidden = true;
+          $("f-answer").value = "";
+          $("f-reply_files").value = "";
+          $("reply-done").hidden = false;
+          $("reply-done").focus();
+        });
       });
     });
 

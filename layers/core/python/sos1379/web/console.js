@@ -279,6 +279,33 @@
     return list;
   }
 
+
+  // Files of the case (photos with EXIF/GPS removed, scanned PDFs): only scanned-clean files open,
+  // through a presigned link valid a few minutes, in a new tab.
+  async function renderAttachments(panel, listPath) {
+    var box = el("div", { id: "attachments" }, [el("h3", { text: t("attachments") })]);
+    panel.appendChild(box);
+    try {
+      var items = (await api("GET", listPath)).attachments || [];
+      if (!items.length) { box.appendChild(el("p", { class: "meta", text: t("no_attachments") })); return; }
+      box.appendChild(el("ul", { class: "reasons", id: "attachment-list" }, items.map(function (a) {
+        var who = t(a.uploaded_by && a.uploaded_by.kind === "institute" ? "att_by_institute" : "att_by_sme");
+        var label = a.filename + " (" + who + ")";
+        if (a.status !== "available") {
+          var note = a.status === "rejected" || a.status === "blocked" ? t("att_refused") : t("att_pending");
+          return el("li", { "data-attachment": a.attachment_id }, [label + " · " + note]);
+        }
+        return el("li", { "data-attachment": a.attachment_id }, [label + " ", el("button", { type: "button", class: "link",
+          text: t("open_file"), onclick: async function () {
+            try {
+              var opened = await api("GET", listPath + "/" + encodeURIComponent(a.attachment_id));
+              window.open(opened.url, "_blank", "noopener,noreferrer");
+            } catch (err) { if (err.status !== 401) announce(problemText(err)); }
+          } })]);
+      })));
+    } catch (err) { if (err.status !== 401) box.appendChild(el("p", { class: "notice error", text: problemText(err) })); }
+  }
+
   function renderReferral(panel, d) {
     var m = d.message, c = d.case, r = d.referral;
     var open = r.status === "referred" || r.status === "accepted";
@@ -312,6 +339,7 @@
       })));
     }
     if (c.outcome) { panel.appendChild(el("h3", { text: t("outcome") })); panel.appendChild(el("p", { text: c.outcome.summary })); }
+    renderAttachments(panel, "institute/referrals/" + encodeURIComponent(c.case_id) + "/attachments");
     var base = "institute/referrals/" + encodeURIComponent(c.case_id) + "/";
     var actions = el("div", { class: "actions" });
     if (r.status === "referred") {
@@ -442,6 +470,7 @@
       [t("assigned_to", { who: "" }).trim(), c.assigned_to || t("unassigned")]]));
     panel.appendChild(el("h3", { text: t("description") }));
     panel.appendChild(el("p", { text: c.description }));
+    renderAttachments(panel, "coordinator/cases/" + encodeURIComponent(c.case_id) + "/attachments");
     panel.appendChild(el("h3", { text: t("router") + (routing.confidence !== undefined ? " · " + t("confidence", { c: routing.confidence }) : "") }));
     var ranking = routing.institutes || [];
     panel.appendChild(el("ul", { class: "reasons", id: "ranking" }, ranking.slice(0, 5).map(function (i) {
