@@ -2,8 +2,8 @@
 assembles them. Every route is declared as its own API Gateway resource in template.yaml."""
 from chalice import Chalice
 
-from sos1379.api import (attachments, catalog, console, coordinators, institutes, journey, links, openapi, pages, partners, public,
-                         recover)
+from sos1379.api import (attachments, catalog, console, coordinators, equipment, institutes, journey, links, openapi,
+                         pages, partners, public, recover)
 from sos1379.api.common import edge_middleware
 
 # configure_logs=False: Chalice would put a plain-text handler on the "sos1379" logger, the same
@@ -14,7 +14,7 @@ app.api.binary_types = []
 app.log.setLevel("WARNING")
 
 for module in (public, institutes, openapi, pages, coordinators, links, catalog, journey, console, partners, recover,
-               attachments):
+               attachments, equipment):
     app.register_blueprint(module.bp)
 
 # nosniff on every answer, and Chalice's own 405/415 answers as bilingual problem+json

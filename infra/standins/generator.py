@@ -365,3 +365,36 @@ def zeus(index: int, version: int = 0) -> dict:
 
 
 GENERATORS = {"patents": patent, "ntis": ntis, "library": library, "zeus": zeus}
+
+# --------------------------------------------------------------------- ZEUS reservation side
+BOOKABLE_SCOPES = ("공동활용허용", "공동활용서비스")  # equipment ZEUS lets outside users reserve
+OPEN_HOURS = (9, 18)  # local (Asia/Seoul) opening hours of every bookable instrument, weekdays
+
+
+def zeus_calendar(index: int) -> dict | None:
+    """The reservation profile of equipment ``index``: fee table and opening hours, or None when
+    the instrument is not open to outside users (or is the odd malformed record)."""
+    rec = zeus(index)
+    if rec["useScope"] not in BOOKABLE_SCOPES or not rec["korNm"]:
+        return None
+    rng = _rng("zeus-fee", index, 0)
+    per_hour = rng.random() < 0.6
+    fee = (3 + rng.randrange(18)) * 10_000 if per_hour else (2 + rng.randrange(9)) * 10_000
+    return {"equipId": rec["equipId"], "korNm": rec["korNm"], "engNm": rec["engNm"], "orgNm": rec["orgNm"],
+            "installLocation": rec["installLocation"], "feeUnit": "HOUR" if per_hour else "SAMPLE", "fee": fee,
+            "openTime": f"{OPEN_HOURS[0]:02d}00", "closeTime": f"{OPEN_HOURS[1]:02d}00", "openDays": "12345"}
+
+
+def zeus_busy_hours(index: int, day_iso: str) -> list[tuple[int, int]]:
+    """Hours already booked at the source by its own users on ``day_iso`` (YYYY-MM-DD), as
+    (start hour, end hour) local blocks: deterministic, about a third of the opening hours."""
+    rng = random.Random(f"zeus-busy:{index}:{day_iso}")
+    blocks, hour = [], OPEN_HOURS[0]
+    while hour < OPEN_HOURS[1]:
+        if rng.random() < 0.25:
+            length = 1 + rng.randrange(3)
+            blocks.append((hour, min(OPEN_HOURS[1], hour + length)))
+            hour += length + 1
+        else:
+            hour += 1
+    return blocks

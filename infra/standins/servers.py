@@ -11,12 +11,12 @@ import base64
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
-from .generator import BASE_EPOCH, GENERATORS, SCALES, base_modified
+from .generator import BASE_EPOCH, GENERATORS, SCALES, base_modified, zeus_busy_hours, zeus_calendar
 
 NTIS_KEY = "standin-ntis-key"
 ZEUS_KEY = "standin-zeus-key"
@@ -146,11 +146,155 @@ class _Handler(BaseHTTPRequestHandler):
         raise NotImplementedError
 
 
+@dataclass
+class ReservationBook:
+    """The reservation side of the ZEUS stand-in: requests made through its API, by number, with
+    the caller's ``requestRef`` (a retried request returns the first answer, never a second booking)."""
+
+    bookings: dict[str, dict] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def active(self, equip_id: str) -> list[dict]:
+        return [b for b in self.bookings.values() if b["equipId"] == equip_id and b["status"] in ("REQUESTED", "APPROVED")]
+
+
+def _local(value: str) -> datetime:
+    """ZEUS times are Seoul wall-clock ``YYYYMMDDHHMM``."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.strptime(value, "%Y%m%d%H%M").replace(tzinfo=ZoneInfo("Asia/Seoul"))
+
+
+def _zeus_ok(body: str) -> str:
+    return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><header><resultCode>00</resultCode>"
+            f"<resultMsg>NORMAL SERVICE.</resultMsg></header><body>{body}</body></response>")
+
+
+def _zeus_error(code: str, message: str) -> str:
+    return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><header><resultCode>{code}</resultCode>"
+            f"<resultMsg>{escape(message)}</resultMsg></header></response>")
+
+
 class ZeusHandler(_Handler):
-    """data.go.kr style: header/resultCode, body/items/item, pageNo + numOfRows, 429 when throttled."""
+    """data.go.kr style: header/resultCode, body/items/item, pageNo + numOfRows, 429 when throttled.
+
+    The reservation side (``/openapi/reservations/...``): the calendar feed (fee table, opening
+    hours, booked blocks per bookable instrument), the clash check, booking requests (idempotent on
+    ``requestRef``; resultCode 41 when the time is taken) and the owner's approve / cancel."""
+
+    book: ReservationBook
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        url = urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        params.update({k: v[0] for k, v in parse_qs(raw).items()})
+        try:
+            self.serve_reservation_write(url.path, params)
+        except (ValueError, KeyError) as exc:
+            self._send(400, json.dumps({"error": "bad_request", "detail": str(exc)}), "application/json")
+
+    def _equipment_index(self, equip_id: str) -> int | None:
+        try:
+            index = int(equip_id[-7:])
+        except ValueError:
+            return None
+        if not 0 <= index < self.state.count or index in self.state.withdrawn or index in self.state.dropped:
+            return None
+        cal = zeus_calendar(index)
+        return index if cal and cal["equipId"] == equip_id else None
+
+    def _busy(self, index: int, equip_id: str, start: datetime, end: datetime) -> bool:
+        day = start.date()
+        while day <= end.date():
+            for a, b in zeus_busy_hours(index, day.isoformat()):
+                block_start = _local(f"{day:%Y%m%d}{a:02d}00")
+                block_end = _local(f"{day:%Y%m%d}{b:02d}00")
+                if block_start < end and start < block_end:
+                    return True
+            day = date.fromordinal(day.toordinal() + 1)
+        return any(_local(b["start"]) < end and start < _local(b["end"]) for b in self.book.active(equip_id))
+
+    def serve_reservation_read(self, path, params):
+        if path == "/openapi/reservations/calendar":
+            page, rows = int(params.get("pageNo", 1)), min(int(params.get("numOfRows", 100)), 500)
+            first = datetime.strptime(params["fromDate"], "%Y%m%d").date()
+            last = datetime.strptime(params["toDate"], "%Y%m%d").date()
+            if (last - first).days > 62:
+                return self._send(200, _zeus_error("10", "INVALID REQUEST PARAMETER ERROR. (toDate)"), "application/xml")
+            ids = [i for i in self.state.listing(None) if zeus_calendar(i) is not None]
+            items = []
+            for i in ids[(page - 1) * rows: page * rows]:
+                cal = zeus_calendar(i)
+                blocks = []
+                day = first
+                while day <= last:
+                    if day.weekday() < 5:
+                        blocks += [(f"{day:%Y%m%d}{a:02d}00", f"{day:%Y%m%d}{b:02d}00")
+                                   for a, b in zeus_busy_hours(i, day.isoformat())]
+                    day = date.fromordinal(day.toordinal() + 1)
+                with self.book.lock:
+                    blocks += [(b["start"], b["end"]) for b in self.book.active(cal["equipId"])]
+                fields = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in cal.items())
+                booked = "".join(f"<slot><startDt>{a}</startDt><endDt>{b}</endDt></slot>" for a, b in sorted(blocks))
+                items.append(f"<item>{fields}<booked>{booked}</booked></item>")
+            return self._send(200, _zeus_ok(f"<items>{''.join(items)}</items><numOfRows>{rows}</numOfRows>"
+                                            f"<pageNo>{page}</pageNo><totalCount>{len(ids)}</totalCount>"),
+                              "application/xml; charset=UTF-8")
+        if path == "/openapi/reservations/check":
+            index = self._equipment_index(params.get("equipId", ""))
+            if index is None:
+                return self._send(200, _zeus_error("03", "NODATA_ERROR"), "application/xml")
+            start, end = _local(params["startDt"]), _local(params["endDt"])
+            with self.book.lock:
+                busy = self._busy(index, params["equipId"], start, end)
+            return self._send(200, _zeus_ok(f"<available>{'N' if busy else 'Y'}</available>"),
+                              "application/xml; charset=UTF-8")
+        return self._send(404, "<response/>", "application/xml")
+
+    def serve_reservation_write(self, path, params):
+        if params.get("serviceKey") != ZEUS_KEY:
+            return self._send(200, _zeus_error("30", "SERVICE KEY IS NOT REGISTERED ERROR."), "application/xml")
+        if path == "/openapi/reservations":
+            index = self._equipment_index(params.get("equipId", ""))
+            if index is None:
+                return self._send(200, _zeus_error("03", "NODATA_ERROR"), "application/xml")
+            start, end = _local(params["startDt"]), _local(params["endDt"])
+            with self.book.lock:
+                known = self.book.refs.get(params.get("requestRef", ""))
+                if known:
+                    booking = self.book.bookings[known]
+                elif self._busy(index, params["equipId"], start, end):
+                    return self._send(200, _zeus_error("41", "RESERVATION TIME CONFLICT"), "application/xml")
+                else:
+                    number = f"R{len(self.book.bookings) + 1:08d}"
+                    booking = {"reservationNo": number, "equipId": params["equipId"], "start": params["startDt"],
+                               "end": params["endDt"], "status": "REQUESTED", "requestRef": params.get("requestRef", "")}
+                    self.book.bookings[number] = booking
+                    if booking["requestRef"]:
+                        self.book.refs[booking["requestRef"]] = number
+            return self._send(200, _zeus_ok(f"<reservationNo>{booking['reservationNo']}</reservationNo>"
+                                            f"<status>{booking['status']}</status>"), "application/xml; charset=UTF-8")
+        action = {"/openapi/reservations/approve": "APPROVED", "/openapi/reservations/cancel": "CANCELLED"}.get(path)
+        if action is None:
+            return self._send(404, "<response/>", "application/xml")
+        with self.book.lock:
+            booking = self.book.bookings.get(params.get("reservationNo", ""))
+            if booking is None:
+                return self._send(200, _zeus_error("03", "NODATA_ERROR"), "application/xml")
+            if booking["status"] != "CANCELLED":
+                booking["status"] = action
+        return self._send(200, _zeus_ok(f"<reservationNo>{booking['reservationNo']}</reservationNo>"
+                                        f"<status>{booking['status']}</status>"), "application/xml; charset=UTF-8")
 
     def serve(self, path, params, fault):
-        if path != "/openapi/equipments":
+        if path.startswith("/openapi/reservations/") and fault is None:
+            if params.get("serviceKey") != ZEUS_KEY:
+                return self._send(200, _zeus_error("30", "SERVICE KEY IS NOT REGISTERED ERROR."), "application/xml")
+            return self.serve_reservation_read(path, params)
+        if path != "/openapi/equipments" and not path.startswith("/openapi/reservations/"):
             return self._send(404, "<response/>", "application/xml")
         if fault == "throttle":
             return self._send(429, "<response><header><resultCode>22</resultCode><resultMsg>LIMITED NUMBER OF "
@@ -321,6 +465,9 @@ class StandinHandle:
         self.scale = scale
         self._servers = servers
         self.states: dict[str, SourceState] = states
+        # the ZEUS stand-in's reservation requests (tests look at what reached the source)
+        self.zeus_book: ReservationBook | None = getattr(servers.get("zeus") and servers["zeus"].RequestHandlerClass,
+                                                          "book", None)
         self.faults: dict[str, Faults] = faults
         self.urls = {name: f"http://127.0.0.1:{srv.server_address[1]}" for name, srv in servers.items()}
         self.keys = {"zeus": ZEUS_KEY, "ntis": NTIS_KEY}
@@ -364,7 +511,10 @@ def start_standins(scale: str = "small", port: int = 0, throttle_every: int | No
         state = SourceState(name, counts[name])
         fault = Faults(13 if throttle_every is None else throttle_every, 29 if error_every is None else error_every,
                        retry_after)
-        handler = type(f"{name.title()}StandinHandler", (HANDLERS[name],), {"state": state, "faults": fault})
+        attrs = {"state": state, "faults": fault}
+        if name == "zeus":
+            attrs["book"] = ReservationBook()
+        handler = type(f"{name.title()}StandinHandler", (HANDLERS[name],), attrs)
         server = ThreadingHTTPServer(("127.0.0.1", port + offset if port else 0), handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name=f"standin-{name}", daemon=True).start()

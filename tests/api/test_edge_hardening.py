@@ -174,6 +174,9 @@ class _FakeStore:
     def referrals(self, case_id):
         return self._referrals
 
+    def case_reservations(self, case_id):  # equipment reservations: none here
+        return []
+
 
 def _staffy(draw_ids):
     """JSON-ish values that smuggle staff identifiers in every shape a record could hold them."""

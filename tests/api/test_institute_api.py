@@ -247,15 +247,17 @@ def test_key_creation_rejects_unknown_codes_and_partner_keys_fail_on_the_institu
 
 
 def test_openapi_documents_every_institute_route_when_generated():
+    from sos1379.api.equipment import OPENAPI_PATHS as EQUIPMENT_PATHS
     from sos1379.api.institutes import OPENAPI_PATHS
     from sos1379.api.attachments import OPENAPI_PATHS as ATTACHMENT_PATHS
     from sos1379.api.journey import OPENAPI_PATHS as JOURNEY_PATHS
 
     routes = {(p, m) for p, entries in app.routes.items() for m in entries
               if p.startswith("/institute/") or p.endswith("/reply")}
-    documented = {(p, m.upper()) for p, ops in {**OPENAPI_PATHS, **JOURNEY_PATHS, **ATTACHMENT_PATHS}.items()
+    documented = {(p, m.upper()) for p, ops in {**OPENAPI_PATHS, **JOURNEY_PATHS, **ATTACHMENT_PATHS,
+                                                **EQUIPMENT_PATHS}.items()
                   for m in ops if p.startswith("/institute/") or p.endswith("/reply")}
-    assert routes == documented and len(routes) == 11
+    assert routes == documented and len(routes) == 11 + 5  # + equipment reservations (list, 4 answers)
 
 
 def test_decline_while_waiting_on_the_sme_drops_the_question_and_reroutes_when_declined(client, store, keys,

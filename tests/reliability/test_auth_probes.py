@@ -37,6 +37,11 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/$|^/track$|^/static/\{name\}$", "public"),
     (r"^/(services|institutes|partners|health|openapi\.json)$", "public"),
     (r"^/catalog/search$", "public"),                          # public, read-only catalog search
+    (r"^/equipment$", "public"),                               # public equipment search (fees, free slots)
+    (r"^/cases/\{case_id\}/reservations(/\{reservation_id\}/(cancel|accept|calendar\.ics))?$", "case_token"),
+    (r"^/institute/reservations(/\{reservation_id\}/[a-z]+)?$", "institute_key"),
+    (r"^/cases/\{case_id\}/attachments(/\{attachment_id\})?$", "case_token"),
+    (r"^/institute/referrals/\{case_id\}/attachments/\{attachment_id\}$", "institute_key"),
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
     (r"^/cases/recover$", "public"),                          # lost-link recovery: same 202 whatever matched
@@ -66,6 +71,9 @@ BODIES = {
     "/cases/{case_id}/follow-up": {"stage": "d30", "result": "solved"},
     "/partner/handoffs/{case_id}/return": {"reason": "우리 분야가 아닙니다."},
     "/coordinator/cases/{case_id}/merge": {"into": "261126-0001"},
+    "/cases/{case_id}/attachments": {"filename": "crack.jpg", "content_type": "image/jpeg", "size": 1000},
+    "/institute/referrals/{case_id}/attachments": {"filename": "answer.pdf", "content_type": "application/pdf",
+                                                   "size": 1000},
 }
 
 
@@ -155,7 +163,7 @@ def probes(w: World, path: str, method: str) -> list[tuple[str, dict, str, set[i
                 ("the case's tracking token as a link", {"_token": w.token}, case, {404}),
                 ("another case's token as a link", {"_token": w.other_token}, case, {404})]
     if cls == "institute_key":
-        list_route = "{case_id}" not in path
+        list_route = "{case_id}" not in path and "{reservation_id}" not in path
         return [("no key", {}, case, {401}), ("wrong key", {"X-Api-Key": "sos1379ik_wrong"}, case, {401}),
                 ("dev key outside the local stack", {"X-Api-Key": institute_keys.dev_key(OWNER)}, case, {401}),
                 ("another institute's key", {"X-Api-Key": w.other_key}, case, {200} if list_route else {404}),

@@ -86,6 +86,13 @@ class ConcurrentUpdate(Conflict):
     title_ko = "다른 사용자가 먼저 변경했습니다. 새로 고친 뒤 다시 시도하세요"
 
 
+class SlotTaken(Conflict):
+    """The requested equipment time overlaps a booking (ours or the source's)."""
+
+    title_en = "This time slot is no longer free"
+    title_ko = "선택한 시간은 이미 예약되었습니다"
+
+
 class IdempotencyKeyReused(Conflict):
     title_en = "Idempotency-Key reused with a different body"
     title_ko = "같은 Idempotency-Key가 다른 요청 본문과 함께 사용되었습니다"

@@ -190,8 +190,15 @@ def public_view(store: CaseStore, case: dict) -> dict:
         "outcome": _allowed(case.get("outcome"), _PUBLIC_OUTCOME, case),
         "rating": _allowed(case.get("rating"), _PUBLIC_RATING, case),
         "follow_up": _follow_up_view(case),
+        "reservations": _reservations_view(store, case),
         "history": timeline,
     }
+
+
+def _reservations_view(store: CaseStore, case: dict) -> list[dict]:
+    from .equipment.service import case_reservations
+
+    return case_reservations(store, case["case_id"])
 
 
 def _follow_up_view(case: dict) -> dict | None:
@@ -252,6 +259,20 @@ def _score(value, case):
     return value if type(value) is int and 1 <= value <= 5 else None
 
 
+_RESERVATION_KEYS = ("reservation_id", "equipment_id", "equipment_name", "slot_start", "slot_end", "status")
+
+
+def _reservation_data(value) -> dict | None:
+    """An equipment reservation in a history event: ids, the instrument's name, the times."""
+    if not isinstance(value, dict):
+        return None
+    out = {k: value[k] for k in _RESERVATION_KEYS if isinstance(value.get(k), str)}
+    slot = value.get("previous_slot")
+    if isinstance(slot, dict):
+        out["previous_slot"] = {k: slot[k] for k in ("start", "end") if isinstance(slot.get(k), str)}
+    return out or None
+
+
 def _one_of(*allowed):
     return lambda value, case: value if value in allowed else None
 
@@ -283,7 +304,7 @@ _PUBLIC_DATA = {"channel": _one_of("web", "mobile", "call_center", "visit", "par
                 "service_type": _one_of("tech_consult", "equipment", "tech_transfer", "investment", "tech_upgrade"),
                 "guidance_due_at": _timestamp, "due_at": _timestamp, "institute": _ref, "institutes": _refs,
                 "partner": _ref, "stage": _one_of("d30", "d90"), "question": _text, "answer": _text, "summary": _text, "reason_public": _text,
-                "rating": _score}
+                "rating": _score, "reservation": lambda v, case: _reservation_data(v)}
 _PUBLIC_REQUEST = {"question": _text, "asked_at": _timestamp, "due_at": _timestamp, "institute": _ref}
 _PUBLIC_OUTCOME = {"summary": _text, "resolved_at": _timestamp, "result": _slug, "institute": _ref}
 _PUBLIC_RATING = {"score": _score, "comment": _text, "rated_at": _timestamp}

@@ -99,13 +99,21 @@ class EventType(StrEnum):
     PARTNER_ACCEPTED = "case.partner_accepted"  # the hand-off partner confirmed pickup
     FOLLOW_UP = "case.follow_up"                # a 30/90-business-day check-in after resolution
     FOLLOW_UP_ANSWERED = "case.follow_up_answered"  # the SME's outcome (solved, licensed, funded, next step)
+    # shared research equipment booked from the case (sos1379.equipment)
+    EQUIPMENT_REQUESTED = "equipment.requested"   # the SME asked for a slot (pending)
+    EQUIPMENT_CONFIRMED = "equipment.confirmed"   # the owning institute confirmed (or the SME took its proposal)
+    EQUIPMENT_PROPOSED = "equipment.proposed"     # the institute offered another slot
+    EQUIPMENT_DECLINED = "equipment.declined"
+    EQUIPMENT_CANCELLED = "equipment.cancelled"   # by the SME, the institute, or the source's conflict
 
 
 # Events the outbox relay publishes, and to which queue. Everything SME-facing goes to the
 # notification queue; what needs a routing decision goes to the intake queue.
 NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.ACCEPTED,
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
-                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP})
+                           EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP,
+                           EventType.EQUIPMENT_CONFIRMED, EventType.EQUIPMENT_PROPOSED, EventType.EQUIPMENT_DECLINED,
+                           EventType.EQUIPMENT_CANCELLED, EventType.WITHDRAWN, EventType.PARTNER_ACCEPTED})
 INTAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.ROUTE_REQUESTED})
 INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK,
                              EventType.LINK_REQUESTED})

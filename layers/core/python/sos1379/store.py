@@ -10,12 +10,20 @@
 | day counter     | COUNTER#{yymmdd}      | META                            |                                   |                                     |
 | company case    | COMPANY#{hmac(brn)}   | CASE#{created_at}#{case_id}     |                                   |                                     |
 | partner handoff | CASE#{case_id}        | HANDOFF#{partner}               |                                   | PARTNER#{code} / {status}#{at}#{case} |
+| reservation     | CASE#{case_id}        | RESERVATION#{reservation_id}    |                                   | RESV#{code} / {status}#{at}#{id}    |
+| reservation id  | RESERVATION#{id}      | META                            |                                   |                                     |
+| equipment hold  | EQUIP#{equipment_id}  | HOUR#{UTC hour, YYYY-MM-DDTHH}  |                                   |                                     |
 
 - get a case and its whole history: Query PK = CASE#id (one partition, events in time order).
 - open cases due before T (SLA): Query GSI1 per open status with SK <= T (never a scan).
 - an institute's referrals by status: Query GSI2 PK = INST#code, SK begins_with status.
 - a company's cases, newest first, from any channel: Query PK = COMPANY#{key}, where the key is
   a keyed hash of the business number (sos1379.companies), never the number in clear.
+- no double booking: an equipment reservation holds one ``EQUIP#/HOUR#`` item per hour it covers,
+  each put with ``attribute_not_exists`` in the same transaction as the reservation and its event;
+  any overlap with another live reservation cancels the whole transaction (``SlotTaken``). Answers
+  that free or move the time delete (conditionally, only our own) or put hold items in the
+  transaction that changes the reservation's status (conditional on the status it was read in).
 - every update is conditional on ``version`` (optimistic locking) and writes the state change and
   its history event in one TransactWriteItems, so the stream (the outbox) sees both or neither.
 """
@@ -26,7 +34,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterator
 
-from .errors import CaseNotFound, ConcurrentUpdate
+from .errors import CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken
 from .events import CaseEvent, parse_iso
 from .lifecycle import OPEN_STATUSES
 
@@ -353,3 +361,130 @@ class CaseStore:
         if must_be_new:
             action["Put"]["ConditionExpression"] = "attribute_not_exists(PK)"
         return action
+
+    # --- equipment reservations ---------------------------------------------------------------------
+    @staticmethod
+    def _hold_key(equipment_id: str, hour: str) -> dict:
+        return {"PK": f"EQUIP#{equipment_id}", "SK": f"HOUR#{hour}"}
+
+    def _reservation_item(self, reservation: dict) -> dict:
+        return to_dynamo({**reservation, "PK": f"CASE#{reservation['case_id']}",
+                          "SK": f"RESERVATION#{reservation['reservation_id']}", "kind": "reservation",
+                          "GSI2PK": f"RESV#{reservation['institute']}",
+                          "GSI2SK": f"{reservation['status']}#{reservation['created_at']}#{reservation['reservation_id']}"})
+
+    def _hold_put(self, reservation: dict, hour: str, expires_at: int) -> dict:
+        item = {**self._hold_key(reservation["equipment_id"], hour), "kind": "equipment_hold",
+                "reservation_id": reservation["reservation_id"], "case_id": reservation["case_id"],
+                "expires_at": expires_at}
+        return {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+    def _hold_delete(self, reservation: dict, hour: str) -> dict:
+        return {"Delete": {"TableName": self.table_name, "Key": self._hold_key(reservation["equipment_id"], hour),
+                           "ConditionExpression": "attribute_not_exists(PK) OR reservation_id = :rid",
+                           "ExpressionAttributeValues": {":rid": reservation["reservation_id"]}}}
+
+    def create_reservation(self, reservation: dict, hours: list[str], event: CaseEvent, expires_at: int) -> None:
+        """Hold every hour of the slot, store the reservation, its id lookup and its history event,
+        all or nothing. Raises SlotTaken when any hour is already held."""
+        actions = [self._hold_put(reservation, h, expires_at) for h in hours]
+        actions += [
+            {"Put": {"TableName": self.table_name, "Item": self._reservation_item(reservation),
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table_name,
+                     "Item": {"PK": f"RESERVATION#{reservation['reservation_id']}", "SK": "META",
+                              "kind": "reservation_id", "case_id": reservation["case_id"]},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            self.event_put_action(event),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            if _is_condition_failure(exc) and "ConditionalCheckFailed" in _cancellation_codes(exc)[:len(hours)]:
+                raise SlotTaken() from None
+            raise
+
+    def change_reservation(self, reservation: dict, changes: dict, event: CaseEvent, *,
+                           release: list[str] = (), hold: list[str] = (), expires_at: int = 0) -> dict:
+        """Apply ``changes`` if the reservation is still in the status it was read in, release and
+        take hold hours and append ``event``, in one transaction. Raises SlotTaken when a new
+        hour is held by someone else, ConcurrentUpdate when the status moved meanwhile."""
+        new = {**reservation, **changes}
+        sets = {**changes, "GSI2SK": f"{new['status']}#{new['created_at']}#{new['reservation_id']}"}
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
+        values[":expected"] = reservation["status"]
+        names["#status"] = "status"
+        update = {"Update": {"TableName": self.table_name,
+                             "Key": {"PK": f"CASE#{reservation['case_id']}",
+                                     "SK": f"RESERVATION#{reservation['reservation_id']}"},
+                             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
+                             "ConditionExpression": "#status = :expected",
+                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        # hours both released and held (a proposal overlapping the old slot) stay ours untouched
+        to_hold = [h for h in hold if h not in set(release)]
+        to_release = [h for h in release if h not in set(hold)]
+        actions = [update, *[self._hold_put(new, h, expires_at) for h in to_hold],
+                   *[self._hold_delete(reservation, h) for h in to_release], self.event_put_action(event)]
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            if _is_condition_failure(exc):
+                codes = _cancellation_codes(exc)
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    raise ConcurrentUpdate() from None
+                if "ConditionalCheckFailed" in codes[1:1 + len(to_hold)]:
+                    raise SlotTaken() from None
+            raise
+        return new
+
+    def held_hours(self, equipment_id: str, first_hour: str, last_hour: str) -> set[str]:
+        """Hours of one instrument held by our live reservations between two UTC hours (inclusive)."""
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("PK").eq(f"EQUIP#{equipment_id}") & Key("SK").between(f"HOUR#{first_hour}", f"HOUR#{last_hour}")
+        kwargs, hours = {"KeyConditionExpression": cond, "ProjectionExpression": "SK"}, set()
+        while True:
+            out = self.table.query(**kwargs)
+            hours.update(i["SK"][5:] for i in out["Items"])
+            if "LastEvaluatedKey" not in out:
+                return hours
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def get_reservation(self, reservation_id: str) -> dict:
+        """A reservation by id (NotFound when unknown)."""
+        pointer = self.table.get_item(Key={"PK": f"RESERVATION#{reservation_id}", "SK": "META"}).get("Item")
+        if not pointer:
+            raise NotFound()
+        out = self.table.get_item(Key={"PK": f"CASE#{pointer['case_id']}", "SK": f"RESERVATION#{reservation_id}"},
+                                  ConsistentRead=True)
+        if "Item" not in out:
+            raise NotFound()
+        return from_dynamo(out["Item"])
+
+    def case_reservations(self, case_id: str) -> list[dict]:
+        return [from_dynamo(i) for i in self._query_partition(case_id, "RESERVATION#")]
+
+    def set_reservation_fields(self, reservation: dict, fields: dict) -> None:
+        """Bookkeeping that is no status change (the source's reservation number)."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(fields.values())}
+        self.table.update_item(Key={"PK": f"CASE#{reservation['case_id']}",
+                                    "SK": f"RESERVATION#{reservation['reservation_id']}"},
+                               UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                               ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def institute_reservations(self, code: str, status: str | None = None) -> list[dict]:
+        """An institute's equipment reservations by status, through the InstituteStatus index."""
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("GSI2PK").eq(f"RESV#{code}")
+        if status:
+            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
+        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
+        while True:
+            out = self.table.query(**kwargs)
+            items.extend(from_dynamo(i) for i in out["Items"])
+            if "LastEvaluatedKey" not in out:
+                return items
+            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]

@@ -160,7 +160,7 @@ OPENAPI_PATHS = {
         "responses": {"200": _LIST, "401": _err("Missing or invalid token"), "403": _err("Role too low"),
                       "404": _err("Unknown case")}}},
     "/coordinator/cases/{case_id}/attachments/{attachment_id}": {"get": {
-        "summary": "Open a file of the case (presigned GET, counselor+)", "tags": ["coordinators"],
+        "summary": "Open a file of the case (counselor+; presigned GET)", "tags": ["coordinators"],
         "parameters": [_AUTH, _CASE, _ATTACHMENT],
         "responses": {"200": _OPEN, "401": _err("Missing or invalid token"), "403": _err("Role too low"),
                       "404": _err("Unknown file, or not scanned clean")}}},

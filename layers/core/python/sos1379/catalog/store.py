@@ -5,6 +5,10 @@
 | catalog record | REC#{source}:{id}       | RECORD | source, type, institute, content_hash, synced_at, body    |
 | sync state     | SYNC#{source}           | STATE  | state (JSON: watermark, checkpoint), lease_owner/until    |
 | index lease    | SYNC#index              | STATE  | lease_owner, lease_until                                  |
+| equipment calendar | CAL#{equipment_id}  | CALENDAR | institute, synced_at, body (JSON: fee, hours, booked) |
+
+Equipment calendars (the reservation side of ZEUS, ``sos1379.equipment.availability``) are
+replaced whole by each availability sync; searches read them by BatchGetItem, bookings by GetItem.
 
 ``body`` is the record as JSON text: one attribute, no float/Decimal conversion, read back with
 the same pydantic model that wrote it. Writes go through BatchWriteItem (boto3's batch_writer
@@ -29,6 +33,11 @@ from .models import record_from_json
 
 RECORD_SK = "RECORD"
 STATE_SK = "STATE"
+CALENDAR_SK = "CALENDAR"
+
+
+def calendar_pk(equipment_id: str) -> str:
+    return f"CAL#{equipment_id}"
 
 
 def record_pk(key: str) -> str:
@@ -88,6 +97,38 @@ class DynamoCatalogStore:
                 batch.delete_item(Key={"PK": record_pk(key), "SK": RECORD_SK})
                 count += 1
         return count
+
+    # -- equipment calendars -------------------------------------------------------------------
+    def put_calendars(self, calendars: Iterable[dict], synced_at: str) -> int:
+        count = 0
+        with self.table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
+            for cal in calendars:
+                item = {"PK": calendar_pk(cal["equipment_id"]), "SK": CALENDAR_SK, "kind": "calendar",
+                        "synced_at": synced_at, "body": json.dumps(cal, ensure_ascii=False)}
+                if cal.get("institute"):
+                    item["institute"] = cal["institute"]
+                batch.put_item(Item=item)
+                count += 1
+        return count
+
+    def calendars(self, equipment_ids: Iterable[str]) -> dict[str, dict]:
+        """Stored calendars by equipment id (ids without one are simply missing)."""
+        unique = list(dict.fromkeys(equipment_ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(unique), 100):
+            request = {self.table.name: {"Keys": [{"PK": calendar_pk(i), "SK": CALENDAR_SK}
+                                                  for i in unique[start:start + 100]]}}
+            attempt = 0
+            while request:
+                resp = self._client.batch_get_item(RequestItems=request)
+                for item in resp["Responses"].get(self.table.name, []):
+                    body = json.loads(item["body"])
+                    found[body["equipment_id"]] = {**body, "synced_at": item.get("synced_at")}
+                request = resp.get("UnprocessedKeys") or {}
+                if request:
+                    attempt += 1
+                    time.sleep(min(2.0, 0.05 * 2 ** attempt))
+        return found
 
     def keys_for_source(self, source: str) -> set[str]:
         """Every stored key of one source (the full-run sweep; a scan, so only on full runs)."""

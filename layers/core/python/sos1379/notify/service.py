@@ -183,7 +183,22 @@ def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templa
         "partner": partner, "partner_phone": phone_text(contact, language),
         "partner_url": (contact.url if contact else "") or "",
         "missed_date": _format_due(missed, language), "new_date": _format_due(new_due, language),
+        **_reservation_values(case, data.get("reservation"), links, language),
     }
+
+
+def _reservation_values(case: dict, reservation, links: TrackingLinks, language: str) -> dict[str, str]:
+    """``equipment``, ``slot`` and ``calendar_link`` of an equipment event (empty otherwise). The
+    calendar link carries this notification's link token, like the tracking link."""
+    if not isinstance(reservation, dict) or not reservation.get("reservation_id"):
+        return {}
+    slot = _format_due(reservation.get("slot_start"), language)
+    if reservation.get("slot_end"):
+        slot += "~" + parse_iso(reservation["slot_end"]).astimezone(korea.SEOUL).strftime("%H:%M")
+    base = links.tracking_url.split("/track?", 1)[0]
+    return {"equipment": _bounded(reservation.get("equipment_name") or "", 60), "slot": slot,
+            "calendar_link": f"{base}/cases/{case['case_id']}/reservations/{reservation['reservation_id']}"
+                             f"/calendar.ics?token={links.token}"}
 
 
 class Notifier:

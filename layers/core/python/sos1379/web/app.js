@@ -90,6 +90,37 @@
     return node;
   }
 
+  // ------------------------------------------------------------------ equipment (shared by both pages)
+
+  function slotText(start, end) {
+    var from = new Date(start), to = new Date(end);
+    if (isNaN(from.getTime()) || isNaN(to.getTime())) { return ""; }
+    var day = new Intl.DateTimeFormat(lang === "ko" ? "ko-KR" : "en-GB", {
+      timeZone: "Asia/Seoul", month: "long", day: "numeric", weekday: "short"
+    }).format(from);
+    var hm = function (d) {
+      return new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit", hour12: false }).format(d);
+    };
+    return day + " " + hm(from) + "–" + hm(to);
+  }
+  function feeText(fee) {
+    if (!fee || typeof fee.amount_krw !== "number") { return ""; }
+    return t(fee.unit === "sample" ? "equip.fee_sample" : "equip.fee_hour",
+      { amount: fee.amount_krw.toLocaleString(lang === "ko" ? "ko-KR" : "en-GB") });
+  }
+  function equipmentName(item) { return (lang === "en" && (item.name_en || item.equipment_name_en)) || item.name || item.equipment_name || ""; }
+  function instituteLabel(item) {
+    var names = item.institute_name || (data.institutes && data.institutes[item.institute]);
+    return (names && pick(names)) || item.institute || "";
+  }
+  function searchEquipment(q, size) {
+    return fetch("equipment?" + new URLSearchParams({ q: q, page_size: String(size) }),
+      { headers: { "Accept": "application/json" }, cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        return readJson(response).then(function (json) { return { ok: response.ok, json: json }; });
+      });
+  }
+
   // ------------------------------------------------------------------ field errors
 
   // An error is {field: "company.business_number", msg: {ko, en}}; API errors keep both languages
@@ -242,6 +273,69 @@
 
   // ------------------------------------------------------------------ intake page
 
+
+  // ------------------------------------------------------------------ attachments
+  // Files go straight to S3: the API hands out a presigned POST (exact key, type, size range);
+  // the bucket's origin is in the page's connect-src. Limits mirror sos1379.attachments (the API
+  // and S3 are the judges).
+  var ATTACH_TYPES = { "image/jpeg": 10, "image/png": 10, "application/pdf": 20 };
+  var ATTACH_MAX = 5;
+
+  function attachmentErrors(field, files) {
+    var errors = [];
+    if (files.length > ATTACH_MAX) { errors.push({ field: field, msg: both("attach.too_many", { max: ATTACH_MAX }) }); }
+    files.forEach(function (f) {
+      var limit = ATTACH_TYPES[f.type];
+      if (!limit) { errors.push({ field: field, msg: both("attach.bad_type", { name: f.name }) }); }
+      else if (f.size > limit * 1024 * 1024) {
+        errors.push({ field: field, msg: both("attach.too_large", { name: f.name, limit: limit }) });
+      }
+    });
+    return errors;
+  }
+
+  function uploadOne(caseId, token, file, purpose) {
+    var body = { filename: file.name, content_type: file.type, size: file.size };
+    if (purpose) { body.purpose = purpose; }
+    return fetch("cases/" + encodeURIComponent(caseId) + "/attachments", {
+      method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-Tracking-Token": token }
+    }).then(function (response) {
+      if (response.status !== 201) { throw new Error("slot " + response.status); }
+      return response.json();
+    }).then(function (slot) {
+      var form = new FormData();
+      Object.keys(slot.upload.fields).forEach(function (name) { form.append(name, slot.upload.fields[name]); });
+      form.append(slot.upload.file_field || "file", file);
+      return fetch(slot.upload.url, { method: "POST", body: form, credentials: "omit", referrerPolicy: "no-referrer" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("upload " + response.status); }
+          return slot;
+        });
+    });
+  }
+
+  // Uploads one file after the other; each gets a line in ``list`` that follows its progress.
+  function uploadFiles(caseId, token, files, purpose, list) {
+    return files.reduce(function (chain, file) {
+      return chain.then(function (done) {
+        var line = el("li", "attach-line", t("attach.uploading", { name: file.name }));
+        if (list) { list.appendChild(line); }
+        return uploadOne(caseId, token, file, purpose).then(function () {
+          line.textContent = t("attach.uploaded", { name: file.name });
+          line.setAttribute("data-state", "uploaded");
+          return done.concat([true]);
+        }, function () {
+          line.textContent = t("attach.failed", { name: file.name });
+          line.setAttribute("data-state", "failed");
+          return done.concat([false]);
+        });
+      });
+    }, Promise.resolve([]));
+  }
+
+  function selectedFiles(input) { return input && input.files ? Array.prototype.slice.call(input.files) : []; }
+
   function initIntake() {
     var form = $("case-form");
     var contactLanguageTouched = false;
@@ -297,6 +391,39 @@
         event.target.value = digits.slice(0, 3) + "-" + digits.slice(3, 5) + "-" + digits.slice(5);
       }
     });
+
+    // Equipment use: as the SME describes the need, suggest bookable instruments (debounced; the
+    // newest answer wins). Booking itself happens on the tracking page, once the case exists.
+    var suggestTimer = null, suggestSeq = 0;
+    function suggestEquipment() {
+      window.clearTimeout(suggestTimer);
+      var type = (form.querySelector("input[name=service_type]:checked") || {}).value;
+      var q = ((form.elements.title.value || "") + " " + (form.elements.description.value || "")).trim().slice(0, 300);
+      if (type !== "equipment" || q.length < 2) { $("equipment-suggest").hidden = true; return; }
+      suggestTimer = window.setTimeout(function () {
+        var seq = ++suggestSeq;
+        searchEquipment(q, 5).then(function (answer) {
+          if (seq !== suggestSeq) { return; }
+          var items = answer.ok && answer.json ? answer.json.items || [] : [];
+          var list = $("equipment-suggestions");
+          list.textContent = "";
+          items.forEach(function (item) {
+            var li = el("li", "equipment");
+            li.appendChild(el("strong", null, equipmentName(item)));
+            li.appendChild(el("span", "block", [instituteLabel(item), item.location || ""].filter(Boolean).join(" · ")));
+            li.appendChild(el("span", "block", feeText(item.fee)));
+            var first = (item.available_slots || [])[0];
+            li.appendChild(el("span", "hint block", first ? t("equip.first_slot", { slot: slotText(first.start, first.end) })
+              : t("equip.no_slots")));
+            list.appendChild(li);
+          });
+          $("equipment-suggest").hidden = items.length === 0;
+        }, function () { /* suggestions are a convenience */ });
+      }, 350);
+    }
+    form.elements.title.addEventListener("input", suggestEquipment);
+    form.elements.description.addEventListener("input", suggestEquipment);
+    $("service-options").addEventListener("change", suggestEquipment);
 
     function value(name) { return (form.elements[name].value || "").trim(); }
     function checkedValues(name) {
@@ -357,7 +484,7 @@
       }
       need("contact.preferred_channels", p.contact.preferred_channels.length > 0, "errors.channels");
       need("consent.personal_info", p.consent.personal_info, "errors.consent");
-      return errors;
+      return errors.concat(attachmentErrors("attachments", selectedFiles($("f-attachments"))));
     }
 
     // One Idempotency-Key per distinct body: a double click, a retry after a network error or a
@@ -457,6 +584,11 @@
     function showSuccess() {
       renderSuccess();
       renderDuplicates();
+      var files = selectedFiles($("f-attachments"));
+      if (files.length) {
+        $("attach-result").hidden = false;
+        uploadFiles(receipt.case_id, receipt.tracking_token, files, "intake", $("attach-progress"));
+      }
       $("intake").hidden = true;
       $("success").hidden = false;
       document.title = t("success.title") + " | " + t("intake.doc_title");
@@ -641,7 +773,168 @@
       renderOutcome();
       renderRating();
       renderFollowUp();
+      renderEquipment();
       renderHistory();
+      loadAttachments();
+    }
+
+    // Equipment: the case's bookings (status, calendar file, cancel / accept a proposal) and, while
+    // the case is open, search with free slots and a booking form.
+    var chosen = null;
+    function reservationPath(r, action) {
+      return "/reservations/" + encodeURIComponent(r.reservation_id) + "/" + action;
+    }
+    function reservationAction(r, action) {
+      $("reservation-status").textContent = "";
+      return fetch(caseUrl(reservationPath(r, action)), {
+        method: "POST", body: "{}", credentials: "same-origin",
+        headers: headers({ "Content-Type": "application/json" })
+      }).then(function (response) {
+        return readJson(response).then(function (json) {
+          if (!response.ok) { $("reservation-status").textContent = pick(problemText(json, "equip.failed")); }
+          return load(false);
+        });
+      }, function () { $("reservation-status").textContent = t("equip.failed"); });
+    }
+    function renderEquipment() {
+      var reservations = view.reservations || [];
+      var show = view.service_type === "equipment" || reservations.length > 0;
+      $("equipment-box").hidden = !show;
+      if (!show) { return; }
+      $("equipment-booking").hidden = OPEN.indexOf(view.status) < 0;
+      var list = $("reservations-list");
+      list.textContent = "";
+      reservations.slice().reverse().forEach(function (r) {
+        var li = el("li", "reservation");
+        li.setAttribute("data-status", r.status);
+        li.appendChild(el("strong", null, equipmentName(r)));
+        li.appendChild(el("span", "block", slotText(r.slot_start, r.slot_end)));
+        li.appendChild(el("span", "block status", t("equip.status." + r.status)));
+        if (r.previous_slot && r.status === "proposed") {
+          li.appendChild(el("span", "hint block", t("equip.previous", { slot: slotText(r.previous_slot.start, r.previous_slot.end) })));
+        }
+        if (r.note_public) { li.appendChild(el("span", "block", r.note_public)); }
+        var actions = el("p", "actions");
+        var ics = el("a", "button", t("equip.calendar"));
+        ics.href = caseUrl("/reservations/" + encodeURIComponent(r.reservation_id) + "/calendar.ics") + "?token=" + encodeURIComponent(token);
+        ics.setAttribute("download", r.reservation_id + ".ics");
+        actions.appendChild(ics);
+        if (r.status === "proposed") {
+          var accept = el("button", "primary", t("equip.accept"));
+          accept.type = "button";
+          accept.addEventListener("click", function () { reservationAction(r, "accept"); });
+          actions.appendChild(accept);
+        }
+        if (["pending", "proposed", "confirmed"].indexOf(r.status) >= 0) {
+          var cancel = el("button", "button", t("equip.cancel"));
+          cancel.type = "button";
+          cancel.addEventListener("click", function () { reservationAction(r, "cancel"); });
+          actions.appendChild(cancel);
+        }
+        li.appendChild(actions);
+        list.appendChild(li);
+      });
+    }
+    function renderResults(items) {
+      var box = $("equipment-results");
+      box.textContent = "";
+      $("equipment-status").textContent = items.length ? t("equip.found", { count: items.length }) : t("equip.none");
+      items.forEach(function (item) {
+        var li = el("li", "equipment");
+        li.appendChild(el("h3", null, equipmentName(item)));
+        li.appendChild(el("span", "block", [instituteLabel(item), item.location || ""].filter(Boolean).join(" · ")));
+        li.appendChild(el("span", "block", feeText(item.fee)));
+        var slots = item.available_slots || [];
+        if (!slots.length) { li.appendChild(el("span", "hint block", t("equip.no_slots"))); }
+        var group = el("div", "slots");
+        group.setAttribute("role", "group");
+        group.setAttribute("aria-label", t("equip.slots") + ": " + equipmentName(item));
+        slots.slice(0, 8).forEach(function (slot) {
+          var b = el("button", "slot", slotText(slot.start, slot.end));
+          b.type = "button";
+          b.setAttribute("aria-pressed", "false");
+          b.addEventListener("click", function () { choose(item, slot, b); });
+          group.appendChild(b);
+        });
+        li.appendChild(group);
+        box.appendChild(li);
+      });
+    }
+    function choose(item, slot, button) {
+      chosen = { item: item, slot: slot };
+      Array.prototype.forEach.call(document.querySelectorAll("#equipment-results .slot"), function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      $("booking-choice").textContent = t("equip.chosen", { equipment: equipmentName(item), slot: slotText(slot.start, slot.end) });
+      $("booking-form").hidden = false;
+      $("booking-done").hidden = true;
+      $("f-purpose").focus();
+    }
+    $("equipment-search-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("equipment-search-form");
+      clearErrors(form);
+      var q = $("f-equipment_q").value.trim();
+      if (!q) { showErrors(form, [{ field: "equipment_q", msg: both("equip.empty") }]); return; }
+      $("equipment-status").textContent = t("equip.searching");
+      searchEquipment(q, 5).then(function (answer) {
+        if (!answer.ok) { $("equipment-status").textContent = pick(problemText(answer.json, "equip.failed")); return; }
+        renderResults(answer.json.items || []);
+      }, function () { $("equipment-status").textContent = t("equip.failed"); });
+    });
+    $("booking-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("booking-form");
+      clearErrors(form);
+      if (!chosen) { return; }
+      var purpose = $("f-purpose").value.trim();
+      var samples = parseInt($("f-samples").value, 10);
+      var errors = [];
+      if (purpose.length < 2) { errors.push({ field: "purpose", msg: both("equip.purpose_empty") }); }
+      if (!(samples >= 1 && samples <= 100)) { errors.push({ field: "samples", msg: both("equip.samples_bad") }); }
+      if (errors.length) { showErrors(form, errors, "booking-error"); return; }
+      post("/reservations", { equipment_id: chosen.item.equipment_id, slot_start: chosen.slot.start,
+        slot_end: chosen.slot.end, purpose: purpose, samples: samples }, "booking-error", form, function () {
+        form.hidden = true;
+        chosen = null;
+        $("equipment-results").textContent = "";
+        $("equipment-status").textContent = "";
+        $("f-purpose").value = "";
+        $("booking-done").hidden = false;
+        $("booking-done").focus();
+      });
+    });
+
+    // Files on the case: the SME's own (name and state) and the institutes' answer files, which
+    // open through a presigned link fetched on click (valid a few minutes).
+    function loadAttachments() {
+      return fetch(caseUrl("/attachments"), { headers: headers(), cache: "no-store", credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (json) {
+          var items = (json && json.attachments) || [];
+          var list = $("attachments-list");
+          while (list.firstChild) { list.removeChild(list.firstChild); }
+          $("attachments-box").hidden = items.length === 0;
+          items.forEach(function (a) {
+            var fromInstitute = a.uploaded_by && a.uploaded_by.kind === "institute";
+            var line = el("li", null, a.filename + " · " + t(fromInstitute ? "attach.from_institute" : "attach.from_you") +
+              " · " + t("attach.status." + a.status));
+            line.setAttribute("data-attachment", a.attachment_id);
+            if (a.can_open) {
+              var button = el("button", "link", t("attach.open"));
+              button.type = "button";
+              button.addEventListener("click", function () {
+                fetch(caseUrl("/attachments/" + encodeURIComponent(a.attachment_id)),
+                  { headers: headers(), cache: "no-store", credentials: "same-origin" })
+                  .then(function (response) { return response.ok ? response.json() : null; })
+                  .then(function (opened) { if (opened) { window.open(opened.url, "_blank", "noopener,noreferrer"); } });
+              });
+              line.appendChild(document.createTextNode(" "));
+              line.appendChild(button);
+            }
+            list.appendChild(line);
+          });
+        }, function () { /* the list is a convenience: the rest of the page stands */ });
     }
 
     // The 30/90-business-day check-in (sos1379.followups): shown while a sent stage is unanswered.
@@ -772,6 +1065,10 @@
       if ((event.type === "case.handed_off" || event.type === "case.partner_accepted") && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
       if (event.type === "case.info_requested" && typeof d.question === "string") { out.push(t("events.question", { text: d.question })); }
       if (event.type === "case.info_provided" && typeof d.answer === "string") { out.push(t("events.answer", { text: d.answer })); }
+      if (event.type.indexOf("equipment.") === 0 && d.reservation && typeof d.reservation.equipment_name === "string") {
+        out.push(t("events.equipment", { name: d.reservation.equipment_name,
+          slot: slotText(d.reservation.slot_start, d.reservation.slot_end) }));
+      }
       if ((event.type === "case.resolved" || event.type === "case.guidance_given") && typeof d.summary === "string") {
         out.push(t("events.summary", { text: d.summary }));
       }
@@ -819,11 +1116,18 @@
       clearErrors(form);
       var answer = $("f-answer").value.trim();
       if (!answer) { showErrors(form, [{ field: "answer", msg: both("request_info.empty") }], "reply-error"); return; }
-      post("/reply", { answer: answer }, "reply-error", form, function () {
-        form.hidden = true;
-        $("f-answer").value = "";
-        $("reply-done").hidden = false;
-        $("reply-done").focus();
+      var files = selectedFiles($("f-reply_files"));
+      var fileErrors = attachmentErrors("reply_files", files);
+      if (fileErrors.length) { showErrors(form, fileErrors, "reply-error"); return; }
+      // the files go first: they belong to the open request, which the reply closes
+      uploadFiles(caseId, token, files, "reply", $("reply-progress")).then(function () {
+        return post("/reply", { answer: answer }, "reply-error", form, function () {
+          form.hidden = true;
+          $("f-answer").value = "";
+          $("f-reply_files").value = "";
+          $("reply-done").hidden = false;
+          $("reply-done").focus();
+        });
       });
     });
 

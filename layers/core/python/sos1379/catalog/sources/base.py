@@ -102,6 +102,23 @@ class HttpSource:
             raise SourceRejected(f"HTTP {resp.status}")
         return resp.data
 
+    def post(self, path: str, params: dict[str, str]) -> bytes:
+        """A form POST (the reservation side of a source). Callers make it safe to retry (ZEUS
+        booking requests carry our own ``requestRef``)."""
+        import urllib3
+
+        try:
+            resp = self._pool.request("POST", self.base_url + path, fields=params, encode_multipart=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceUnavailable(f"connection failed: {type(exc).__name__}") from exc
+        if resp.status in (429, 503):
+            raise SourceThrottled(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
+        if resp.status >= 500:
+            raise SourceUnavailable(f"HTTP {resp.status}")
+        if resp.status >= 400:
+            raise SourceRejected(f"HTTP {resp.status}")
+        return resp.data
+
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (a fetch plus its parse), retrying transient failures with backoff."""
         for attempt in range(1, self.max_attempts + 1):
