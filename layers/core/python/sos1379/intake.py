@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from . import companies, korea
+from . import companies, korea, verification
 from .directory import load_directory, load_services
 from .errors import CaseNotFound, FieldError, IdempotencyKeyReused, ValidationFailed, is_conditional_failure
 from .events import Actor, CaseEvent, iso, utcnow
@@ -190,6 +190,8 @@ def public_view(store: CaseStore, case: dict) -> dict:
         "rating": _allowed(case.get("rating"), _PUBLIC_RATING, case),
         "follow_up": _follow_up_view(case),
         "reservations": _reservations_view(store, case),
+        # which contact channels are confirmed, which wait for the code, how many notices wait
+        "contact_verification": verification.public_status(store, case),
         "history": timeline,
     }
 

@@ -338,6 +338,30 @@ class CaseStore:
         """Add a history entry that does not change the case (notes, notification attempts)."""
         self.table.put_item(Item=event_item(event), ConditionExpression="attribute_not_exists(PK)")
 
+    # --- contact verification (sos1379.verification) ----------------------------------------------
+    def contact_codes(self, case_id: str) -> dict[str, dict]:
+        """The case's ``VERIFY#{channel}`` items (hashed one-time codes), by channel."""
+        from boto3.dynamodb.conditions import Key
+
+        out = self.table.query(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("VERIFY#"),
+                               ConsistentRead=True)
+        return {item["channel"]: from_dynamo(item) for item in out["Items"]}
+
+    def held_notices(self, case_id: str) -> list[dict]:
+        """Notices held for an unconfirmed contact (``HELD#{event_id}#{channel}``), oldest first."""
+        from boto3.dynamodb.conditions import Key
+
+        out = self.table.query(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("HELD#"),
+                               ConsistentRead=True)
+        return sorted((from_dynamo(i) for i in out["Items"]), key=lambda i: str(i.get("held_at")))
+
+    def held_notice_count(self, case_id: str) -> int:
+        from boto3.dynamodb.conditions import Key
+
+        out = self.table.query(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("HELD#"),
+                               Select="COUNT", ConsistentRead=True)
+        return int(out.get("Count", 0))
+
     def referral_put_action(self, referral: dict, *, must_be_new: bool) -> dict:
         item = to_dynamo({**referral, "PK": f"CASE#{referral['case_id']}", "SK": f"REFERRAL#{referral['institute']}",
                           "kind": "referral", "GSI2PK": f"INST#{referral['institute']}",

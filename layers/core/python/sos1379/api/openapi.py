@@ -14,7 +14,7 @@ bp = Blueprint(__name__)
 
 # Blueprint modules whose OPENAPI_PATHS make up the document (app.py registers the same list).
 MODULES = ["public", "institutes", "coordinators", "links", "catalog", "journey", "console", "partners", "recover",
-           "attachments", "equipment"]
+           "attachments", "equipment", "verify"]
 
 _PROBLEM = {"description": "Problem details (RFC 9457), Korean and English",
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

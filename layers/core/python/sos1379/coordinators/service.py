@@ -343,8 +343,12 @@ def counselor_intake(store: CaseStore, staff: Staff, payload, *, idempotency_key
     record = {"staff_id": staff.sub, "role": staff.role, "channel": submission.channel, "at": iso(now),
               "personal_info": submission.consent.personal_info,
               "share_with_institutes": submission.consent.share_with_institutes}
+    fields: dict = {"consent_recorded_by": record}
+    if submission.verified_channels:
+        # confirmed with the SME on the phone or at the desk: no code needed (sos1379.verification)
+        fields["contact_verified"] = {c: {"at": iso(now), "by": staff.role} for c in submission.verified_channels}
     return intake.submit_case(store, payload, idempotency_key=idempotency_key, actor=staff.actor, now=now,
-                              case_fields={"consent_recorded_by": record}, model=CounselorCaseSubmission,
+                              case_fields=fields, model=CounselorCaseSubmission,
                               idempotency_scope=f"staff {staff.sub} POST /coordinator/cases")
 
 
