@@ -26,7 +26,7 @@ from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
 from .lifecycle import OPEN_STATUSES, EventType, Status, check_transition
 from .models import parse_model
-from .referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action
+from .referrals.fanout import ACTIVE_REFERRAL_STATUSES
 from .store import CaseStore, retry_on_concurrent_update
 
 _CASE_NUMBER = re.compile(r"^\d{6}-\d{4,}$")
@@ -135,7 +135,7 @@ def merge(store: CaseStore, staff: Staff, case_id: str, payload, *, now: datetim
         target_action, _ = store.case_update_action(target, {
             "merged_from": [*(target.get("merged_from") or []), source["case_number"]], "updated_at": later})
         actions = [target_action, store.event_put_action(merged)]
-        actions += [referral_status_action(store, r, "superseded", at) for r in store.referrals(case_id)
+        actions += [store.referral_status_action(r, "superseded", at) for r in store.referrals(case_id)
                     if r.get("status") in ACTIVE_REFERRAL_STATUSES]
         try:
             new = store.update_case(source, {"status": Status.CLOSED.value, "closed_reason": "duplicate",

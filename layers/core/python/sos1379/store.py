@@ -220,6 +220,49 @@ class CaseStore:
             for item in self._pages(IndexName="StatusDue", KeyConditionExpression=cond):
                 yield from_dynamo(item)
 
+    @staticmethod
+    def referral_key(case_id: str, institute: str) -> dict:
+        return {"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{institute}"}
+
+    def get_referral(self, case_id: str, institute: str) -> dict | None:
+        out = self.table.get_item(Key=self.referral_key(case_id, institute), ConsistentRead=True)
+        return from_dynamo(out["Item"]) if "Item" in out else None
+
+    def mark_referral_sent(self, case_id: str, institute: str, referral_id: str, at: str) -> bool:
+        """Flag the referral's message as sent, unless a newer referral replaced it meanwhile
+        (then False: the flag belongs to the newer one)."""
+        try:
+            self.table.update_item(
+                Key=self.referral_key(case_id, institute),
+                UpdateExpression="SET message_sent = :t, message_sent_at = :at",
+                ConditionExpression="attribute_exists(PK) AND referral_id = :rid",
+                ExpressionAttributeValues={":t": True, ":at": at, ":rid": referral_id})
+        except Exception as exc:  # noqa: BLE001 - only the lost race is expected
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        return True
+
+    def referral_status_action(self, referral: dict, status: str, at: str, extra: dict | None = None) -> dict:
+        """Move an existing referral item to ``status`` (index key included) without rewriting it,
+        so a concurrent ``message_sent`` flag is never lost."""
+        sets = {"status": status, "updated_at": at,
+                "GSI2SK": f"{status}#{referral['referred_at']}#{referral['case_id']}", **(extra or {})}
+        return self._set_action(self.referral_key(referral["case_id"], referral["institute"]), sets)
+
+    def _set_action(self, key: dict, sets: dict, expected_first: Any = None) -> dict:
+        """A transaction Update that SETs ``sets`` on ``key``; with ``expected_first``, only while
+        the first attribute of ``sets`` still holds that value (it was read in that state)."""
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
+        update = {"TableName": self.table_name, "Key": key,
+                  "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
+                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+        if expected_first is not None:
+            values[":expected"] = expected_first
+            update["ConditionExpression"] = "#f0 = :expected"
+        return {"Update": update}
+
     def institute_referrals(self, code: str, status: str | None = None) -> list[dict]:
         """An institute's referrals by status, through the InstituteStatus index (never a scan)."""
         return self._by_owner_status(f"INST#{code}", status)
@@ -234,16 +277,11 @@ class CaseStore:
         return {"Put": {"TableName": self.table_name, "Item": item}}
 
     def handoff_status_action(self, handoff: dict, status: str, at: str, extra: dict | None = None) -> dict:
+        """Move a hand-off to ``status``, only while it is still in the status it was read in."""
         sets = {"status": status, "updated_at": at,
                 "GSI2SK": f"{status}#{handoff['handed_off_at']}#{handoff['case_id']}", **(extra or {})}
-        names = {f"#f{i}": k for i, k in enumerate(sets)}
-        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
-        values[":expected"] = handoff["status"]
-        return {"Update": {"TableName": self.table_name,
-                           "Key": {"PK": f"CASE#{handoff['case_id']}", "SK": f"HANDOFF#{handoff['partner']}"},
-                           "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
-                           "ConditionExpression": "#f0 = :expected",
-                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        return self._set_action({"PK": f"CASE#{handoff['case_id']}", "SK": f"HANDOFF#{handoff['partner']}"}, sets,
+                                expected_first=handoff["status"])
 
     def get_handoff(self, case_id: str, partner: str) -> dict | None:
         out = self.table.get_item(Key={"PK": f"CASE#{case_id}", "SK": f"HANDOFF#{partner}"}, ConsistentRead=True)
@@ -276,12 +314,17 @@ class CaseStore:
             query["Limit"] = limit
         return [from_dynamo(i) for i in islice(self._pages(**query), limit or None)]
 
-    def get_cases(self, case_ids: list[str]) -> list[dict]:
-        """Several cases by id (BatchGetItem, 100 a call); unknown ids are left out, order kept."""
+    def get_cases(self, case_ids: list[str], fields: list[str] | None = None) -> list[dict]:
+        """Several cases by id (BatchGetItem, 100 a call), whole or only ``fields`` (``case_id`` is
+        always read); unknown ids are left out, order kept."""
         found: dict[str, dict] = {}
         ids = list(dict.fromkeys(case_ids))
+        projection = {}
+        if fields:
+            names = {f"#p{i}": f for i, f in enumerate(dict.fromkeys(["case_id", *fields]))}
+            projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         for start in range(0, len(ids), 100):
-            request = {self.table_name: {"Keys": [case_key(i) for i in ids[start:start + 100]]}}
+            request = {self.table_name: {"Keys": [case_key(i) for i in ids[start:start + 100]], **projection}}
             while request:
                 out = self.client.batch_get_item(RequestItems=request)
                 for item in out.get("Responses", {}).get(self.table_name, []):
