@@ -90,6 +90,37 @@
     return node;
   }
 
+  // ------------------------------------------------------------------ equipment (shared by both pages)
+
+  function slotText(start, end) {
+    var from = new Date(start), to = new Date(end);
+    if (isNaN(from.getTime()) || isNaN(to.getTime())) { return ""; }
+    var day = new Intl.DateTimeFormat(lang === "ko" ? "ko-KR" : "en-GB", {
+      timeZone: "Asia/Seoul", month: "long", day: "numeric", weekday: "short"
+    }).format(from);
+    var hm = function (d) {
+      return new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit", hour12: false }).format(d);
+    };
+    return day + " " + hm(from) + "–" + hm(to);
+  }
+  function feeText(fee) {
+    if (!fee || typeof fee.amount_krw !== "number") { return ""; }
+    return t(fee.unit === "sample" ? "equip.fee_sample" : "equip.fee_hour",
+      { amount: fee.amount_krw.toLocaleString(lang === "ko" ? "ko-KR" : "en-GB") });
+  }
+  function equipmentName(item) { return (lang === "en" && (item.name_en || item.equipment_name_en)) || item.name || item.equipment_name || ""; }
+  function instituteLabel(item) {
+    var names = item.institute_name || (data.institutes && data.institutes[item.institute]);
+    return (names && pick(names)) || item.institute || "";
+  }
+  function searchEquipment(q, size) {
+    return fetch("equipment?" + new URLSearchParams({ q: q, page_size: String(size) }),
+      { headers: { "Accept": "application/json" }, cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        return readJson(response).then(function (json) { return { ok: response.ok, json: json }; });
+      });
+  }
+
   // ------------------------------------------------------------------ field errors
 
   // An error is {field: "company.business_number", msg: {ko, en}}; API errors keep both languages
@@ -360,6 +391,39 @@
         event.target.value = digits.slice(0, 3) + "-" + digits.slice(3, 5) + "-" + digits.slice(5);
       }
     });
+
+    // Equipment use: as the SME describes the need, suggest bookable instruments (debounced; the
+    // newest answer wins). Booking itself happens on the tracking page, once the case exists.
+    var suggestTimer = null, suggestSeq = 0;
+    function suggestEquipment() {
+      window.clearTimeout(suggestTimer);
+      var type = (form.querySelector("input[name=service_type]:checked") || {}).value;
+      var q = ((form.elements.title.value || "") + " " + (form.elements.description.value || "")).trim().slice(0, 300);
+      if (type !== "equipment" || q.length < 2) { $("equipment-suggest").hidden = true; return; }
+      suggestTimer = window.setTimeout(function () {
+        var seq = ++suggestSeq;
+        searchEquipment(q, 5).then(function (answer) {
+          if (seq !== suggestSeq) { return; }
+          var items = answer.ok && answer.json ? answer.json.items || [] : [];
+          var list = $("equipment-suggestions");
+          list.textContent = "";
+          items.forEach(function (item) {
+            var li = el("li", "equipment");
+            li.appendChild(el("strong", null, equipmentName(item)));
+            li.appendChild(el("span", "block", [instituteLabel(item), item.location || ""].filter(Boolean).join(" · ")));
+            li.appendChild(el("span", "block", feeText(item.fee)));
+            var first = (item.available_slots || [])[0];
+            li.appendChild(el("span", "hint block", first ? t("equip.first_slot", { slot: slotText(first.start, first.end) })
+              : t("equip.no_slots")));
+            list.appendChild(li);
+          });
+          $("equipment-suggest").hidden = items.length === 0;
+        }, function () { /* suggestions are a convenience */ });
+      }, 350);
+    }
+    form.elements.title.addEventListener("input", suggestEquipment);
+    form.elements.description.addEventListener("input", suggestEquipment);
+    $("service-options").addEventListener("change", suggestEquipment);
 
     function value(name) { return (form.elements[name].value || "").trim(); }
     function checkedValues(name) {
@@ -709,9 +773,137 @@
       renderOutcome();
       renderRating();
       renderFollowUp();
+      renderEquipment();
       renderHistory();
       loadAttachments();
     }
+
+    // Equipment: the case's bookings (status, calendar file, cancel / accept a proposal) and, while
+    // the case is open, search with free slots and a booking form.
+    var chosen = null;
+    function reservationPath(r, action) {
+      return "/reservations/" + encodeURIComponent(r.reservation_id) + "/" + action;
+    }
+    function reservationAction(r, action) {
+      $("reservation-status").textContent = "";
+      return fetch(caseUrl(reservationPath(r, action)), {
+        method: "POST", body: "{}", credentials: "same-origin",
+        headers: headers({ "Content-Type": "application/json" })
+      }).then(function (response) {
+        return readJson(response).then(function (json) {
+          if (!response.ok) { $("reservation-status").textContent = pick(problemText(json, "equip.failed")); }
+          return load(false);
+        });
+      }, function () { $("reservation-status").textContent = t("equip.failed"); });
+    }
+    function renderEquipment() {
+      var reservations = view.reservations || [];
+      var show = view.service_type === "equipment" || reservations.length > 0;
+      $("equipment-box").hidden = !show;
+      if (!show) { return; }
+      $("equipment-booking").hidden = OPEN.indexOf(view.status) < 0;
+      var list = $("reservations-list");
+      list.textContent = "";
+      reservations.slice().reverse().forEach(function (r) {
+        var li = el("li", "reservation");
+        li.setAttribute("data-status", r.status);
+        li.appendChild(el("strong", null, equipmentName(r)));
+        li.appendChild(el("span", "block", slotText(r.slot_start, r.slot_end)));
+        li.appendChild(el("span", "block status", t("equip.status." + r.status)));
+        if (r.previous_slot && r.status === "proposed") {
+          li.appendChild(el("span", "hint block", t("equip.previous", { slot: slotText(r.previous_slot.start, r.previous_slot.end) })));
+        }
+        if (r.note_public) { li.appendChild(el("span", "block", r.note_public)); }
+        var actions = el("p", "actions");
+        var ics = el("a", "button", t("equip.calendar"));
+        ics.href = caseUrl("/reservations/" + encodeURIComponent(r.reservation_id) + "/calendar.ics") + "?token=" + encodeURIComponent(token);
+        ics.setAttribute("download", r.reservation_id + ".ics");
+        actions.appendChild(ics);
+        if (r.status === "proposed") {
+          var accept = el("button", "primary", t("equip.accept"));
+          accept.type = "button";
+          accept.addEventListener("click", function () { reservationAction(r, "accept"); });
+          actions.appendChild(accept);
+        }
+        if (["pending", "proposed", "confirmed"].indexOf(r.status) >= 0) {
+          var cancel = el("button", "button", t("equip.cancel"));
+          cancel.type = "button";
+          cancel.addEventListener("click", function () { reservationAction(r, "cancel"); });
+          actions.appendChild(cancel);
+        }
+        li.appendChild(actions);
+        list.appendChild(li);
+      });
+    }
+    function renderResults(items) {
+      var box = $("equipment-results");
+      box.textContent = "";
+      $("equipment-status").textContent = items.length ? t("equip.found", { count: items.length }) : t("equip.none");
+      items.forEach(function (item) {
+        var li = el("li", "equipment");
+        li.appendChild(el("h3", null, equipmentName(item)));
+        li.appendChild(el("span", "block", [instituteLabel(item), item.location || ""].filter(Boolean).join(" · ")));
+        li.appendChild(el("span", "block", feeText(item.fee)));
+        var slots = item.available_slots || [];
+        if (!slots.length) { li.appendChild(el("span", "hint block", t("equip.no_slots"))); }
+        var group = el("div", "slots");
+        group.setAttribute("role", "group");
+        group.setAttribute("aria-label", t("equip.slots") + ": " + equipmentName(item));
+        slots.slice(0, 8).forEach(function (slot) {
+          var b = el("button", "slot", slotText(slot.start, slot.end));
+          b.type = "button";
+          b.setAttribute("aria-pressed", "false");
+          b.addEventListener("click", function () { choose(item, slot, b); });
+          group.appendChild(b);
+        });
+        li.appendChild(group);
+        box.appendChild(li);
+      });
+    }
+    function choose(item, slot, button) {
+      chosen = { item: item, slot: slot };
+      Array.prototype.forEach.call(document.querySelectorAll("#equipment-results .slot"), function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      $("booking-choice").textContent = t("equip.chosen", { equipment: equipmentName(item), slot: slotText(slot.start, slot.end) });
+      $("booking-form").hidden = false;
+      $("booking-done").hidden = true;
+      $("f-purpose").focus();
+    }
+    $("equipment-search-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("equipment-search-form");
+      clearErrors(form);
+      var q = $("f-equipment_q").value.trim();
+      if (!q) { showErrors(form, [{ field: "equipment_q", msg: both("equip.empty") }]); return; }
+      $("equipment-status").textContent = t("equip.searching");
+      searchEquipment(q, 5).then(function (answer) {
+        if (!answer.ok) { $("equipment-status").textContent = pick(problemText(answer.json, "equip.failed")); return; }
+        renderResults(answer.json.items || []);
+      }, function () { $("equipment-status").textContent = t("equip.failed"); });
+    });
+    $("booking-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("booking-form");
+      clearErrors(form);
+      if (!chosen) { return; }
+      var purpose = $("f-purpose").value.trim();
+      var samples = parseInt($("f-samples").value, 10);
+      var errors = [];
+      if (purpose.length < 2) { errors.push({ field: "purpose", msg: both("equip.purpose_empty") }); }
+      if (!(samples >= 1 && samples <= 100)) { errors.push({ field: "samples", msg: both("equip.samples_bad") }); }
+      if (errors.length) { showErrors(form, errors, "booking-error"); return; }
+      post("/reservations", { equipment_id: chosen.item.equipment_id, slot_start: chosen.slot.start,
+        slot_end: chosen.slot.end, purpose: purpose, samples: samples }, "booking-error", form, function () {
+        form.hidden = true;
+        chosen = null;
+        $("equipment-results").textContent = "";
+        $("equipment-status").textContent = "";
+        $("f-purpose").value = "";
+        $("booking-done").hidden = false;
+        $("booking-done").focus();
+      });
+    });
 
     // Files on the case: the SME's own (name and state) and the institutes' answer files, which
     // open through a presigned link fetched on click (valid a few minutes).
@@ -873,6 +1065,10 @@
       if ((event.type === "case.handed_off" || event.type === "case.partner_accepted") && d.partner) { out.push(t("events.institute", { name: instituteName(d.partner) })); }
       if (event.type === "case.info_requested" && typeof d.question === "string") { out.push(t("events.question", { text: d.question })); }
       if (event.type === "case.info_provided" && typeof d.answer === "string") { out.push(t("events.answer", { text: d.answer })); }
+      if (event.type.indexOf("equipment.") === 0 && d.reservation && typeof d.reservation.equipment_name === "string") {
+        out.push(t("events.equipment", { name: d.reservation.equipment_name,
+          slot: slotText(d.reservation.slot_start, d.reservation.slot_end) }));
+      }
       if ((event.type === "case.resolved" || event.type === "case.guidance_given") && typeof d.summary === "string") {
         out.push(t("events.summary", { text: d.summary }));
       }

@@ -221,14 +221,92 @@
       tabs.appendChild(el("button", { type: "button", "data-tab": tab, "aria-pressed": String(tab === state.tab),
         onclick: function () { state.tab = tab; renderTabs(); renderInbox(); } }, [t("tab_" + tab), " ", el("span", { class: "count", "data-count": tab })]));
     });
-    tabs.appendChild(el("button", { type: "button", id: "refresh", onclick: loadInbox, text: t("refresh") }));
+    tabs.appendChild(el("button", { type: "button", id: "refresh", onclick: function () { loadInbox(); loadReservations(); },
+      text: t("refresh") }));
     app.appendChild(tabs);
     app.appendChild(el("div", { class: "console-main" }, [
       el("section", { "aria-labelledby": "inbox-heading" }, [el("h2", { id: "inbox-heading", class: "visually-hidden", text: t("inbox_title", { institute: code }) }),
         el("ul", { class: "items", id: "inbox" })]),
       el("section", { class: "panel", id: "detail", "aria-live": "polite", tabindex: "-1" }, [el("p", { class: "empty", text: t("detail_empty") })])
     ]));
+    app.appendChild(el("section", { class: "panel", id: "reservations", "aria-labelledby": "resv-heading" }, [
+      el("h2", { id: "resv-heading", text: t("resv_title") }), el("ul", { class: "items", id: "resv-list" })]));
     loadInbox();
+    loadReservations();
+  }
+
+  // Equipment bookings of this institute's instruments: confirm, decline, propose another time, cancel.
+  async function loadReservations() {
+    try {
+      var data = await api("GET", "institute/reservations");
+      renderReservations((data.reservations || []).filter(function (r) {
+        return ["pending", "proposed", "confirmed"].indexOf(r.status) >= 0; }));
+    } catch (err) { if (err.status !== 401) announce(t("action_failed", { detail: problemText(err) })); }
+  }
+
+  function slotLabel(r) {
+    var end = new Date(r.slot_end).toLocaleTimeString(lang === "ko" ? "ko-KR" : "en-GB",
+      { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" });
+    return fmtTime(r.slot_start) + " – " + end;
+  }
+
+  function renderReservations(items) {
+    var list = clear($("resv-list"));
+    if (!items.length) { list.appendChild(el("li", { class: "empty" }, [el("p", { class: "empty", text: t("resv_empty") })])); return; }
+    items.forEach(function (r) {
+      var base = "institute/reservations/" + encodeURIComponent(r.reservation_id) + "/";
+      var row = el("div", { class: "row" });
+      if (r.status === "pending") {
+        row.appendChild(el("button", { type: "button", class: "primary", "data-action": "confirm", text: t("resv_confirm"),
+          onclick: function () { resvAct(base + "confirm", {}, "done_resv_confirm"); } }));
+        row.appendChild(el("button", { type: "button", class: "danger", "data-action": "decline", text: t("resv_decline"),
+          onclick: function () { resvAct(base + "decline", {}, "done_resv_decline"); } }));
+      } else {
+        row.appendChild(el("button", { type: "button", class: "danger", "data-action": "cancel", text: t("resv_cancel"),
+          onclick: function () { resvAct(base + "cancel", {}, "done_resv_cancel"); } }));
+      }
+      var li = el("li", { "data-reservation": r.reservation_id, "data-status": r.status }, [
+        el("p", { class: "item-title", text: r.equipment_name + " · " + slotLabel(r) }),
+        el("p", { class: "meta", text: t("resv_meta", { case: r.case_number || "", samples: r.samples || 1, status: t("resv_st_" + r.status) }) }),
+        r.purpose ? el("p", { text: t("resv_purpose", { text: r.purpose }) }) : null,
+        row]);
+      if (r.status === "pending") li.appendChild(proposeForm(r, base));
+      list.appendChild(li);
+    });
+  }
+
+  function proposeForm(r, base) {
+    var id = "propose-" + r.reservation_id;
+    var input = el("input", { type: "datetime-local", id: id, name: "slot_start", step: "3600", required: true });
+    var error = el("p", { class: "field-error", id: "e-" + id, hidden: true });
+    var form = el("form", { novalidate: true }, [el("fieldset", {}, [el("legend", { text: t("resv_propose") }),
+      el("label", { for: id, text: t("resv_propose_start") }), input, error,
+      el("button", { type: "submit", text: t("resv_propose") })])]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      // the input is Korea wall-clock time; the booking keeps its length
+      var start = new Date(input.value + ":00+09:00");
+      var length = new Date(r.slot_end).getTime() - new Date(r.slot_start).getTime();
+      var body = isNaN(start.getTime()) ? { slot_start: input.value } :
+        { slot_start: start.toISOString(), slot_end: new Date(start.getTime() + length).toISOString() };
+      resvAct(base + "propose", body, "done_resv_propose", error, input);
+    });
+    return form;
+  }
+
+  async function resvAct(path, body, done, errorSlot, input) {
+    try {
+      await api("POST", path, body);
+      announce(t(done));
+      await loadReservations();
+      var box = $("reservations");
+      box.insertBefore(el("p", { class: "notice", role: "status", id: "resv-result", text: t(done) }), box.children[1] || null);
+    } catch (err) {
+      if (err.status === 401) return;
+      var msg = t("action_failed", { detail: problemText(err) });
+      if (errorSlot) { errorSlot.textContent = msg; errorSlot.hidden = false; if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", errorSlot.id); input.focus(); } }
+      announce(msg);
+    }
   }
 
   function renderTabs() {
