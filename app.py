@@ -3,7 +3,7 @@ assembles them. Every route is declared as its own API Gateway resource in templ
 from chalice import Chalice
 
 from sos1379.api import (attachments, catalog, console, coordinators, equipment, institutes, journey, links, openapi,
-                         pages, partners, public, recover)
+                         pages, partners, public, recover, verify)
 from sos1379.api.common import edge_middleware
 
 # configure_logs=False: Chalice would put a plain-text handler on the "sos1379" logger, the same
@@ -14,7 +14,7 @@ app.api.binary_types = []
 app.log.setLevel("WARNING")
 
 for module in (public, institutes, openapi, pages, coordinators, links, catalog, journey, console, partners, recover,
-               attachments, equipment):
+               attachments, equipment, verify):
     app.register_blueprint(module.bp)
 
 # nosniff on every answer, and Chalice's own 405/415 answers as bilingual problem+json

@@ -66,6 +66,7 @@ class LocalStack:
         # only thing measured
         env.setdefault("SOS1379_RATE_LIMITS", "off")
         env.setdefault("SOS1379_NOTIFY_RECIPIENT_DAILY_CAP", "0")
+        env.setdefault("SOS1379_NOTIFY_VERIFY_CONTACTS", "off")
         self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen([sys.executable, "-m", "infra.localstack"], cwd=ROOT, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT)

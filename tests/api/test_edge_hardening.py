@@ -177,6 +177,12 @@ class _FakeStore:
     def case_reservations(self, case_id):  # equipment reservations: none here
         return []
 
+    def contact_codes(self, case_id):
+        return {}
+
+    def held_notice_count(self, case_id):
+        return 0
+
 
 def _staffy(draw_ids):
     """JSON-ish values that smuggle staff identifiers in every shape a record could hold them."""

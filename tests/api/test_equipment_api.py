@@ -310,3 +310,15 @@ def test_openapi_documents_the_equipment_routes(client):
     assert {"/equipment", "/cases/{case_id}/reservations", "/institute/reservations/{reservation_id}/confirm"} <= set(
         doc["paths"])
     assert "ReservationRequest" in doc["components"]["schemas"]
+
+
+def test_reservation_routes_are_rate_limited_like_other_token_lookups(client, store, sample_case, monkeypatch):
+    from sos1379 import ratelimit
+
+    monkeypatch.setenv("SOS1379_RATE_LIMITS", "lookup=2/60")
+    monkeypatch.setattr(ratelimit, "_clock", lambda: 1_800_000_000.0)
+    receipt = new_case(store, sample_case)
+    path = f"/cases/{receipt['case_id']}/reservations"
+    answers = [call(client, "POST", path, {}, {"X-Tracking-Token": receipt["tracking_token"]}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [422, 422, 429]
+    assert answers[-1].headers["Retry-After"] and answers[-1].headers["Content-Type"] == "application/problem+json"

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from sos1379.korea import SEOUL
-from sos1379.lifecycle import NOTIFY_EVENTS
+from sos1379.lifecycle import NOTIFY_CONTROL_EVENTS, NOTIFY_EVENTS
 from sos1379.notify.channels import PermanentSendError, TransientSendError, classify
 from sos1379.notify.links import build_links
 from sos1379.notify.quiet import in_quiet_hours, next_hop_seconds, release_at
@@ -30,7 +30,7 @@ def kst(hour: int, minute: int = 0, day: int = 26) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=SEOUL)
 
 
-@pytest.mark.parametrize("event_type,language", itertools.product(sorted(NOTIFY_EVENTS), ["ko", "en"]))
+@pytest.mark.parametrize("event_type,language", itertools.product(sorted(NOTIFY_EVENTS - NOTIFY_CONTROL_EVENTS), ["ko", "en"]))
 def test_every_notify_event_renders_in_both_languages_when_all_values_are_given(event_type, language):
     rendered = load_templates().render(event_type, language, VALUES)
     assert rendered.language == language
@@ -45,7 +45,7 @@ def test_every_notify_event_renders_in_both_languages_when_all_values_are_given(
     assert len(rendered.alimtalk_text) <= ALIMTALK_MAX_CHARS
 
 
-@pytest.mark.parametrize("event_type,language", itertools.product(sorted(NOTIFY_EVENTS), ["ko", "en"]))
+@pytest.mark.parametrize("event_type,language", itertools.product(sorted(NOTIFY_EVENTS - NOTIFY_CONTROL_EVENTS), ["ko", "en"]))
 def test_no_submitter_text_reaches_any_message_when_case_values_hold_title_and_company(event_type, language):
     rendered = load_templates().render(event_type, language, {**VALUES, **SUBMITTED})
     everything = rendered.text + rendered.alimtalk_text + rendered.email_subject + rendered.email_body

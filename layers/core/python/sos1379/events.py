@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -52,6 +53,13 @@ class CaseEvent(BaseModel):
         return targets
 
     def message(self) -> dict[str, Any]:
-        """The queue message body: ids and event data only, never contact details."""
-        return {"version": 1, "event_id": self.event_id, "case_id": self.case_id, "type": self.type,
-                "at": self.at, "actor": self.actor.model_dump(), "data": self.data}
+        """The queue message body (see :func:`event_message`)."""
+        return event_message({**self.model_dump(), "data": self.data})
+
+
+def event_message(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The one definition of the intake/notify queue message (version 1) of a history event,
+    from a CaseEvent or from its table item as the stream relay reads it: ids and event data only,
+    never contact details."""
+    return {"version": 1, "event_id": event["event_id"], "case_id": event["case_id"], "type": event["type"],
+            "at": event["at"], "actor": dict(event["actor"]), "data": event.get("data") or {}}

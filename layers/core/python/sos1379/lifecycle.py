@@ -23,6 +23,10 @@ OPEN_STATUSES = frozenset({Status.RECEIVED, Status.TRIAGED, Status.REFERRED, Sta
                            Status.IN_PROGRESS, Status.INFO_REQUESTED})
 TERMINAL_STATUSES = frozenset({Status.CLOSED, Status.WITHDRAWN})
 
+# Statuses of the items beside a case: one referral per institute, one hand-off per partner.
+REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
+HANDOFF_STATUSES = ("pending", "accepted", "returned", "lapsed", "superseded")
+
 S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RECEIVED: frozenset({S.TRIAGED, S.REFERRED, S.HANDED_OFF, S.INFO_REQUESTED, S.RESOLVED, S.WITHDRAWN,
@@ -99,6 +103,8 @@ class EventType(StrEnum):
     PARTNER_ACCEPTED = "case.partner_accepted"  # the hand-off partner confirmed pickup
     FOLLOW_UP = "case.follow_up"                # a 30/90-business-day check-in after resolution
     FOLLOW_UP_ANSWERED = "case.follow_up_answered"  # the SME's outcome (solved, licensed, funded, next step)
+    CONTACT_VERIFIED = "contact.verified"       # a contact channel confirmed (code, or a counselor): release held notices
+    CODE_REQUESTED = "contact.code_requested"   # the SME asked for a fresh verification code
     # shared research equipment booked from the case (sos1379.equipment)
     EQUIPMENT_REQUESTED = "equipment.requested"   # the SME asked for a slot (pending)
     EQUIPMENT_CONFIRMED = "equipment.confirmed"   # the owning institute confirmed (or the SME took its proposal)
@@ -113,7 +119,10 @@ NOTIFY_EVENTS = frozenset({EventType.SUBMITTED, EventType.REFERRED, EventType.AC
                            EventType.INFO_REQUESTED, EventType.RESOLVED, EventType.HANDED_OFF,
                            EventType.SLA_BREACHED, EventType.LINK_REQUESTED, EventType.FOLLOW_UP,
                            EventType.EQUIPMENT_CONFIRMED, EventType.EQUIPMENT_PROPOSED, EventType.EQUIPMENT_DECLINED,
-                           EventType.EQUIPMENT_CANCELLED, EventType.WITHDRAWN, EventType.PARTNER_ACCEPTED})
+                           EventType.EQUIPMENT_CANCELLED, EventType.WITHDRAWN, EventType.PARTNER_ACCEPTED,
+                           EventType.CONTACT_VERIFIED, EventType.CODE_REQUESTED})
+# Notify-queue events that are instructions to the notifier, not messages (no template).
+NOTIFY_CONTROL_EVENTS = frozenset({EventType.CONTACT_VERIFIED})
 INTAKE_EVENTS = frozenset({EventType.SUBMITTED, EventType.ROUTE_REQUESTED})
 INTERNAL_EVENTS = frozenset({EventType.NOTE_ADDED, EventType.ASSIGNED, EventType.SLA_AT_RISK,
-                             EventType.LINK_REQUESTED})
+                             EventType.LINK_REQUESTED, EventType.CONTACT_VERIFIED, EventType.CODE_REQUESTED})

@@ -164,6 +164,14 @@ class CounselorCaseSubmission(CaseSubmission):
     """``POST /coordinator/cases``: a 1379 call or a walk-in visit, recorded by a counselor."""
 
     channel: StaffChannel
+    # contact channels the counselor confirmed with the SME (read the number or address back):
+    # those get every notice without a verification code (sos1379.verification)
+    verified_channels: list[ContactChannel] = Field(default_factory=list, max_length=2)
+
+    @field_validator("verified_channels")
+    @classmethod
+    def _unique_verified(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
 
 # --- bilingual error messages ----------------------------------------------------------------------

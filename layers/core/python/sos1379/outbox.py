@@ -7,6 +7,7 @@ from functools import lru_cache
 from boto3.dynamodb.types import TypeDeserializer
 
 from .aws import client
+from .events import event_message
 from .settings import get_settings
 from .store import from_dynamo
 
@@ -49,9 +50,7 @@ def _count(item: dict) -> None:
 
 
 def _send(item: dict) -> None:
-    body = json.dumps({"version": 1, "event_id": item["event_id"], "case_id": item["case_id"],
-                       "type": item["type"], "at": item["at"], "actor": item["actor"],
-                       "data": item.get("data", {})}, ensure_ascii=False)
+    body = json.dumps(event_message(item), ensure_ascii=False)
     urls = _queue_urls()
     sqs = client("sqs")
     for target in item["publish_to"]:

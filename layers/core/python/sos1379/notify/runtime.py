@@ -76,6 +76,7 @@ def handle_record(record, notifier: Notifier | None = None) -> dict[str, Any]:
         raise
     return {"case_id": outcome.case_id, "event_id": outcome.event_id, "event_type": outcome.event_type,
             "action": outcome.action, "deliver_after": outcome.deliver_after,
+            "held": outcome.held, "released": outcome.released,
             "channels": [{"channel": c.channel, "status": c.status, "reason": c.reason, "route": c.route,
                           "fallback_reason": c.fallback_reason} for c in outcome.channels]}
 

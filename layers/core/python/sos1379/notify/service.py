@@ -32,9 +32,9 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from .. import korea
+from .. import korea, verification
 from ..directory import load_directory
-from ..errors import CaseNotFound
+from ..errors import CaseNotFound, is_conditional_failure
 from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore, event_item, from_dynamo, to_dynamo
@@ -47,6 +47,9 @@ from .templates import QUESTION_MAX_CHARS, Rendered, Templates
 
 CHANNELS = ("sms", "email")
 ACTOR = Actor(kind="system", id="notify_sme")
+#: The receipt to a contact not yet confirmed: the same news plus a one-time code (its own
+#: approved AlimTalk template, notifications.toml).
+RECEIPT_WITH_CODE = "case.submitted:verify"
 
 
 class NotifyMessage(BaseModel):
@@ -101,9 +104,11 @@ class Outcome:
     case_id: str
     event_id: str
     event_type: str
-    action: str  # sent | deferred | duplicate | ignored
+    action: str  # sent | deferred | duplicate | ignored | held | released
     channels: list[ChannelOutcome] = field(default_factory=list)
     deliver_after: str | None = None
+    held: list[str] = field(default_factory=list)  # channels waiting for contact verification
+    released: int = 0  # held notices sent on (or re-queued) after a contact.verified event
 
 
 def marker_key(case_id: str, event_id: str, channel: str) -> dict:
@@ -223,6 +228,8 @@ class Notifier:
     def handle(self, body: dict) -> Outcome:
         message = NotifyMessage(**body)
         outcome = Outcome(message.case_id, message.event_id, message.type, "ignored")
+        if message.type == EventType.CONTACT_VERIFIED:
+            return self._release_held(message, outcome)
         if not self.templates.knows(message.type):
             return outcome
         try:
@@ -230,14 +237,24 @@ class Notifier:
         except CaseNotFound:
             return outcome
         channels = chosen_channels(case)
-        if message.type == EventType.LINK_REQUESTED:
-            # lost-link recovery: only the contact on file that the request matched
+        if message.type in (EventType.LINK_REQUESTED, EventType.CODE_REQUESTED):
+            # lost-link recovery: only the contact on file that the request matched; a new code:
+            # only the channels asked for that are still unconfirmed
             contact = case.get("contact") or {}
             address = {"sms": contact.get("phone"), "email": contact.get("email")}
             channels = [c for c in CHANNELS if c in (message.data or {}).get("channels", []) and address.get(c)]
+            if message.type == EventType.CODE_REQUESTED:
+                channels = [c for c in channels if verification.needs_code(case, c)]
+        now = self.clock()
+        if channels and verification.enabled() and message.type not in verification.RECEIPT_LIKE:
+            # beyond the receipt, only confirmed contacts hear from us (sos1379.verification)
+            outcome.held = [c for c in channels if verification.needs_code(case, c)]
+            if outcome.held:
+                self._hold(message, outcome.held, case, now)
+                channels = [c for c in channels if c not in outcome.held]
+                outcome.action = "held"
         if not channels:
             return outcome
-        now = self.clock()
         deferred = self._defer_if_quiet(message, now, channels, case)
         if deferred is not None:
             outcome.action, outcome.deliver_after = "deferred", deferred
@@ -250,12 +267,20 @@ class Notifier:
             return outcome
         language = (case.get("contact") or {}).get("language") or case.get("language") or "ko"
         links = mint_link(self.store, case["case_id"], now, self.settings.link_ttl_days, language=language)
-        rendered = self.templates.render(message.type, language,
-                                         personalise(case, message, links, self.templates, language))
+        values = personalise(case, message, links, self.templates, language)
+        rendered = self.templates.render(message.type, language, values)
         outcome.action = "sent"
         transient: list[str] = []
         for channel in pending:
-            job = self._job(case, message, channel, rendered)
+            template = self._code_template(message, case, channel)
+            if template:
+                # a fresh one-time code for this channel (only its hash is stored; never logged)
+                code = verification.issue_code(self.store, case["case_id"], channel, now)
+                expires = _format_due(iso(now + verification.CODE_TTL), language)
+                job = self._job(case, message, channel, self.templates.render(
+                    template, language, {**values, "code": code, "code_expires": expires}))
+            else:
+                job = self._job(case, message, channel, rendered)
             try:
                 result = self._deliver(job=job)
             except TransientSendError as exc:
@@ -266,6 +291,57 @@ class Notifier:
                                                    result.get("fallback_reason", "")))
         if transient:
             raise NotifyTransientError(transient)
+        return outcome
+
+    def _code_template(self, message: NotifyMessage, case: dict, channel: str) -> str | None:
+        """The template carrying a verification code, when this channel's message needs one: the
+        receipt to an unconfirmed contact (while verification is on), and every code re-send."""
+        if message.type == EventType.CODE_REQUESTED:
+            return message.type
+        if message.type == EventType.SUBMITTED and verification.enabled() \
+                and verification.needs_code(case, channel) and self.templates.knows(RECEIPT_WITH_CODE):
+            return RECEIPT_WITH_CODE
+        return None
+
+    # --- contact verification: held notices ---------------------------------------------------------
+    def _hold(self, message: NotifyMessage, channels: list[str], case: dict, now: datetime) -> None:
+        """Keep the notice for an unconfirmed contact until it is confirmed (once per event and
+        channel: a redelivery or a deferred copy finds it held already)."""
+        contact = case.get("contact") or {}
+        address = {"sms": contact.get("phone", ""), "email": contact.get("email", "")}
+        body = json.dumps({**message.model_dump(), "deliver_after": None}, ensure_ascii=False)
+        for channel in channels:
+            item = {"PK": f"CASE#{message.case_id}", "SK": f"HELD#{message.event_id}#{channel}", "kind": "held_notice",
+                    "channel": channel, "event_type": message.type, "event_id": message.event_id,
+                    "message": body, "held_at": iso(now),
+                    "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
+            event = self._attempt_event(message.case_id, now, channel=channel, event_type=message.type,
+                                        event_id=message.event_id, status="held", reason="contact_unverified",
+                                        recipient=mask_recipient(channel, address[channel]))
+            try:
+                self._transact([
+                    {"Put": {"TableName": self.store.table_name, "Item": to_dynamo(item),
+                             "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
+                ])
+            except _ConditionFailed:
+                continue
+
+    def _release_held(self, message: NotifyMessage, outcome: Outcome) -> Outcome:
+        """``contact.verified``: handle every notice held for the confirmed channels again (they go
+        now, or at 08:00 after the quiet hours), then forget them. A failure leaves them held and
+        the event is retried; the markers keep every notice to one delivery."""
+        confirmed = set((message.data or {}).get("channels") or [])
+        by_event: dict[str, list[dict]] = {}
+        for item in self.store.held_notices(message.case_id):
+            if item.get("channel") in confirmed:
+                by_event.setdefault(str(item["event_id"]), []).append(item)
+        for items in by_event.values():
+            self.handle(json.loads(items[0]["message"]))
+            for item in items:
+                self.store.table.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+            outcome.released += 1
+        outcome.action = "released"
         return outcome
 
     def _job(self, case: dict, message: NotifyMessage, channel: str, rendered: Rendered) -> dict:
@@ -442,9 +518,7 @@ class Notifier:
         try:
             self.store.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
-            if code == "TransactionCanceledException" and reasons and reasons[0] == "ConditionalCheckFailed":
+            if is_conditional_failure(exc, action=0):
                 raise _ConditionFailed() from None
             raise
 

@@ -22,7 +22,8 @@ LANGUAGES = ("ko", "en")
 DEFAULT_LANGUAGE = "ko"
 PLACEHOLDERS = frozenset({
     "case_number", "due_date", "institute", "question", "answer_due", "partner", "partner_phone", "partner_url",
-    "missed_date", "new_date", "link", "link_pc", "survey_link", "equipment", "slot", "calendar_link",
+    "missed_date", "new_date", "link", "link_pc", "survey_link", "equipment", "slot", "calendar_link", "code",
+    "code_expires",
 })
 # Text typed by the submitter: never a placeholder (the official sender must not carry it).
 SUBMITTER_TEXT = frozenset({"title", "company", "description", "name"})

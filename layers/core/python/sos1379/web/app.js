@@ -767,6 +767,7 @@
         return (lang === "en" ? r.name_en : r.name_ko) || instituteName(r.institute);
       }).join(", ") : t("track.institute_none");
 
+      renderVerify();
       renderSteps();
       renderHandoff();
       renderRequest();
@@ -935,6 +936,19 @@
             list.appendChild(line);
           });
         }, function () { /* the list is a convenience: the rest of the page stands */ });
+    }
+
+    // Contact verification (sos1379.verification): until the SME types the code from the receipt,
+    // later notices wait; the box says how many and takes the code.
+    function renderVerify() {
+      var cv = view.contact_verification || {};
+      var pending = cv.pending || [];
+      $("verify-box").hidden = pending.length === 0;
+      if (!pending.length) { return; }
+      var which = pending.length > 1 ? "both" : pending[0];
+      $("verify-intro").textContent = t("verify.intro_" + which);
+      $("verify-held").hidden = !cv.held_messages;
+      $("verify-held").textContent = cv.held_messages ? t("verify.held", { count: cv.held_messages }) : "";
     }
 
     // The 30/90-business-day check-in (sos1379.followups): shown while a sent stage is unanswered.
@@ -1129,6 +1143,26 @@
           $("reply-done").focus();
         });
       });
+    });
+
+    $("verify-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = $("verify-form");
+      clearErrors(form);
+      $("verify-resent").hidden = true;
+      var code = $("f-code").value.replace(/[\s-]/g, "");
+      if (!code) { showErrors(form, [{ field: "code", msg: both("verify.code_empty") }], "verify-error"); return; }
+      post("/verify-contact", { code: code }, "verify-error", form, function () {
+        $("f-code").value = "";
+        $("verify-done").hidden = false;
+        $("verify-done").focus();
+      });
+    });
+
+    $("verify-resend").addEventListener("click", function () {
+      var form = $("verify-form");
+      clearErrors(form);
+      post("/verify-contact/resend", {}, "verify-error", form, function () { $("verify-resent").hidden = false; });
     });
 
     $("rating-form").addEventListener("submit", function (event) {
