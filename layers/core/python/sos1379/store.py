@@ -30,13 +30,30 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterator
+from itertools import islice
+from typing import Any, Iterator, TypeVar
 
-from .errors import CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken
+from .errors import (CONDITION_FAILED, CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken, cancellation_codes,
+                     is_conditional_failure)
 from .events import CaseEvent, parse_iso
 from .lifecycle import OPEN_STATUSES
+
+T = TypeVar("T")
+
+
+def retry_on_concurrent_update(action: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``action`` (which must re-read what it changes) again when another writer won the
+    version race; the last ConcurrentUpdate propagates."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except ConcurrentUpdate:
+            if attempt + 1 == attempts:
+                raise
+    raise ConcurrentUpdate()  # attempts < 1
 
 
 def to_dynamo(value: Any) -> Any:
@@ -78,16 +95,6 @@ def _status_index(case: dict) -> dict:
     # falls back to ``guidance_due_at``. Either way the key is never later than the true deadline.
     due = case.get("sla_due_at") or case.get("guidance_due_at", "")
     return {"GSI1PK": f"STATUS#{case['status']}", "GSI1SK": f"{due}#{case['case_id']}"}
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
-
-
-def _cancellation_codes(exc: Exception) -> list[str]:
-    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-    return [r.get("Code", "None") for r in reasons]
 
 
 class CaseStore:
@@ -142,7 +149,7 @@ class CaseStore:
             # items (DynamoDB dedupes on the SDK's ClientRequestToken for 10 minutes, moto never).
             # Our event's id is fresh and the transaction all-or-nothing: if the event is stored,
             # so is the case, and the write was ours.
-            if not _is_condition_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             key = {"PK": first_event["PK"], "SK": first_event["SK"]}
             if "Item" not in self.table.get_item(Key=key, ConsistentRead=True):
@@ -182,44 +189,40 @@ class CaseStore:
     def _query_partition(self, case_id: str, prefix: str) -> Iterator[dict]:
         from boto3.dynamodb.conditions import Key
 
-        kwargs = {"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(prefix),
-                  "ConsistentRead": True}
+        yield from self._pages(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(prefix),
+                               ConsistentRead=True)
+
+    def _pages(self, **query: Any) -> Iterator[dict]:
+        """Every item a query matches, page after page (the raw items, not yet ``from_dynamo``)."""
         while True:
-            out = self.table.query(**kwargs)
+            out = self.table.query(**query)
             yield from out["Items"]
             if "LastEvaluatedKey" not in out:
                 return
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            query["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def _by_owner_status(self, owner_key: str, status: str | None) -> list[dict]:
+        """The InstituteStatus index: an owner's (``INST#code`` / ``PARTNER#code``) items, all or
+        of one status."""
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("GSI2PK").eq(owner_key)
+        if status:
+            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
+        return [from_dynamo(i) for i in self._pages(IndexName="InstituteStatus", KeyConditionExpression=cond)]
 
     def open_cases_due_before(self, until_iso: str, statuses=None) -> Iterator[dict]:
         """Open cases whose guidance is due before ``until_iso``, via GSI1 (cost ~ cases due)."""
         from boto3.dynamodb.conditions import Key
 
         for status in statuses or sorted(OPEN_STATUSES):
-            kwargs = {"IndexName": "StatusDue",
-                      "KeyConditionExpression": Key("GSI1PK").eq(f"STATUS#{status}") & Key("GSI1SK").lte(
-                          f"{until_iso}#~")}
-            while True:
-                out = self.table.query(**kwargs)
-                for item in out["Items"]:
-                    yield from_dynamo(item)
-                if "LastEvaluatedKey" not in out:
-                    break
-                kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            cond = Key("GSI1PK").eq(f"STATUS#{status}") & Key("GSI1SK").lte(f"{until_iso}#~")
+            for item in self._pages(IndexName="StatusDue", KeyConditionExpression=cond):
+                yield from_dynamo(item)
 
     def institute_referrals(self, code: str, status: str | None = None) -> list[dict]:
-        from boto3.dynamodb.conditions import Key
-
-        cond = Key("GSI2PK").eq(f"INST#{code}")
-        if status:
-            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
-        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        """An institute's referrals by status, through the InstituteStatus index (never a scan)."""
+        return self._by_owner_status(f"INST#{code}", status)
 
     # --- partner hand-offs -------------------------------------------------------------------------
     def handoff_put_action(self, handoff: dict) -> dict:
@@ -251,18 +254,7 @@ class CaseStore:
 
     def partner_handoffs(self, code: str, status: str | None = None) -> list[dict]:
         """A partner's hand-offs by status, through the InstituteStatus index (never a scan)."""
-        from boto3.dynamodb.conditions import Key
-
-        cond = Key("GSI2PK").eq(f"PARTNER#{code}")
-        if status:
-            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
-        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return self._by_owner_status(f"PARTNER#{code}", status)
 
     # --- company record ---------------------------------------------------------------------------
     @staticmethod
@@ -279,15 +271,10 @@ class CaseStore:
 
         cond = Key("PK").eq(f"COMPANY#{company_key}")
         cond = cond & (Key("SK").gte(f"CASE#{since_iso}") if since_iso else Key("SK").begins_with("CASE#"))
-        items, kwargs = [], {"KeyConditionExpression": cond, "ScanIndexForward": False, "ConsistentRead": True}
+        query: dict[str, Any] = {"KeyConditionExpression": cond, "ScanIndexForward": False, "ConsistentRead": True}
         if limit:
-            kwargs["Limit"] = limit
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out or (limit and len(items) >= limit):
-                return items[:limit] if limit else items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            query["Limit"] = limit
+        return [from_dynamo(i) for i in islice(self._pages(**query), limit or None)]
 
     def get_cases(self, case_ids: list[str]) -> list[dict]:
         """Several cases by id (BatchGetItem, 100 a call); unknown ids are left out, order kept."""
@@ -316,10 +303,8 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if _is_condition_failure(exc):
-                codes = _cancellation_codes(exc)
-                if not codes or codes[0] == "ConditionalCheckFailed":
-                    raise ConcurrentUpdate() from None
+            if is_conditional_failure(exc, action=0):  # the case's version moved
+                raise ConcurrentUpdate() from None
             raise
         return {k: v for k, v in new.items() if v is not None}
 
@@ -424,7 +409,7 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if _is_condition_failure(exc) and "ConditionalCheckFailed" in _cancellation_codes(exc)[:len(hours)]:
+            if CONDITION_FAILED in cancellation_codes(exc)[:len(hours)]:
                 raise SlotTaken() from None
             raise
 
@@ -453,12 +438,11 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if _is_condition_failure(exc):
-                codes = _cancellation_codes(exc)
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    raise ConcurrentUpdate() from None
-                if "ConditionalCheckFailed" in codes[1:1 + len(to_hold)]:
-                    raise SlotTaken() from None
+            codes = cancellation_codes(exc)
+            if codes[:1] == [CONDITION_FAILED]:
+                raise ConcurrentUpdate() from None
+            if CONDITION_FAILED in codes[1:1 + len(to_hold)]:
+                raise SlotTaken() from None
             raise
         return new
 
@@ -467,13 +451,7 @@ class CaseStore:
         from boto3.dynamodb.conditions import Key
 
         cond = Key("PK").eq(f"EQUIP#{equipment_id}") & Key("SK").between(f"HOUR#{first_hour}", f"HOUR#{last_hour}")
-        kwargs, hours = {"KeyConditionExpression": cond, "ProjectionExpression": "SK"}, set()
-        while True:
-            out = self.table.query(**kwargs)
-            hours.update(i["SK"][5:] for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return hours
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return {i["SK"][5:] for i in self._pages(KeyConditionExpression=cond, ProjectionExpression="SK")}
 
     def get_reservation(self, reservation_id: str) -> dict:
         """A reservation by id (NotFound when unknown)."""
@@ -500,15 +478,4 @@ class CaseStore:
 
     def institute_reservations(self, code: str, status: str | None = None) -> list[dict]:
         """An institute's equipment reservations by status, through the InstituteStatus index."""
-        from boto3.dynamodb.conditions import Key
-
-        cond = Key("GSI2PK").eq(f"RESV#{code}")
-        if status:
-            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
-        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return self._by_owner_status(f"RESV#{code}", status)

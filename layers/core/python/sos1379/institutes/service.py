@@ -15,22 +15,19 @@ hands the case to a coordinator when none is left).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from ..directory import load_directory
 from ..followups import schedule_actions as schedule_follow_ups
-from ..errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from ..errors import CaseNotFound, FieldError, InvalidTransition, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..intake import load_case_for_sme
-from ..lifecycle import STATUS_LABELS, EventType, Status, check_transition
+from ..lifecycle import REFERRAL_STATUSES, STATUS_LABELS, EventType, Status, check_transition
 from ..models import Text, parse_model
 from ..referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
-from ..store import CaseStore, from_dynamo
-
-REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
+from ..store import CaseStore, from_dynamo, retry_on_concurrent_update
 
 
 class _Input(BaseModel):
@@ -72,18 +69,6 @@ def _referral(store: CaseStore, case_id: str, code: str) -> dict:
 def _load(store: CaseStore, code: str, case_id: str) -> tuple[dict, dict]:
     referral = _referral(store, case_id, code)  # first: a stranger learns nothing from the case read
     return store.get_case(case_id), referral
-
-
-def _retrying(action: Callable[[], dict], attempts: int = 3) -> dict:
-    """Re-run ``action`` (which re-reads the case) when another writer won the version race."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except ConcurrentUpdate:
-            if attempt + 1 == attempts:
-                raise
-    raise ConcurrentUpdate()  # pragma: no cover
-
 
 def _require(current: str, allowed: set[str], target: str, subject: str = "case") -> None:
     if current not in allowed:
@@ -189,7 +174,7 @@ def accept(store: CaseStore, code: str, case_id: str) -> dict:
                                 events=[event], extra_actions=actions)
         return {"case_id": case_id, "status": new["status"], "referral_status": "accepted"}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def start(store: CaseStore, code: str, case_id: str, *, now=None) -> dict:
@@ -214,7 +199,7 @@ def start(store: CaseStore, code: str, case_id: str, *, now=None) -> dict:
                                 events=[event])
         return {"case_id": case_id, "status": new["status"], "changed": True}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
@@ -246,7 +231,7 @@ def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
         new = store.update_case(case, changes, events=events, extra_actions=actions)
         return {"case_id": case_id, "status": new["status"], "referral_status": "declined", "rerouted": rerouted}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def request_info(store: CaseStore, code: str, case_id: str, payload) -> dict:
@@ -266,7 +251,7 @@ def request_info(store: CaseStore, code: str, case_id: str, payload) -> dict:
                                        "open_request": request, "updated_at": at}, events=[event])
         return {"case_id": case_id, "status": new["status"], "resume_status": case["status"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
@@ -289,7 +274,7 @@ def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
                                                *schedule_follow_ups(store, case_id, moment)])
         return {"case_id": case_id, "status": new["status"], "referral_status": "resolved"}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 # --------------------------------------------------------------------------- the SME's side
@@ -314,4 +299,4 @@ def reply(store: CaseStore, case_id: str, token: str | None, payload) -> dict:
                                        "last_info_provided_at": at, "updated_at": at}, events=[event])
         return {"case_id": case_id, "status": new["status"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)

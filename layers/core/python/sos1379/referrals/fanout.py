@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 from ..institutes import partners
 from ..directory import load_directory
-from ..errors import ConcurrentUpdate, InvalidTransition
+from ..errors import ConcurrentUpdate, InvalidTransition, is_conditional_failure
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
 from ..routing.evidence import EVIDENCE_LIMIT
@@ -174,7 +174,7 @@ def mark_sent(store: CaseStore, case_id: str, institute: str, referral_id: str, 
             ConditionExpression="attribute_exists(PK) AND referral_id = :rid",
             ExpressionAttributeValues={":t": True, ":at": at, ":rid": referral_id})
     except Exception as exc:  # noqa: BLE001 - only the lost-race case is expected
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not is_conditional_failure(exc):
             raise
 
 
