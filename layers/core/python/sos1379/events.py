@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .lifecycle import INTAKE_EVENTS, INTERNAL_EVENTS, NOTIFY_EVENTS
+from .lifecycle import INTAKE_EVENTS, INTERNAL_EVENTS, NOTIFY_EVENTS, EventType
 
 
 def utcnow() -> datetime:
@@ -42,12 +42,14 @@ class CaseEvent(BaseModel):
 
     @property
     def publish_to(self) -> list[str]:
-        """Queues the outbox relay sends this event to (``intake``, ``notify``)."""
+        """Queues the outbox relay sends this event to (``intake``, ``notify``, ``partner``)."""
         targets = []
         if self.type in INTAKE_EVENTS:
             targets.append("intake")
         if self.type in NOTIFY_EVENTS:
             targets.append("notify")
+        if self.type == EventType.HANDED_OFF:
+            targets.append("partner")  # the partner's own hand-off queue (sos1379.outbox)
         return targets
 
     def message(self) -> dict[str, Any]:
