@@ -86,6 +86,7 @@ def aws(template, monkeypatch):
         monkeypatch.setenv("INTAKE_QUEUE_URL", account.queues["IntakeQueue"])
         monkeypatch.setenv("NOTIFY_QUEUE_URL", account.queues["NotifyQueue"])
         monkeypatch.setenv("REFERRAL_QUEUE_PREFIX", "test-referral-")
+        monkeypatch.setenv("HANDOFF_QUEUE_PREFIX", "test-handoff-")
         _reset_caches()
         yield account
         _reset_caches()

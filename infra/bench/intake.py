@@ -1,17 +1,15 @@
 """POST /cases through the Chalice app against moto server, against the floor of the bare boto3
 calls intake must make (counter update + one TransactWriteItems) on the same moto; plus each
-function's cold import time against a bare ``import boto3``."""
+function's cold import time against a bare ``import boto3`` (infra.bench.imports)."""
 from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 from . import moto_server, summarize, timed
+from .imports import cold_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,32 +84,8 @@ def _intake_latency(n: int) -> dict:
             "ratio_p99": round(a["p99_ms"] / f["p99_ms"], 2)}
 
 
-def _import_ms(code: str, cwd: Path, runs: int = 5) -> float:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core/python"), str(cwd), str(ROOT)]),
-           "POWERTOOLS_METRICS_DISABLED": "true", "AWS_DEFAULT_REGION": "ap-northeast-2"}
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", f"import time; t=time.perf_counter(); {code}; "
-                              "print(time.perf_counter()-t)"], cwd=cwd, env=env, capture_output=True, text=True,
-                             check=True)
-        samples.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
-    return round(statistics.median(samples), 1)
-
-
-def cold_imports() -> dict:
-    floor = _import_ms("import boto3", ROOT)
-    results = {"bare_import_boto3_ms": floor, "functions": {}}
-    targets = {"ApiFunction (app.py)": ("import app", ROOT)}
-    for handler in sorted((ROOT / "functions").glob("*/handler.py")):
-        targets[handler.parent.name] = ("import handler", handler.parent)
-    for name, (code, cwd) in targets.items():
-        ms = _import_ms(code, cwd)
-        results["functions"][name] = {"import_ms": ms, "ratio_vs_boto3": round(ms / floor, 2)}
-    return results
-
-
 def run(n: int = 300) -> dict:
-    return {"post_cases": _intake_latency(n), "cold_import": cold_imports()}
+    return {"post_cases": _intake_latency(n), "cold_import": cold_imports()}  # also `sos1379 bench imports`
 
 
 if __name__ == "__main__":  # pragma: no cover

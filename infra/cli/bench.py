@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # name -> "module:function" returning a JSON-able dict of figures
 BENCHMARKS = {
     "intake": "infra.bench.intake:run",
+    "imports": "infra.bench.imports:run",
     "referrals": "infra.bench.referrals:run",
     "routing": "infra.bench.routing:run",
     "catalog": "infra.bench.catalog:run_default",

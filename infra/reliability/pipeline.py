@@ -38,6 +38,7 @@ SAMPLES = ("weld_crack_ko.json", "sensor_drift_en.json", "export_loan_ko.json")
 
 _ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
              "CASES_TABLE", "IDEMPOTENCY_TABLE", "INTAKE_QUEUE_URL", "NOTIFY_QUEUE_URL", "REFERRAL_QUEUE_PREFIX",
+             "HANDOFF_QUEUE_PREFIX",
              "PUBLIC_BASE_URL", "NOTIFY_SENDER_EMAIL", "NOTIFY_QUIET_START_HOUR", "NOTIFY_QUIET_END_HOUR",
              "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME",
              "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_IDEMPOTENCY_DISABLED")
@@ -229,7 +230,8 @@ class PipelineHarness:
         self.tables, self.queues = build_account(load_template(ROOT / "template.yaml"))
         os.environ.update(CASES_TABLE=self.tables["CasesTable"], IDEMPOTENCY_TABLE=self.tables["IdempotencyTable"],
                           INTAKE_QUEUE_URL=self.queues["IntakeQueue"], NOTIFY_QUEUE_URL=self.queues["NotifyQueue"],
-                          REFERRAL_QUEUE_PREFIX=f"{STACK}-referral-", PUBLIC_BASE_URL="https://sos1379.example.kr",
+                          REFERRAL_QUEUE_PREFIX=f"{STACK}-referral-", HANDOFF_QUEUE_PREFIX=f"{STACK}-handoff-",
+                          PUBLIC_BASE_URL="https://sos1379.example.kr",
                           NOTIFY_SENDER_EMAIL=SENDER,
                           # quiet hours off: start == end means never quiet (the run must not wait
                           # for 08:00 KST; deferral has its own tests)

@@ -122,3 +122,32 @@ def test_router_handoff_writes_the_regional_partners_queue_item_when_routed(stor
     assert store.get_case(receipt["case_id"])["status"] == "handed_off"
     [item] = store.partner_handoffs("CCEI-DAEJEON", "pending")
     assert item["case_id"] == receipt["case_id"]
+
+
+def _relay_history(store, case_id: str) -> None:
+    """What the outbox relay does with the case's stream: every event record, as INSERTs."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    from sos1379 import outbox
+    from sos1379.store import to_dynamo
+
+    serializer = TypeSerializer()
+    for event in store.history(case_id):
+        item = to_dynamo({**event, "kind": "event"})
+        outbox.relay_record({"eventName": "INSERT",
+                             "dynamodb": {"NewImage": {k: serializer.serialize(v) for k, v in item.items()}}})
+
+
+def test_handoff_message_reaches_only_the_partners_own_sqs_queue_when_relayed(client, store, keys, sample_case, aws):
+    import jsonschema
+
+    from tests.conftest import ROOT
+
+    receipt = handed_off(client, store, sample_case)
+    _relay_history(store, receipt["case_id"])
+    [message] = aws.drain("HandoffQueueCCEIDAEJEON")
+    schema = json.loads((ROOT / "events" / "schemas" / "handoff.v1.json").read_text(encoding="utf-8"))
+    jsonschema.validate(message, schema)
+    assert message["partner"] == "CCEI-DAEJEON" and message["case_id"] == receipt["case_id"]
+    assert "minsu" not in json.dumps(message, ensure_ascii=False)  # no contact details, no notes
+    assert aws.drain("HandoffQueueBIZINFO1357") == []

@@ -60,3 +60,32 @@ def test_sme_confirms_the_phone_with_the_code_on_the_tracking_page(site, page_fo
     box.wait_for(state="hidden")  # the page reloads the case after the answer
     view = site.view(receipt)
     assert view["contact_verification"]["verified"] == ["sms"] and view["contact_verification"]["pending"] == []
+
+
+def test_counselor_records_the_phone_as_confirmed_in_the_console_intake(site, page_for):
+    import json
+    import uuid
+
+    from tests.browser.test_console import dev_login
+
+    page = page_for(1280, 900)
+    dev_login(page, site, "counselor", "carol")
+    page.locator("[data-view=intake]").click()
+    page.locator("#intake-form").wait_for()
+    title = f"전화 상담: 도금 박리 {uuid.uuid4().hex[:6]}"
+    local, e164 = fresh_phone()
+    for field, value in (("#in-title", title), ("#in-description", "아연 도금층이 한 달 만에 벗겨집니다. 전처리 조건 조언이 필요합니다."),
+                         ("#in-company", "한빛정밀"), ("#in-brn", "116-82-00276"), ("#in-contact", "김민수"),
+                         ("#in-phone", local), ("#in-email", "minsu.kim@example.com")):
+        page.locator(field).fill(value)
+    page.locator("#in-region").select_option("daejeon")
+    page.locator("#in-verified-sms").check()  # read the number back on the phone; the address was not
+    page.locator("#in-consent").check()
+    page.locator("#intake-form button[type=submit]").click()
+    result = page.locator("#action-result")
+    result.wait_for()
+    number = re.search(r"\d{6}-\d{4}", result.inner_text()).group(0)
+    case = site.store().get_case(site.store().find_case_id_by_number(number))
+    assert case["title"] == title and case["contact"]["phone"] == e164
+    assert set(case["contact_verified"]) == {"sms"} and case["contact_verified"]["sms"]["by"] == "counselor"
+    assert "carol" not in json.dumps(case["contact_verified"])  # the role only; who is in the history

@@ -45,7 +45,8 @@ PROBE_CLASSES: list[tuple[str, str]] = [
     (r"^/t/\{token\}$", "link_token"),                       # SMS short link: the token is the credential
     (r"^/cases$", "public"),                                  # submitting needs no credential
     (r"^/cases/recover$", "public"),                          # lost-link recovery: same 202 whatever matched
-    (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request|follow-up))?$", "case_token"),
+    (r"^/cases/\{case_id\}(/(reply|rating|withdraw|merge-request|follow-up|verify-contact(/resend)?))?$",
+     "case_token"),
     (r"^/institute/referrals(/\{case_id\}(/[a-z-]+)?)?$", "institute_key"),
     (r"^/partner/handoffs(/\{case_id\}(/[a-z-]+)?)?$", "partner_key"),
     (r"^/coordinator/|^/stats$", "staff"),
@@ -69,6 +70,9 @@ BODIES = {
     "/console/dev-login": {"role": "lead", "sub": "probe"},
     "/cases/{case_id}/merge-request": {"into": "261126-0001"},
     "/cases/{case_id}/follow-up": {"stage": "d30", "result": "solved"},
+    "/cases/{case_id}/verify-contact": {"code": "123456"},
+    "/cases/{case_id}/verify-contact/resend": {"channel": "sms"},
+    "/coordinator/cases/{case_id}/verify-contact": {"channels": ["sms"]},
     "/partner/handoffs/{case_id}/return": {"reason": "우리 분야가 아닙니다."},
     "/coordinator/cases/{case_id}/merge": {"into": "261126-0001"},
     "/cases/{case_id}/attachments": {"filename": "crack.jpg", "content_type": "image/jpeg", "size": 1000},

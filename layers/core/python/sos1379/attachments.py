@@ -323,8 +323,7 @@ def create_sme_upload(store: CaseStore, case_id: str, token: str | None, payload
 
 
 def _institute_referral(store: CaseStore, code: str, case_id: str) -> dict:
-    out = store.table.get_item(Key={"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{code}"}, ConsistentRead=True)
-    referral = from_dynamo(out.get("Item") or {})
+    referral = store.get_referral(case_id, code)
     if not referral or referral.get("status") not in LIVE_REFERRAL_STATUSES:
         raise CaseNotFound()
     return referral

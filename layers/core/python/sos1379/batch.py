@@ -11,6 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
+from .errors import aws_error_code
+
 
 def _record_id(record: Any) -> str:
     for path in (("message_id",), ("dynamodb", "sequence_number")):
@@ -29,8 +31,7 @@ class LoggedBatchProcessor(BatchProcessor):
 
     def failure_handler(self, record, exception):  # type: ignore[override]
         error = exception[1]
-        response = getattr(error, "response", None)
-        code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+        code = aws_error_code(error)
         self._log.warning("record failed; left for retry", extra={
             "record_id": _record_id(record), "error": type(error).__name__, "error_code": code})
         return super().failure_handler(record, exception)

@@ -130,3 +130,42 @@ class RateLimited(DomainError):
 
 class TransientError(Exception):
     """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""
+
+
+# --- reading AWS errors: the one place that parses botocore's error responses -------------------
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def aws_error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``""`` for any other exception)."""
+    response = getattr(exc, "response", None)
+    return str((response.get("Error") or {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def cancellation_codes(exc: BaseException) -> list[str]:
+    """A cancelled DynamoDB transaction's reason per action, in action order (``"None"`` for an
+    action that did not cause the cancellation); empty when there are none."""
+    response = getattr(exc, "response", None)
+    reasons = response.get("CancellationReasons") if isinstance(response, dict) else None
+    return [str(r.get("Code", "None")) for r in reasons or []]
+
+
+def is_conditional_failure(exc: BaseException, *, action: int | None = None) -> bool:
+    """True when DynamoDB refused a write because its condition did not hold: a single write's
+    ``ConditionalCheckFailedException``, or a ``TransactionCanceledException`` whose reason is
+    ``ConditionalCheckFailed`` for the action at index ``action`` (any action when None).
+
+    A cancelled transaction that lists no reasons counts as conditional: DynamoDB always lists
+    them, and a transaction that was cancelled for another reason (a conflict, throttling) says so
+    in its reasons, so it is never mistaken for a lost condition."""
+    code = aws_error_code(exc)
+    if code == f"{CONDITION_FAILED}Exception":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    codes = cancellation_codes(exc)
+    if not codes:
+        return True
+    if action is None:
+        return CONDITION_FAILED in codes
+    return action < len(codes) and codes[action] == CONDITION_FAILED

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from . import companies, korea, verification
 from .directory import load_directory, load_services
-from .errors import CaseNotFound, FieldError, IdempotencyKeyReused, ValidationFailed
+from .errors import CaseNotFound, FieldError, IdempotencyKeyReused, ValidationFailed, is_conditional_failure
 from .events import Actor, CaseEvent, iso, utcnow
 from .lifecycle import STATUS_LABELS, EventType, Status
 from .models import CaseSubmission, parse_model
@@ -111,8 +111,7 @@ def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None
         store.create_case(case, event, idempotency=idem, company_key=case["company_key"])
     except Exception as exc:
         # Two retries with one key racing: the loser replays the winner's receipt.
-        if idempotency_key and getattr(exc, "response", {}).get("Error", {}).get("Code") == \
-                "TransactionCanceledException":
+        if idempotency_key and is_conditional_failure(exc):
             previous = store.get_idempotency(idempotency_key)
             if previous is not None:
                 if previous["body_hash"] != fingerprint:

@@ -23,6 +23,10 @@ OPEN_STATUSES = frozenset({Status.RECEIVED, Status.TRIAGED, Status.REFERRED, Sta
                            Status.IN_PROGRESS, Status.INFO_REQUESTED})
 TERMINAL_STATUSES = frozenset({Status.CLOSED, Status.WITHDRAWN})
 
+# Statuses of the items beside a case: one referral per institute, one hand-off per partner.
+REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
+HANDOFF_STATUSES = ("pending", "accepted", "returned", "lapsed", "superseded")
+
 S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RECEIVED: frozenset({S.TRIAGED, S.REFERRED, S.HANDED_OFF, S.INFO_REQUESTED, S.RESOLVED, S.WITHDRAWN,

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from .coordinators.auth import Staff, require
-from .errors import CaseNotFound, ConcurrentUpdate, Conflict, FieldError, ValidationFailed
+from .errors import CaseNotFound, ConcurrentUpdate, Conflict, FieldError, ValidationFailed, is_conditional_failure
 from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
 from .lifecycle import OPEN_STATUSES, EventType, Status, check_transition
 from .models import parse_model
-from .referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action
-from .store import CaseStore
+from .referrals.fanout import ACTIVE_REFERRAL_STATUSES
+from .store import CaseStore, retry_on_concurrent_update
 
 _CASE_NUMBER = re.compile(r"^\d{6}-\d{4,}$")
 _CASE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -69,17 +69,6 @@ def _find(store: CaseStore, ref: str) -> dict:
     case_id = ref if _CASE_ID.match(ref) else store.find_case_id_by_number(ref)
     return store.get_case(case_id)
 
-
-def _retrying(action, attempts: int = 3) -> dict:
-    for attempt in range(attempts):
-        try:
-            return action()
-        except ConcurrentUpdate:
-            if attempt + 1 == attempts:
-                raise
-    raise ConcurrentUpdate()  # pragma: no cover
-
-
 def request_merge(store: CaseStore, case_id: str, token: str | None, payload, *,
                   now: datetime | None = None) -> dict:
     """The SME marks its new case as the same problem as an earlier case of its company."""
@@ -108,7 +97,7 @@ def request_merge(store: CaseStore, case_id: str, token: str | None, payload, *,
         store.update_case(current, {"merge_request": request, "updated_at": at}, events=[event])
         return {"case_id": case_id, "merge_request": request, "changed": True}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def merge(store: CaseStore, staff: Staff, case_id: str, payload, *, now: datetime | None = None) -> dict:
@@ -146,7 +135,7 @@ def merge(store: CaseStore, staff: Staff, case_id: str, payload, *, now: datetim
         target_action, _ = store.case_update_action(target, {
             "merged_from": [*(target.get("merged_from") or []), source["case_number"]], "updated_at": later})
         actions = [target_action, store.event_put_action(merged)]
-        actions += [referral_status_action(store, r, "superseded", at) for r in store.referrals(case_id)
+        actions += [store.referral_status_action(r, "superseded", at) for r in store.referrals(case_id)
                     if r.get("status") in ACTIVE_REFERRAL_STATUSES]
         try:
             new = store.update_case(source, {"status": Status.CLOSED.value, "closed_reason": "duplicate",
@@ -154,11 +143,10 @@ def merge(store: CaseStore, staff: Staff, case_id: str, payload, *, now: datetim
                                              "open_request": None, "resume_status": None, "updated_at": at},
                                     events=[closed], extra_actions=actions)
         except Exception as exc:  # the kept case moved under us: same as a lost version race
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code == "TransactionCanceledException":
+            if is_conditional_failure(exc):
                 raise ConcurrentUpdate() from None
             raise
         return {"case_id": case_id, "merged_into": target["case_number"], "into_case_id": target["case_id"],
                 "status": new["status"], "changed": True}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)

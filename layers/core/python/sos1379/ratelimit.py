@@ -24,7 +24,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from .errors import RateLimited
+from .errors import RateLimited, is_conditional_failure
 
 # name -> (requests, window seconds); the defaults template.yaml configures
 DEFAULT_LIMITS = "intake=10/60,lookup=60/60,institute=600/60,staff=600/60"
@@ -74,7 +74,7 @@ def hit(table, name: str, client: str, limit: Limit, now: float) -> None:
             ExpressionAttributeValues={":one": 1, ":limit": limit.requests, ":kind": "rate_counter",
                                        ":exp": window + 2 * limit.window_seconds})
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not is_conditional_failure(exc):
             raise
         raise RateLimited(max(1, int(window + limit.window_seconds - now + 0.999))) from None
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import korea
-from .errors import CaseNotFound, FieldError, RateLimited, ValidationFailed
+from .errors import CaseNotFound, FieldError, RateLimited, ValidationFailed, is_conditional_failure
 from .events import Actor, CaseEvent, iso, utcnow
 from .lifecycle import EventType
 from .store import CaseStore
@@ -99,7 +99,7 @@ def _count(store: CaseStore, scope: str, subject: str, limit: int, now: datetime
             ExpressionAttributeNames={"#n": "hits"},
             ExpressionAttributeValues={":one": 1, ":limit": limit, ":exp": expires, ":kind": "rate_counter"})
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_conditional_failure(exc):
             retry = 3600 - (now.minute * 60 + now.second)
             raise RateLimited(max(1, retry), "Too many link requests. Please try again later or call 1379.",
                               "링크 재발송 요청이 너무 많습니다. 잠시 후 다시 시도하거나 1379로 전화 주세요.") from None

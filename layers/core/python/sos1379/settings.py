@@ -20,6 +20,7 @@ class Settings(BaseModel):
     region: str = "ap-northeast-2"
     idempotency_ttl_seconds: int = 24 * 3600
     attachments_bucket: str = ""
+    handoff_queue_prefix: str = "sos1379-handoff-"
 
 
 _ENV = {
@@ -31,6 +32,7 @@ _ENV = {
     "public_base_url": "PUBLIC_BASE_URL",
     "region": "AWS_DEFAULT_REGION",
     "attachments_bucket": "ATTACHMENTS_BUCKET",
+    "handoff_queue_prefix": "HANDOFF_QUEUE_PREFIX",
 }
 
 

@@ -30,13 +30,30 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterator
+from itertools import islice
+from typing import Any, Iterator, TypeVar
 
-from .errors import CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken
+from .errors import (CONDITION_FAILED, CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken, cancellation_codes,
+                     is_conditional_failure)
 from .events import CaseEvent, parse_iso
 from .lifecycle import OPEN_STATUSES
+
+T = TypeVar("T")
+
+
+def retry_on_concurrent_update(action: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``action`` (which must re-read what it changes) again when another writer won the
+    version race; the last ConcurrentUpdate propagates."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except ConcurrentUpdate:
+            if attempt + 1 == attempts:
+                raise
+    raise ConcurrentUpdate()  # attempts < 1
 
 
 def to_dynamo(value: Any) -> Any:
@@ -78,16 +95,6 @@ def _status_index(case: dict) -> dict:
     # falls back to ``guidance_due_at``. Either way the key is never later than the true deadline.
     due = case.get("sla_due_at") or case.get("guidance_due_at", "")
     return {"GSI1PK": f"STATUS#{case['status']}", "GSI1SK": f"{due}#{case['case_id']}"}
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
-
-
-def _cancellation_codes(exc: Exception) -> list[str]:
-    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-    return [r.get("Code", "None") for r in reasons]
 
 
 class CaseStore:
@@ -142,7 +149,7 @@ class CaseStore:
             # items (DynamoDB dedupes on the SDK's ClientRequestToken for 10 minutes, moto never).
             # Our event's id is fresh and the transaction all-or-nothing: if the event is stored,
             # so is the case, and the write was ours.
-            if not _is_condition_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             key = {"PK": first_event["PK"], "SK": first_event["SK"]}
             if "Item" not in self.table.get_item(Key=key, ConsistentRead=True):
@@ -182,44 +189,83 @@ class CaseStore:
     def _query_partition(self, case_id: str, prefix: str) -> Iterator[dict]:
         from boto3.dynamodb.conditions import Key
 
-        kwargs = {"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(prefix),
-                  "ConsistentRead": True}
+        yield from self._pages(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(prefix),
+                               ConsistentRead=True)
+
+    def _pages(self, **query: Any) -> Iterator[dict]:
+        """Every item a query matches, page after page (the raw items, not yet ``from_dynamo``)."""
         while True:
-            out = self.table.query(**kwargs)
+            out = self.table.query(**query)
             yield from out["Items"]
             if "LastEvaluatedKey" not in out:
                 return
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            query["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+
+    def _by_owner_status(self, owner_key: str, status: str | None) -> list[dict]:
+        """The InstituteStatus index: an owner's (``INST#code`` / ``PARTNER#code``) items, all or
+        of one status."""
+        from boto3.dynamodb.conditions import Key
+
+        cond = Key("GSI2PK").eq(owner_key)
+        if status:
+            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
+        return [from_dynamo(i) for i in self._pages(IndexName="InstituteStatus", KeyConditionExpression=cond)]
 
     def open_cases_due_before(self, until_iso: str, statuses=None) -> Iterator[dict]:
         """Open cases whose guidance is due before ``until_iso``, via GSI1 (cost ~ cases due)."""
         from boto3.dynamodb.conditions import Key
 
         for status in statuses or sorted(OPEN_STATUSES):
-            kwargs = {"IndexName": "StatusDue",
-                      "KeyConditionExpression": Key("GSI1PK").eq(f"STATUS#{status}") & Key("GSI1SK").lte(
-                          f"{until_iso}#~")}
-            while True:
-                out = self.table.query(**kwargs)
-                for item in out["Items"]:
-                    yield from_dynamo(item)
-                if "LastEvaluatedKey" not in out:
-                    break
-                kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            cond = Key("GSI1PK").eq(f"STATUS#{status}") & Key("GSI1SK").lte(f"{until_iso}#~")
+            for item in self._pages(IndexName="StatusDue", KeyConditionExpression=cond):
+                yield from_dynamo(item)
+
+    @staticmethod
+    def referral_key(case_id: str, institute: str) -> dict:
+        return {"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{institute}"}
+
+    def get_referral(self, case_id: str, institute: str) -> dict | None:
+        out = self.table.get_item(Key=self.referral_key(case_id, institute), ConsistentRead=True)
+        return from_dynamo(out["Item"]) if "Item" in out else None
+
+    def mark_referral_sent(self, case_id: str, institute: str, referral_id: str, at: str) -> bool:
+        """Flag the referral's message as sent, unless a newer referral replaced it meanwhile
+        (then False: the flag belongs to the newer one)."""
+        try:
+            self.table.update_item(
+                Key=self.referral_key(case_id, institute),
+                UpdateExpression="SET message_sent = :t, message_sent_at = :at",
+                ConditionExpression="attribute_exists(PK) AND referral_id = :rid",
+                ExpressionAttributeValues={":t": True, ":at": at, ":rid": referral_id})
+        except Exception as exc:  # noqa: BLE001 - only the lost race is expected
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        return True
+
+    def referral_status_action(self, referral: dict, status: str, at: str, extra: dict | None = None) -> dict:
+        """Move an existing referral item to ``status`` (index key included) without rewriting it,
+        so a concurrent ``message_sent`` flag is never lost."""
+        sets = {"status": status, "updated_at": at,
+                "GSI2SK": f"{status}#{referral['referred_at']}#{referral['case_id']}", **(extra or {})}
+        return self._set_action(self.referral_key(referral["case_id"], referral["institute"]), sets)
+
+    def _set_action(self, key: dict, sets: dict, expected_first: Any = None) -> dict:
+        """A transaction Update that SETs ``sets`` on ``key``; with ``expected_first``, only while
+        the first attribute of ``sets`` still holds that value (it was read in that state)."""
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
+        update = {"TableName": self.table_name, "Key": key,
+                  "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
+                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+        if expected_first is not None:
+            values[":expected"] = expected_first
+            update["ConditionExpression"] = "#f0 = :expected"
+        return {"Update": update}
 
     def institute_referrals(self, code: str, status: str | None = None) -> list[dict]:
-        from boto3.dynamodb.conditions import Key
-
-        cond = Key("GSI2PK").eq(f"INST#{code}")
-        if status:
-            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
-        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        """An institute's referrals by status, through the InstituteStatus index (never a scan)."""
+        return self._by_owner_status(f"INST#{code}", status)
 
     # --- partner hand-offs -------------------------------------------------------------------------
     def handoff_put_action(self, handoff: dict) -> dict:
@@ -231,16 +277,11 @@ class CaseStore:
         return {"Put": {"TableName": self.table_name, "Item": item}}
 
     def handoff_status_action(self, handoff: dict, status: str, at: str, extra: dict | None = None) -> dict:
+        """Move a hand-off to ``status``, only while it is still in the status it was read in."""
         sets = {"status": status, "updated_at": at,
                 "GSI2SK": f"{status}#{handoff['handed_off_at']}#{handoff['case_id']}", **(extra or {})}
-        names = {f"#f{i}": k for i, k in enumerate(sets)}
-        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
-        values[":expected"] = handoff["status"]
-        return {"Update": {"TableName": self.table_name,
-                           "Key": {"PK": f"CASE#{handoff['case_id']}", "SK": f"HANDOFF#{handoff['partner']}"},
-                           "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
-                           "ConditionExpression": "#f0 = :expected",
-                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        return self._set_action({"PK": f"CASE#{handoff['case_id']}", "SK": f"HANDOFF#{handoff['partner']}"}, sets,
+                                expected_first=handoff["status"])
 
     def get_handoff(self, case_id: str, partner: str) -> dict | None:
         out = self.table.get_item(Key={"PK": f"CASE#{case_id}", "SK": f"HANDOFF#{partner}"}, ConsistentRead=True)
@@ -251,18 +292,7 @@ class CaseStore:
 
     def partner_handoffs(self, code: str, status: str | None = None) -> list[dict]:
         """A partner's hand-offs by status, through the InstituteStatus index (never a scan)."""
-        from boto3.dynamodb.conditions import Key
-
-        cond = Key("GSI2PK").eq(f"PARTNER#{code}")
-        if status:
-            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
-        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return self._by_owner_status(f"PARTNER#{code}", status)
 
     # --- company record ---------------------------------------------------------------------------
     @staticmethod
@@ -279,22 +309,22 @@ class CaseStore:
 
         cond = Key("PK").eq(f"COMPANY#{company_key}")
         cond = cond & (Key("SK").gte(f"CASE#{since_iso}") if since_iso else Key("SK").begins_with("CASE#"))
-        items, kwargs = [], {"KeyConditionExpression": cond, "ScanIndexForward": False, "ConsistentRead": True}
+        query: dict[str, Any] = {"KeyConditionExpression": cond, "ScanIndexForward": False, "ConsistentRead": True}
         if limit:
-            kwargs["Limit"] = limit
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out or (limit and len(items) >= limit):
-                return items[:limit] if limit else items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+            query["Limit"] = limit
+        return [from_dynamo(i) for i in islice(self._pages(**query), limit or None)]
 
-    def get_cases(self, case_ids: list[str]) -> list[dict]:
-        """Several cases by id (BatchGetItem, 100 a call); unknown ids are left out, order kept."""
+    def get_cases(self, case_ids: list[str], fields: list[str] | None = None) -> list[dict]:
+        """Several cases by id (BatchGetItem, 100 a call), whole or only ``fields`` (``case_id`` is
+        always read); unknown ids are left out, order kept."""
         found: dict[str, dict] = {}
         ids = list(dict.fromkeys(case_ids))
+        projection = {}
+        if fields:
+            names = {f"#p{i}": f for i, f in enumerate(dict.fromkeys(["case_id", *fields]))}
+            projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         for start in range(0, len(ids), 100):
-            request = {self.table_name: {"Keys": [case_key(i) for i in ids[start:start + 100]]}}
+            request = {self.table_name: {"Keys": [case_key(i) for i in ids[start:start + 100]], **projection}}
             while request:
                 out = self.client.batch_get_item(RequestItems=request)
                 for item in out.get("Responses", {}).get(self.table_name, []):
@@ -316,10 +346,8 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if _is_condition_failure(exc):
-                codes = _cancellation_codes(exc)
-                if not codes or codes[0] == "ConditionalCheckFailed":
-                    raise ConcurrentUpdate() from None
+            if is_conditional_failure(exc, action=0):  # the case's version moved
+                raise ConcurrentUpdate() from None
             raise
         return {k: v for k, v in new.items() if v is not None}
 
@@ -424,7 +452,7 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if _is_condition_failure(exc) and "ConditionalCheckFailed" in _cancellation_codes(exc)[:len(hours)]:
+            if CONDITION_FAILED in cancellation_codes(exc)[:len(hours)]:
                 raise SlotTaken() from None
             raise
 
@@ -453,12 +481,11 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if _is_condition_failure(exc):
-                codes = _cancellation_codes(exc)
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    raise ConcurrentUpdate() from None
-                if "ConditionalCheckFailed" in codes[1:1 + len(to_hold)]:
-                    raise SlotTaken() from None
+            codes = cancellation_codes(exc)
+            if codes[:1] == [CONDITION_FAILED]:
+                raise ConcurrentUpdate() from None
+            if CONDITION_FAILED in codes[1:1 + len(to_hold)]:
+                raise SlotTaken() from None
             raise
         return new
 
@@ -467,13 +494,7 @@ class CaseStore:
         from boto3.dynamodb.conditions import Key
 
         cond = Key("PK").eq(f"EQUIP#{equipment_id}") & Key("SK").between(f"HOUR#{first_hour}", f"HOUR#{last_hour}")
-        kwargs, hours = {"KeyConditionExpression": cond, "ProjectionExpression": "SK"}, set()
-        while True:
-            out = self.table.query(**kwargs)
-            hours.update(i["SK"][5:] for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return hours
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return {i["SK"][5:] for i in self._pages(KeyConditionExpression=cond, ProjectionExpression="SK")}
 
     def get_reservation(self, reservation_id: str) -> dict:
         """A reservation by id (NotFound when unknown)."""
@@ -500,15 +521,4 @@ class CaseStore:
 
     def institute_reservations(self, code: str, status: str | None = None) -> list[dict]:
         """An institute's equipment reservations by status, through the InstituteStatus index."""
-        from boto3.dynamodb.conditions import Key
-
-        cond = Key("GSI2PK").eq(f"RESV#{code}")
-        if status:
-            cond = cond & Key("GSI2SK").begins_with(f"{status}#")
-        items, kwargs = [], {"IndexName": "InstituteStatus", "KeyConditionExpression": cond}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        return self._by_owner_status(f"RESV#{code}", status)

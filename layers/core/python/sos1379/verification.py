@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import ConcurrentUpdate, Conflict, FieldError, RateLimited, ValidationFailed
+from .errors import ConcurrentUpdate, Conflict, FieldError, RateLimited, ValidationFailed, is_conditional_failure
 from .events import Actor, CaseEvent, iso, parse_iso, utcnow
 from .lifecycle import EventType
 from .store import CaseStore, to_dynamo
@@ -121,7 +121,7 @@ def _write_codes(store: CaseStore, case_id: str, channel: str, codes: list[dict]
     try:
         store.table.put_item(Item=to_dynamo(item), **kwargs)
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_conditional_failure(exc):
             raise ConcurrentUpdate() from None
         raise
 

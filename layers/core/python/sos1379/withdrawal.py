@@ -23,7 +23,7 @@ from .events import Actor, CaseEvent, iso, utcnow
 from .intake import load_case_for_sme
 from .lifecycle import OPEN_STATUSES, EventType, Status, check_transition
 from .models import Text, parse_model
-from .referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action
+from .referrals.fanout import ACTIVE_REFERRAL_STATUSES
 from .store import CaseStore
 
 
@@ -47,7 +47,7 @@ def withdraw(store: CaseStore, case_id: str, token: str | None, payload=None, *,
         check_transition(case["status"], Status.WITHDRAWN)
         at = iso(now or utcnow())
         active = [r for r in store.referrals(case_id) if r.get("status") in ACTIVE_REFERRAL_STATUSES]
-        actions = [referral_status_action(store, r, "withdrawn", at, {"withdrawn_at": at}) for r in active]
+        actions = [store.referral_status_action(r, "withdrawn", at, {"withdrawn_at": at}) for r in active]
         data = {"institutes": [r["institute"] for r in active], "previous_status": case["status"]}
         if body.reason:
             data["reason_public"] = body.reason

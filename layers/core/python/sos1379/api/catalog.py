@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ..catalog.service import search_catalog
+from ..lazy import lazy_module
 from .common import json_response, route
 
 bp = Blueprint(__name__)
+catalog = lazy_module("sos1379.catalog.service")
 
 
 @route(bp, "/catalog/search", methods=["GET"])
 def catalog_search():
-    return json_response(search_catalog(bp.current_request.query_params), headers={"Cache-Control": "max-age=60"})
+    return json_response(catalog.search_catalog(bp.current_request.query_params), headers={"Cache-Control": "max-age=60"})
 
 
 _PROBLEM_REF = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

@@ -21,7 +21,7 @@ import re
 
 from ..errors import (Conflict, DomainError, FieldError, Forbidden, IdempotencyKeyReused, NotFound,
                       PayloadTooLarge, RateLimited, TransientError, Unauthorized, UnsupportedMediaType,
-                      ValidationFailed)
+                      ValidationFailed, aws_error_code)
 
 log = logging.getLogger("sos1379.api")
 
@@ -99,9 +99,9 @@ def _is_aws_outage(exc: Exception) -> bool:
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError)):
         return True
     if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
+        code = aws_error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return status >= 500 or "Throttl" in err.get("Code", "") or err.get("Code") in (
+        return status >= 500 or "Throttl" in code or code in (
             "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ServiceUnavailable")
     return False
 

@@ -12,16 +12,17 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import web
-from ..coordinators import counters
-from ..coordinators.reporting import parse_month
 from ..errors import NotFound
 from ..events import utcnow
+from ..lazy import lazy_module
 from ..models import parse_model
-from ..web import console as console_page
-from ..web import statistics as statistics_page
 from .common import get_store, json_body, json_response, route
 
 bp = Blueprint(__name__)
+counters = lazy_module("sos1379.coordinators.counters")
+reporting = lazy_module("sos1379.coordinators.reporting")
+console_page = lazy_module("sos1379.web.console")
+statistics_page = lazy_module("sos1379.web.statistics")
 
 
 def _base() -> str:
@@ -32,7 +33,7 @@ def _base() -> str:
 @route(bp, "/statistics", methods=["GET"])
 def statistics():
     query = bp.current_request.query_params or {}
-    year, mon = parse_month(query.get("month"), utcnow())
+    year, mon = reporting.parse_month(query.get("month"), utcnow())
     months = counters.series(get_store(), f"{year:04d}-{mon:02d}", 12)
     body = statistics_page.render(months, web.language(query.get("lang")), _base())
     return Response(body=body, status_code=200, headers={

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from ..coordinators import auth, reporting
-from ..coordinators import service as svc
+from ..lazy import lazy_module
 from ..models import CounselorCaseSubmission
 from .common import get_store, header, json_body, json_response, route
 from .openapi import body_ref
 
 bp = Blueprint(__name__)
+auth = lazy_module("sos1379.coordinators.auth")
+reporting = lazy_module("sos1379.coordinators.reporting")
+svc = lazy_module("sos1379.coordinators.service")
 
 _JSON_TYPES = ["application/json"]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -117,11 +119,12 @@ _ERRORS = {"401": {"description": "Missing or invalid token", **_PROBLEM},
            "403": {"description": "Role too low", **_PROBLEM}}
 
 
-OPENAPI_MODELS = {"CounselorCaseSubmission": CounselorCaseSubmission, "CoordinatorAssign": svc.AssignInput,
-                  "CoordinatorReroute": svc.RerouteInput, "CoordinatorNote": svc.NoteInput,
-                  "CoordinatorRequestInfo": svc.RequestInfoInput, "CoordinatorGuidance": svc.GuidanceInput,
-                  "CoordinatorHandoff": svc.HandoffInput, "CoordinatorClose": svc.CloseInput,
-                  "Rating": svc.RatingInput}
+def openapi_models() -> dict:
+    return {"CounselorCaseSubmission": CounselorCaseSubmission, "CoordinatorAssign": svc.AssignInput,
+            "CoordinatorReroute": svc.RerouteInput, "CoordinatorNote": svc.NoteInput,
+            "CoordinatorRequestInfo": svc.RequestInfoInput, "CoordinatorGuidance": svc.GuidanceInput,
+            "CoordinatorHandoff": svc.HandoffInput, "CoordinatorClose": svc.CloseInput,
+            "Rating": svc.RatingInput}
 
 
 def _action(summary: str, body: dict | None, ok: str = "200", role: str = "coordinator") -> dict:

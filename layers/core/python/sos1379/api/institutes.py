@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ..institutes import keys as institute_keys
-from ..institutes import service as svc
+from ..lazy import lazy_module
+from ..lifecycle import REFERRAL_STATUSES
 from .common import get_store, header, json_body, json_response, route
 from .openapi import body_ref
 
 bp = Blueprint(__name__)
+institute_keys = lazy_module("sos1379.institutes.keys")
+svc = lazy_module("sos1379.institutes.service")
 
 _JSON_TYPES = ["application/json"]
 
@@ -98,15 +100,16 @@ def _responses(*extra: str) -> dict:
     return out
 
 
-OPENAPI_MODELS = {"InstituteDecline": svc.DeclineInput, "InstituteRequestInfo": svc.RequestInfoInput,
-                  "InstituteResolve": svc.ResolveInput, "CaseReply": svc.ReplyInput}
+def openapi_models() -> dict:
+    return {"InstituteDecline": svc.DeclineInput, "InstituteRequestInfo": svc.RequestInfoInput,
+            "InstituteResolve": svc.ResolveInput, "CaseReply": svc.ReplyInput}
 
 
 OPENAPI_PATHS = {
     "/institute/referrals": {"get": {
         "summary": "List my referrals (newest first)", "tags": ["institutes"],
         "parameters": [_KEY, {"name": "status", "in": "query", "required": False,
-                              "schema": {"type": "string", "enum": list(svc.REFERRAL_STATUSES)}}],
+                              "schema": {"type": "string", "enum": list(REFERRAL_STATUSES)}}],
         "responses": {k: v for k, v in _responses("422").items() if k != "404"}}},
     "/institute/referrals/{case_id}": {"get": {
         "summary": "One of my referrals: the v1 message, its status and the case state", "tags": ["institutes"],

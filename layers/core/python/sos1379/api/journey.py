@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .. import companies, followups, merging, withdrawal
-from ..coordinators import auth
-from ..institutes import service as institutes
+from ..lazy import lazy_module
 from .common import get_store, header, json_body, json_response, route
 from .openapi import body_ref
 
 bp = Blueprint(__name__)
+companies = lazy_module("sos1379.companies")
+followups = lazy_module("sos1379.followups")
+merging = lazy_module("sos1379.merging")
+withdrawal = lazy_module("sos1379.withdrawal")
+auth = lazy_module("sos1379.coordinators.auth")
+institutes = lazy_module("sos1379.institutes.service")
 
 _JSON_TYPES = ["application/json"]
 
@@ -85,8 +89,9 @@ _AUTH = {"name": "Authorization", "in": "header", "required": True,
          "description": "Bearer <JWT> (Cognito; locally `sos1379 token`)", "schema": {"type": "string"}}
 _STAFF_ERRORS = {"401": _err("Missing or invalid token"), "403": _err("Role too low")}
 # request bodies are the validation models themselves (sos1379.api.openapi.model_schemas)
-OPENAPI_MODELS = {"CaseWithdraw": withdrawal.WithdrawInput, "CaseMergeRequest": merging.MergeRequestInput,
-                  "CoordinatorMerge": merging.MergeInput}
+def openapi_models() -> dict:
+    return {"CaseWithdraw": withdrawal.WithdrawInput, "CaseMergeRequest": merging.MergeRequestInput,
+            "CoordinatorMerge": merging.MergeInput}
 
 OPENAPI_PATHS = {
     "/cases/{case_id}/withdraw": {"post": {

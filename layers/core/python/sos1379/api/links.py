@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from ..notify import links
+from ..lazy import lazy_module
 from .common import get_store, route
 
 bp = Blueprint(__name__)
+links = lazy_module("sos1379.notify.links")
 
 
 @route(bp, "/t/{token}", methods=["GET"], limit="lookup")

@@ -25,18 +25,22 @@ def problem(description: str) -> dict:
 
 
 def body_ref(name: str, required: bool = True) -> dict:
-    """A JSON request body whose schema is the component ``name`` (a model in OPENAPI_MODELS)."""
+    """A JSON request body whose schema is the component ``name`` (a model of a blueprint's ``openapi_models()``)."""
     return {"required": required, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
 
 
 def model_schemas() -> dict:
-    """Every request model of every blueprint (``OPENAPI_MODELS``: component name -> the pydantic
+    """Every request model of every blueprint (``openapi_models()``: component name -> the pydantic
     model the service validates with), as JSON Schema components: the document and the
-    validation are one definition."""
+    validation are one definition. A function, not a constant: the models live in the service
+    modules, which a blueprint loads only when a request (or this document) needs them."""
     components: dict = {}
     for name in MODULES:
         module = importlib.import_module(f"{__package__}.{name}")
-        for component, model in getattr(module, "OPENAPI_MODELS", {}).items():
+        # ``openapi_models()`` when the models live in a service module the blueprint loads lazily,
+        # else a plain ``OPENAPI_MODELS`` dict
+        models = module.openapi_models() if hasattr(module, "openapi_models") else getattr(module, "OPENAPI_MODELS", {})
+        for component, model in models.items():
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(schema.pop("$defs", {}))
             components[component] = schema

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ..institutes import partners as svc
+from ..lazy import lazy_module
+from ..lifecycle import HANDOFF_STATUSES
 from .common import get_store, header, json_body, json_response, route
 
 bp = Blueprint(__name__)
+svc = lazy_module("sos1379.institutes.partners")
 
 _JSON_TYPES = ["application/json"]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -69,7 +71,7 @@ OPENAPI_PATHS = {
     "/partner/handoffs": {"get": {
         "summary": "My hand-off queue (newest first)", "tags": ["partners"],
         "parameters": [_KEY, {"name": "status", "in": "query", "required": False,
-                              "schema": {"type": "string", "enum": list(svc.HANDOFF_STATUSES)}}],
+                              "schema": {"type": "string", "enum": list(HANDOFF_STATUSES)}}],
         "responses": {"200": _OK, "401": _AUTH_ERRORS["401"], "422": _err("Unknown status")}}},
     "/partner/handoffs/{case_id}": {"get": {
         "summary": "One hand-off: the request, without the SME's contact details", "tags": ["partners"],

@@ -52,7 +52,8 @@ _TOKEN_PARAMS = [
 _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
 _PROBLEM_REF = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
-OPENAPI_MODELS = {"PublicCaseSubmission": PublicCaseSubmission}
+def openapi_models() -> dict:
+    return {"PublicCaseSubmission": PublicCaseSubmission}
 
 # the company's own similar cases of the last 30 days (sos1379.companies): number and score only
 _POSSIBLE_DUPLICATES = {"type": "array", "items": {

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .. import recovery
+from ..lazy import lazy_module
 from .common import get_store, json_body, json_response, route
 
 bp = Blueprint(__name__)
+recovery = lazy_module("sos1379.recovery")
 
 
 @route(bp, "/cases/recover", methods=["POST"], content_types=["application/json"])

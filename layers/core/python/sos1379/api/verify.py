@@ -98,7 +98,7 @@ OPENAPI_PATHS = {
                       "429": _LIMITED}}},
     "/coordinator/cases/{case_id}/verify-contact": {"post": {
         "tags": ["staff"],
-        "summary": "Counselor: mark the contact of a call-center or visit case as confirmed with the SME",
+        "summary": "Mark the contact of a call-center or visit case as confirmed with the SME (counselor+)",
         "parameters": [{"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"}},
                        {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..errors import is_conditional_failure
 from .models import record_from_json
 
 RECORD_SK = "RECORD"
@@ -169,7 +170,7 @@ class DynamoCatalogStore:
                 ConditionExpression="lease_owner = :o", ExpressionAttributeNames={"#st": "state"},
                 ExpressionAttributeValues={":s": json.dumps(state, ensure_ascii=False), ":o": owner})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 raise LeaseHeld(name) from exc
             raise
 
@@ -184,7 +185,7 @@ class DynamoCatalogStore:
                 ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o",
                 ExpressionAttributeValues={":o": owner, ":u": now + ttl_seconds, ":now": now})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 raise LeaseHeld(name) from exc
             raise
 
@@ -196,7 +197,7 @@ class DynamoCatalogStore:
                 Key={"PK": f"SYNC#{name}", "SK": STATE_SK}, UpdateExpression="REMOVE lease_owner, lease_until",
                 ConditionExpression="lease_owner = :o", ExpressionAttributeValues={":o": owner})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(exc):
                 raise
 
 

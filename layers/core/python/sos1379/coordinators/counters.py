@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..errors import CaseNotFound
+from ..errors import CaseNotFound, is_conditional_failure
 from ..events import iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore, from_dynamo
@@ -66,14 +66,6 @@ def month_key(month: str) -> dict:
     return {"PK": f"STATS#{month}", "SK": "META"}
 
 
-def _is_cancelled_by_condition(exc: Exception) -> bool:
-    response = getattr(exc, "response", {}) or {}
-    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
-
-
 def add_once(store: CaseStore, case_id: str, contribution: str, month: str, counts: dict[str, int],
              at: str) -> bool:
     """Add ``counts`` to the month item unless this contribution of the case was already counted.
@@ -93,7 +85,7 @@ def add_once(store: CaseStore, case_id: str, contribution: str, month: str, coun
                         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
         ])
     except Exception as exc:
-        if _is_cancelled_by_condition(exc):
+        if is_conditional_failure(exc, action=0):
             return False
         raise
     return True
@@ -144,7 +136,7 @@ def record_case_status(store: CaseStore, case: dict) -> None:
                         "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values)),
                         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}])
     except Exception as exc:
-        if not _is_cancelled_by_condition(exc):
+        if not is_conditional_failure(exc, action=0):
             raise
         # another relay moved the mark first: it holds a status at least as new, or will retry
 

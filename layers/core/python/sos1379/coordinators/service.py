@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -34,7 +33,7 @@ from ..models import CaseSubmission, CounselorCaseSubmission, Text, parse_model
 from ..sla import index_changes, sla_status, window_until
 from ..sla.clocks import ClockState
 from ..sla.flagger import FLAGGED_STATUSES
-from ..store import CaseStore
+from ..store import CaseStore, retry_on_concurrent_update
 from .auth import Staff, require
 from .settings import get_staff_settings
 
@@ -101,16 +100,6 @@ class RatingInput(_Input):
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def _retrying(action: Callable[[], dict], attempts: int = 3) -> dict:
-    for attempt in range(attempts):
-        try:
-            return action()
-        except ConcurrentUpdate:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
-
 
 def _event(staff: Staff, case: dict, kind: str, at: str, data: dict) -> CaseEvent:
     return CaseEvent(case_id=case["case_id"], type=kind, at=at, actor=staff.actor, data=data)
@@ -213,7 +202,7 @@ def assign(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         store.update_case(case, {"assigned_to": body.coordinator, "updated_at": at}, events=[event])
         return {"case_id": case_id, "assigned_to": body.coordinator, "changed": True}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def reroute(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
@@ -237,7 +226,7 @@ def reroute(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         store.update_case(case, {"updated_at": at}, events=[event])
         return {"case_id": case_id, "status": case["status"], "route_requested": targets, "event_id": event.event_id}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def add_note(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
@@ -265,7 +254,7 @@ def request_info(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         new = store.update_case(case, changes, events=[event])
         return {"case_id": case_id, "status": new["status"], "resume_status": case["status"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
@@ -297,7 +286,7 @@ def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> di
         new = store.update_case(case, changes, events=events, extra_actions=follow_ups)
         return {"case_id": case_id, "status": new["status"], "first_guidance_at": new["first_guidance_at"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
@@ -318,7 +307,7 @@ def handoff(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
                                 extra_actions=handoff_action(store, case, partner, at))
         return {"case_id": case_id, "status": new["status"], "partner": partner}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def close(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
@@ -334,7 +323,7 @@ def close(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
                                        "open_request": None, "resume_status": None, "updated_at": at}, events=[event])
         return {"case_id": case_id, "status": new["status"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 # --- counselor intake ------------------------------------------------------------------------------
@@ -382,4 +371,4 @@ def rate_case(store: CaseStore, case_id: str, token: str | None, payload) -> dic
         store.update_case(case, {"rating": rating, "updated_at": at}, events=[event])
         return {"case_id": case_id, "rating": {"score": body.score, "rated_at": at}}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)

@@ -33,14 +33,14 @@ from pydantic import BaseModel, ConfigDict
 
 from .. import korea
 from ..directory import data_dir
-from ..errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from ..errors import (CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed,
+                      is_conditional_failure)
 from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
-from ..lifecycle import EventType, Status, check_transition
+from ..lifecycle import HANDOFF_STATUSES, EventType, Status, check_transition
 from ..models import Text, parse_model
 from ..store import CaseStore
 
 PICKUP_BUSINESS_DAYS = 2
-HANDOFF_STATUSES = ("pending", "accepted", "returned", "lapsed", "superseded")
 
 
 class Partner(BaseModel):
@@ -159,7 +159,7 @@ def _transact(store: CaseStore, case: dict, changes: dict, events: list[CaseEven
     try:
         return store.update_case(case, changes, events=events, extra_actions=actions)
     except Exception as exc:  # the hand-off's status moved (a lapse or another call won)
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "TransactionCanceledException":
+        if is_conditional_failure(exc):
             raise ConcurrentUpdate() from None
         raise
 

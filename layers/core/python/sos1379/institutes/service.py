@@ -15,22 +15,19 @@ hands the case to a coordinator when none is left).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from ..directory import load_directory
 from ..followups import schedule_actions as schedule_follow_ups
-from ..errors import CaseNotFound, ConcurrentUpdate, FieldError, InvalidTransition, ValidationFailed
+from ..errors import CaseNotFound, FieldError, InvalidTransition, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..intake import load_case_for_sme
-from ..lifecycle import STATUS_LABELS, EventType, Status, check_transition
+from ..lifecycle import REFERRAL_STATUSES, STATUS_LABELS, EventType, Status, check_transition
 from ..models import Text, parse_model
-from ..referrals.fanout import ACTIVE_REFERRAL_STATUSES, referral_status_action, build_message
-from ..store import CaseStore, from_dynamo
-
-REFERRAL_STATUSES = ("referred", "accepted", "declined", "resolved", "superseded", "withdrawn")
+from ..referrals.fanout import ACTIVE_REFERRAL_STATUSES, build_message
+from ..store import CaseStore, retry_on_concurrent_update
 
 
 class _Input(BaseModel):
@@ -63,27 +60,15 @@ def _institute_ref(code: str) -> dict:
 
 
 def _referral(store: CaseStore, case_id: str, code: str) -> dict:
-    out = store.table.get_item(Key={"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{code}"}, ConsistentRead=True)
-    if "Item" not in out:
+    referral = store.get_referral(case_id, code)
+    if referral is None:
         raise CaseNotFound()
-    return from_dynamo(out["Item"])
+    return referral
 
 
 def _load(store: CaseStore, code: str, case_id: str) -> tuple[dict, dict]:
     referral = _referral(store, case_id, code)  # first: a stranger learns nothing from the case read
     return store.get_case(case_id), referral
-
-
-def _retrying(action: Callable[[], dict], attempts: int = 3) -> dict:
-    """Re-run ``action`` (which re-reads the case) when another writer won the version race."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except ConcurrentUpdate:
-            if attempt + 1 == attempts:
-                raise
-    raise ConcurrentUpdate()  # pragma: no cover
-
 
 def _require(current: str, allowed: set[str], target: str, subject: str = "case") -> None:
     if current not in allowed:
@@ -109,7 +94,7 @@ def list_referrals(store: CaseStore, code: str, status: str | None = None) -> li
     # Open referrals also say where the case stands (waiting for the SME? due when?): one
     # BatchGetItem per 100 open referrals, so the console can sort its inbox without N reads.
     open_ids = [r["case_id"] for r in out if r["status"] in ("referred", "accepted")]
-    cases = {c["case_id"]: c for c in _batch_cases(store, open_ids)}
+    cases = {c["case_id"]: c for c in store.get_cases(open_ids, ["status", "guidance_due_at", "open_request"])}
     for r in out:
         case = cases.get(r["case_id"])
         if case is not None:
@@ -118,19 +103,6 @@ def list_referrals(store: CaseStore, code: str, status: str | None = None) -> li
             r["waiting_for_sme"] = (case.get("status") == Status.INFO_REQUESTED
                                     and (case.get("open_request") or {}).get("institute") == code)
     return out
-
-
-def _batch_cases(store: CaseStore, case_ids: list[str]) -> list[dict]:
-    found: list[dict] = []
-    for start in range(0, len(case_ids), 100):
-        pending = {store.table_name: {"Keys": [{"PK": f"CASE#{i}", "SK": "META"} for i in case_ids[start:start + 100]],
-                                      "ProjectionExpression": "case_id, #s, guidance_due_at, open_request",
-                                      "ExpressionAttributeNames": {"#s": "status"}}}
-        while pending:
-            out = store.client.batch_get_item(RequestItems=pending)
-            found.extend(from_dynamo(i) for i in out.get("Responses", {}).get(store.table_name, []))
-            pending = out.get("UnprocessedKeys") or {}
-    return found
 
 
 def _exchanges(store: CaseStore, case_id: str, code: str) -> list[dict]:
@@ -179,9 +151,9 @@ def accept(store: CaseStore, code: str, case_id: str) -> dict:
         _require(case["status"], {Status.REFERRED}, Status.ACCEPTED)
         check_transition(case["status"], Status.ACCEPTED)
         at = iso(utcnow())
-        actions = [referral_status_action(store, referral, "accepted", at, {"accepted_at": at})]
+        actions = [store.referral_status_action(referral, "accepted", at, {"accepted_at": at})]
         # the first institute to accept takes the case; the other offers lapse
-        actions += [referral_status_action(store, other, "superseded", at) for other in
+        actions += [store.referral_status_action(other, "superseded", at) for other in
                     _others_active(store, case_id, code)]
         event = CaseEvent(case_id=case_id, type=EventType.ACCEPTED, at=at, actor=_actor(code),
                           data={"institute": _institute_ref(code)})
@@ -189,7 +161,7 @@ def accept(store: CaseStore, code: str, case_id: str) -> dict:
                                 events=[event], extra_actions=actions)
         return {"case_id": case_id, "status": new["status"], "referral_status": "accepted"}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def start(store: CaseStore, code: str, case_id: str, *, now=None) -> dict:
@@ -214,7 +186,7 @@ def start(store: CaseStore, code: str, case_id: str, *, now=None) -> dict:
                                 events=[event])
         return {"case_id": case_id, "status": new["status"], "changed": True}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
@@ -226,7 +198,7 @@ def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
         now = utcnow()
         at = iso(now)
         declined_by = [c for c in (case.get("declined_by") or []) if c != code] + [code]
-        actions = [referral_status_action(store, referral, "declined", at,
+        actions = [store.referral_status_action(referral, "declined", at,
                                            {"declined_at": at, "decline_reason": body.reason})]
         events = [CaseEvent(case_id=case_id, type=EventType.DECLINED, at=at, actor=_actor(code),
                             data={"institute": _institute_ref(code), "reason": body.reason})]
@@ -246,7 +218,7 @@ def decline(store: CaseStore, code: str, case_id: str, payload) -> dict:
         new = store.update_case(case, changes, events=events, extra_actions=actions)
         return {"case_id": case_id, "status": new["status"], "referral_status": "declined", "rerouted": rerouted}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def request_info(store: CaseStore, code: str, case_id: str, payload) -> dict:
@@ -266,7 +238,7 @@ def request_info(store: CaseStore, code: str, case_id: str, payload) -> dict:
                                        "open_request": request, "updated_at": at}, events=[event])
         return {"case_id": case_id, "status": new["status"], "resume_status": case["status"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
@@ -284,12 +256,12 @@ def resolve(store: CaseStore, code: str, case_id: str, payload) -> dict:
                           data={"summary": body.summary, "institute": _institute_ref(code), "outcome": "solved"})
         new = store.update_case(case, {"status": Status.RESOLVED.value, "outcome": outcome, "open_request": None,
                                        "resume_status": None, "updated_at": at}, events=[event],
-                                extra_actions=[referral_status_action(store, referral, "resolved", at,
+                                extra_actions=[store.referral_status_action(referral, "resolved", at,
                                                                        {"resolved_at": at}),
                                                *schedule_follow_ups(store, case_id, moment)])
         return {"case_id": case_id, "status": new["status"], "referral_status": "resolved"}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)
 
 
 # --------------------------------------------------------------------------- the SME's side
@@ -314,4 +286,4 @@ def reply(store: CaseStore, case_id: str, token: str | None, payload) -> dict:
                                        "last_info_provided_at": at, "updated_at": at}, events=[event])
         return {"case_id": case_id, "status": new["status"]}
 
-    return _retrying(run)
+    return retry_on_concurrent_update(run)

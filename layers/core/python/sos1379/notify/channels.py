@@ -110,7 +110,9 @@ def classify(exc: Exception, provider: str) -> Exception:
     from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+        from ..errors import aws_error_code
+
+        code = aws_error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in PERMANENT_CODES:
             return PermanentSendError(code, provider)

@@ -24,6 +24,7 @@ import os
 from datetime import datetime, timedelta
 
 from .. import korea
+from ..errors import is_conditional_failure
 
 SUPPRESSED = "suppressed"
 REASON_CAP = "recipient_daily_cap"
@@ -50,7 +51,7 @@ def count_message(table, channel: str, recipient: str, now: datetime, cap: int) 
                           ExpressionAttributeValues={":one": 1, ":cap": cap, ":exp": expires,
                                                      ":kind": "recipient_counter"})
     except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_conditional_failure(exc):
             return False
         raise
     return True

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .. import korea, verification
 from ..directory import load_directory
-from ..errors import CaseNotFound
+from ..errors import CaseNotFound, is_conditional_failure
 from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore, event_item, from_dynamo, to_dynamo
@@ -518,9 +518,7 @@ class Notifier:
         try:
             self.store.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
-            if code == "TransactionCanceledException" and reasons and reasons[0] == "ConditionalCheckFailed":
+            if is_conditional_failure(exc, action=0):
                 raise _ConditionFailed() from None
             raise
 

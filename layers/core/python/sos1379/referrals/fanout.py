@@ -56,7 +56,7 @@ from ..events import Actor, CaseEvent, iso, utcnow
 from ..lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
 from ..routing.evidence import EVIDENCE_LIMIT
 from ..settings import get_settings
-from ..store import CaseStore, to_dynamo
+from ..store import CaseStore
 from .message import ReferralMessageV1
 
 logger = logging.getLogger(__name__)
@@ -167,15 +167,7 @@ def build_message(case: dict, referral: dict) -> ReferralMessageV1:
 
 def mark_sent(store: CaseStore, case_id: str, institute: str, referral_id: str, at: str) -> None:
     """Flag the referral as sent, unless it was replaced by a newer referral in the meantime."""
-    try:
-        store.table.update_item(
-            Key={"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{institute}"},
-            UpdateExpression="SET message_sent = :t, message_sent_at = :at",
-            ConditionExpression="attribute_exists(PK) AND referral_id = :rid",
-            ExpressionAttributeValues={":t": True, ":at": at, ":rid": referral_id})
-    except Exception as exc:  # noqa: BLE001 - only the lost-race case is expected
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    store.mark_referral_sent(case_id, institute, referral_id, at)
 
 
 def deliver(store: CaseStore, case: dict, referrals: Iterable[dict], sender: ReferralSender,
@@ -339,19 +331,6 @@ def _ranked(plan: _Plan, code: str) -> dict:
             "forced": plan.forced}
 
 
-def referral_status_action(store: CaseStore, referral: dict, status: str, at: str, extra: dict | None = None) -> dict:
-    """Move an existing referral item to ``status`` (index key included) without rewriting it,
-    so a concurrent ``message_sent`` flag is never lost."""
-    sets = {"status": status, "updated_at": at, "GSI2SK": f"{status}#{referral['referred_at']}#{referral['case_id']}",
-            **(extra or {})}
-    names = {f"#f{i}": k for i, k in enumerate(sets)}
-    values = {f":v{i}": to_dynamo(v) for i, v in enumerate(sets.values())}
-    return {"Update": {"TableName": store.table_name,
-                       "Key": {"PK": f"CASE#{referral['case_id']}", "SK": f"REFERRAL#{referral['institute']}"},
-                       "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
-                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
-
-
 def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datetime,
             evidence: dict[str, list[dict]]) -> tuple[dict, list[dict]] | None:
     """One transaction for the whole decision. Returns (new case, new referrals) or None when the
@@ -394,7 +373,7 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
             new_referrals.append(referral)
         for code, old in existing.items():  # a coordinator moved the case: earlier offers lapse
             if code not in plan.targets and old.get("status") in ACTIVE_REFERRAL_STATUSES:
-                actions.append(referral_status_action(store, old, "superseded", at))
+                actions.append(store.referral_status_action(old, "superseded", at))
         changes["referred_to"] = plan.targets
         names = [{"code": c, "name_ko": directory[c].name_ko, "name_en": directory[c].name_en} for c in plan.targets]
         events.append(CaseEvent(case_id=case["case_id"], type=EventType.REFERRED, at=later, actor=ROUTER_ACTOR,

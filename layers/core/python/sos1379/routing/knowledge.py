@@ -15,12 +15,13 @@ a source, so an edit error fails loudly at load time rather than silently routin
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .profiles import load_code_files
 
 SCHEMA_VERSION = 1
 _PACKAGE_KNOWLEDGE = Path(__file__).resolve().parent.parent / "data" / "knowledge"
@@ -78,15 +79,7 @@ def knowledge_dir() -> Path:
 
 def load_knowledge(directory: Path | None = None) -> dict[str, InstituteKnowledge]:
     """All ``*.toml`` knowledge files in ``directory`` (default: ``knowledge_dir()``), keyed by code."""
-    folder = directory or knowledge_dir()
-    out: dict[str, InstituteKnowledge] = {}
-    for path in sorted(folder.glob("*.toml")):
-        with path.open("rb") as fh:
-            item = InstituteKnowledge(**tomllib.load(fh))
-        if item.code != path.stem:
-            raise ValueError(f"knowledge file {path.name} declares code {item.code!r}")
-        out[item.code] = item
-    return out
+    return load_code_files(directory or knowledge_dir(), InstituteKnowledge, "knowledge file")
 
 
 def source_site(url: str) -> str:

@@ -339,7 +339,9 @@ class ModelSource:
                     logger.info("router case memory loaded",
                                 extra={"version": self.memory.version, "examples": len(self.memory)})
             except Exception as exc:  # noqa: BLE001 - a missing model must never block routing
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+                from ..errors import aws_error_code
+
+                code = aws_error_code(exc)
                 if code not in ("404", "NoSuchKey", "NotFound"):
                     logger.warning("router case memory unavailable", extra={"error": type(exc).__name__})
             return self.memory

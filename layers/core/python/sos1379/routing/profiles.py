@@ -11,7 +11,11 @@ import os
 import tomllib
 from pathlib import Path
 
+from typing import TypeVar
+
 from pydantic import BaseModel, ConfigDict, Field
+
+CodedModel = TypeVar("CodedModel", bound=BaseModel)
 
 _PACKAGE_PROFILES = Path(__file__).resolve().parent.parent / "data" / "profiles"
 
@@ -46,14 +50,19 @@ def profiles_dir() -> Path:
     return Path(os.environ.get("SOS1379_PROFILES_DIR") or _PACKAGE_PROFILES)
 
 
-def load_profiles(directory: Path | None = None) -> dict[str, Profile]:
-    """All ``*.toml`` profiles in ``directory`` (default: ``profiles_dir()``), keyed by code."""
-    folder = directory or profiles_dir()
-    out: dict[str, Profile] = {}
+def load_code_files(folder: Path, model: type[CodedModel], what: str) -> dict[str, CodedModel]:
+    """Every ``<CODE>.toml`` in ``folder`` parsed as ``model``, keyed by code; a file whose
+    ``code`` is not its name is an edit error and fails the load (``what`` names the file kind)."""
+    out: dict[str, CodedModel] = {}
     for path in sorted(folder.glob("*.toml")):
         with path.open("rb") as fh:
-            profile = Profile(**tomllib.load(fh))
-        if profile.code != path.stem:
-            raise ValueError(f"profile {path.name} declares code {profile.code!r}")
-        out[profile.code] = profile
+            item = model(**tomllib.load(fh))
+        if item.code != path.stem:
+            raise ValueError(f"{what} {path.name} declares code {item.code!r}")
+        out[item.code] = item
     return out
+
+
+def load_profiles(directory: Path | None = None) -> dict[str, Profile]:
+    """All ``*.toml`` profiles in ``directory`` (default: ``profiles_dir()``), keyed by code."""
+    return load_code_files(directory or profiles_dir(), Profile, "profile")

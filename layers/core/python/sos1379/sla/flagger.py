@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..errors import ConcurrentUpdate
+from ..errors import ConcurrentUpdate, is_conditional_failure
 from ..events import Actor, CaseEvent, iso, parse_iso
 from ..lifecycle import OPEN_STATUSES, EventType, Status
 from ..store import CaseStore, event_item
@@ -129,17 +129,13 @@ def _alerts_for(case: dict, event: CaseEvent) -> list[dict]:
     return alerts
 
 
-def _is_conditional_failure(exc: Exception) -> bool:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _record_flag(store: CaseStore, event: CaseEvent) -> bool:
     """True if this call wrote the flag; False if it already existed."""
     try:
         store.append_event(event)
         return True
     except Exception as exc:
-        if _is_conditional_failure(exc):
+        if is_conditional_failure(exc):
             return False
         raise
 

@@ -678,6 +678,11 @@
         el("label", { class: "choice" }, [el("input", { type: "checkbox", id: "in-sms", checked: true }), " " + t("sms")]),
         el("label", { class: "choice" }, [el("input", { type: "checkbox", id: "in-mail", checked: true }), " " + t("email")])]),
       field("in-lang", t("language"), select("in-lang", [["ko", "한국어"], ["en", "English"]])),
+      // contact verification (sos1379.verification): what the counselor read back and the SME confirmed
+      el("fieldset", {}, [el("legend", { text: t("verified_legend") }),
+        el("p", { class: "hint", text: t("verified_hint") }),
+        el("label", { class: "choice" }, [el("input", { type: "checkbox", id: "in-verified-sms" }), " " + t("sms")]),
+        el("label", { class: "choice" }, [el("input", { type: "checkbox", id: "in-verified-mail" }), " " + t("email")])]),
       el("label", { class: "choice" }, [el("input", { type: "checkbox", id: "in-consent" }), " " + t("consent_pi")]),
       el("label", { class: "choice" }, [el("input", { type: "checkbox", id: "in-share" }), " " + t("consent_share")]),
       el("button", { type: "submit", class: "primary", text: t("intake_submit") })]);
@@ -687,10 +692,12 @@
       ev.preventDefault();
       var v = function (id) { return $(id).value; };
       var prefs = []; if ($("in-sms").checked) prefs.push("sms"); if ($("in-mail").checked) prefs.push("email");
+      var verified = []; if ($("in-verified-sms").checked) verified.push("sms"); if ($("in-verified-mail").checked) verified.push("email");
       var body = { channel: v("in-channel"), service_type: v("in-service"), title: v("in-title"), description: v("in-description"),
         company: { name: v("in-company"), business_number: v("in-brn"), region: v("in-region"), size: v("in-size"), industry: v("in-industry") || undefined },
         contact: { name: v("in-contact"), phone: v("in-phone"), email: v("in-email"), preferred_channels: prefs, language: v("in-lang") },
-        consent: { personal_info: $("in-consent").checked, share_with_institutes: $("in-share").checked } };
+        consent: { personal_info: $("in-consent").checked, share_with_institutes: $("in-share").checked },
+        verified_channels: verified };
       key = key || (crypto.randomUUID ? crypto.randomUUID() : b64url(crypto.getRandomValues(new Uint8Array(16))));
       try {
         var receipt = await api("POST", "coordinator/cases", body, { "Idempotency-Key": key });

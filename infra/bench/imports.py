@@ -1,0 +1,107 @@
+"""Cold import of every Lambda function (and the API's app.py) against a bare ``import boto3``
+measured in the same run, each in fresh interpreters (median CPU time of ``runs``).
+
+Each target is also timed against its own platform floor: ``import boto3`` plus the third-party
+imports its entry module makes itself (Chalice for app.py, Powertools' logger, batch or
+idempotency for a worker), so the second ratio is what the project's own code adds.
+
+Besides the time, each target reports what it loaded that its path should not need (the router,
+the catalog, the notifier) and its heaviest project modules from ``python -X importtime``
+(cumulative microseconds of one extra run), which is where to look when a ratio grows."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY_PACKAGES = ("sos1379.routing", "sos1379.catalog", "sos1379.notify")
+
+
+def floor_statement(entry: Path) -> str:
+    """``import boto3`` plus the module-level third-party imports of ``entry`` (not the project's)."""
+    lines = ["import boto3"]
+    for node in ast.parse(entry.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            names = [a for a in node.names if a.name.split(".")[0] != "sos1379"]
+            if names:
+                lines.append(ast.unparse(ast.Import(names=names)))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and \
+                (node.module or "").split(".")[0] not in ("sos1379", "__future__"):
+            lines.append(ast.unparse(node))
+    return "; ".join(lines)
+
+
+def targets() -> dict[str, tuple[str, Path]]:
+    """name -> (import statement, working directory): the API and every function's handler."""
+    found = {"ApiFunction (app.py)": ("import app", ROOT)}
+    for handler in sorted((ROOT / "functions").glob("*/handler.py")):
+        found[handler.parent.name] = ("import handler", handler.parent)
+    return found
+
+
+def _env(cwd: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core/python"), str(cwd), str(ROOT)]),
+            "POWERTOOLS_METRICS_DISABLED": "true", "AWS_DEFAULT_REGION": "ap-northeast-2"}
+
+
+def _run(code: str, cwd: Path, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *flags, "-c", code], cwd=cwd, env=_env(cwd), capture_output=True,
+                          text=True, check=True)
+
+
+def import_ms(statement: str, cwd: Path, runs: int = 5) -> float:
+    """Median CPU time of ``statement`` in ``runs`` fresh interpreters, in milliseconds.
+
+    CPU, not wall, time: an import is CPU-bound (Lambda runs it on its own vCPU), and on a shared
+    machine the wall time mostly measures who else is running (``import boto3`` took 0.9 to 1.6 s
+    wall, 0.18 to 0.21 s CPU, in one run beside a test suite)."""
+    code = f"import time; t=time.process_time(); {statement}; print(time.process_time()-t)"
+    samples = [float(_run(code, cwd).stdout.strip().splitlines()[-1]) * 1000 for _ in range(runs)]
+    return round(statistics.median(samples), 1)
+
+
+def loaded_heavy(statement: str, cwd: Path) -> list[str]:
+    """The heavy packages (router, catalog, notifier) that ``statement`` loads."""
+    code = (f"import sys; {statement}; import json; "
+            f"print(json.dumps(sorted({{p for p in {HEAVY_PACKAGES!r} if any(m == p or m.startswith(p + '.') "
+            "for m in sys.modules)})))")
+    return json.loads(_run(code, cwd).stdout.strip().splitlines()[-1])
+
+
+def heaviest_modules(statement: str, cwd: Path, top: int = 5) -> list[dict]:
+    """The project modules with the largest cumulative import time (``-X importtime``)."""
+    rows = []
+    for line in _run(statement, cwd, "-X", "importtime").stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[2].strip().startswith("sos1379.") and parts[1].strip().isdigit():
+            rows.append({"module": parts[2].strip(), "cumulative_us": int(parts[1])})
+    return sorted(rows, key=lambda r: -r["cumulative_us"])[:top]
+
+
+def cold_imports(runs: int = 5) -> dict:
+    floor = import_ms("import boto3", ROOT, runs)
+    results = {"bare_import_boto3_ms": floor, "functions": {}}
+    for name, (statement, cwd) in targets().items():
+        ms = import_ms(statement, cwd, runs)
+        entry = cwd / ("app.py" if statement == "import app" else "handler.py")
+        platform = import_ms(floor_statement(entry), cwd, runs)
+        results["functions"][name] = {"import_ms": ms, "ratio_vs_boto3": round(ms / floor, 2),
+                                      "platform_floor_ms": platform, "ratio_vs_platform": round(ms / platform, 2),
+                                      "loads": loaded_heavy(statement, cwd),
+                                      "heaviest": heaviest_modules(statement, cwd)}
+    ratios = [f["ratio_vs_boto3"] for f in results["functions"].values()]
+    results["max_ratio_vs_boto3"] = max(ratios)
+    return results
+
+
+def run(runs: int = 5) -> dict:
+    return cold_imports(runs)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps(run(), indent=2, ensure_ascii=False))

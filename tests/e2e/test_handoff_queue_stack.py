@@ -1,0 +1,59 @@
+"""A hand-off on the running local stack: the router hands a loan question to 1357, the outbox
+relay puts a handoff.v1 message on 1357's own SQS queue, 1357 accepts through its API, and the
+SME's tracking view shows the pickup."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait(predicate, stack, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(stack.log_tail())
+        time.sleep(0.3)
+
+
+def test_partner_gets_the_handoff_on_its_queue_accepts_it_and_the_sme_sees_the_pickup(stack):
+    import boto3
+
+    from sos1379.institutes.keys import dev_key, seed_dev_keys
+    from sos1379.store import CaseStore
+    from tests.conftest import load_event
+
+    api = stack.api_url.rstrip("/")
+    dynamodb = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                     region_name=stack.region).resource("dynamodb", endpoint_url=stack.moto_url)
+    seed_dev_keys(CaseStore(stack.physical_id("CasesTable"), dynamodb))
+    receipt = requests.post(f"{api}/cases", json=load_event("cases/export_loan_ko.json"), timeout=15).json()
+    case_id, headers = receipt["case_id"], {"X-Tracking-Token": receipt["tracking_token"]}
+    view = _wait(lambda: (v := requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json())
+                 ["status"] == "handed_off" and v, stack)
+    partner = view["handoff"]["code"]
+    sqs = stack.client("sqs")
+    queue = stack.state["resources"][f"HandoffQueue{partner.replace('-', '')}"]["url"]
+
+    def message():
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            body = json.loads(m["Body"])
+            if body["case_id"] == case_id:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+                return body
+        return None
+
+    handoff = _wait(message, stack)
+    assert handoff["type"] == "handoff.v1" and handoff["partner"] == partner
+    key = {"X-Api-Key": dev_key(partner), "Content-Type": "application/json"}
+    accepted = requests.post(f"{api}{handoff['api_path']}/accept", headers=key, data="{}", timeout=15)
+    assert accepted.status_code == 200, accepted.text
+    seen = requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json()
+    assert "case.partner_accepted" in [e["type"] for e in seen["history"]]

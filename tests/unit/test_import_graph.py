@@ -1,0 +1,59 @@
+"""Each path imports only what it needs: the API (intake is its public path) and the outbox relay
+load no routing, catalog or notification code when they start. Checked in a fresh interpreter
+through ``sys.modules`` (what is loaded, not how long it takes: the timing is the `imports`
+benchmark's job)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("sos1379.routing", "sos1379.catalog", "sos1379.notify")
+
+
+def loaded_after(statement: str, cwd: Path = ROOT) -> set[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core/python"), str(cwd), str(ROOT)]),
+           "AWS_DEFAULT_REGION": "ap-northeast-2", "POWERTOOLS_METRICS_DISABLED": "true"}
+    code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in HEAVY))
+
+
+def test_the_api_loads_no_routing_catalog_or_notify_code_when_app_py_is_imported():
+    modules = loaded_after("import app")
+    assert "sos1379.api.public" in modules and "sos1379.intake" in modules  # the walk saw the API
+    assert heavy(modules) == []
+
+
+def test_the_intake_service_loads_no_routing_catalog_or_notify_code_when_imported():
+    assert heavy(loaded_after("import sos1379.intake")) == []
+
+
+def test_the_outbox_relay_loads_no_routing_catalog_or_notify_code_when_its_handler_is_imported():
+    modules = loaded_after("import handler", ROOT / "functions" / "relay_outbox")
+    assert "sos1379.outbox" in modules
+    assert heavy(modules) == []
+
+
+@pytest.mark.parametrize("package, name", [("sos1379.routing", "get_router"), ("sos1379.notify", "Notifier")])
+def test_a_package_loads_its_heavy_modules_only_when_a_name_is_used(package, name):
+    assert heavy(loaded_after(f"import {package}")) == [package]
+    assert len(heavy(loaded_after(f"from {package} import {name}"))) > 1
+
+
+def test_the_api_document_lists_every_request_model_when_the_services_load_lazily():
+    modules = loaded_after("import app\nfrom sos1379.api import openapi\n"
+                           "schemas = openapi.document()['components']['schemas']\n"
+                           "assert {'PublicCaseSubmission', 'InstituteDecline', 'CoordinatorAssign', 'CaseWithdraw'}"
+                           " <= set(schemas), sorted(schemas)")
+    assert "sos1379.institutes.service" in modules
