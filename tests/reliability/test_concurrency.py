@@ -1,9 +1,11 @@
 """50 threads race the same case transition: optimistic locking lets exactly one win.
 
-moto applies a transaction without a lock, so two threads could both pass a condition check in
-between each other's check and write; DynamoDB serialises conditional writes per item. The fixture
-wraps moto's TransactWriteItems in a lock to give it that guarantee; the code under test is not
-changed and every thread still reads the case, checks the transition and writes on its own."""
+moto handles requests without a lock: two threads could both pass a condition check between each
+other's check and write, and a GetItem can serialise an item while a transaction mutates it
+("dictionary changed size during iteration"). DynamoDB makes each request atomic per item. The
+fixture gives moto that guarantee with the local stack's own patch (one request at a time); the
+code under test is not changed and every thread still reads the case, checks the transition and
+writes on its own."""
 from __future__ import annotations
 
 import threading
@@ -12,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
+from infra.localstack.motofast import serialized_requests
 from sos1379 import intake
 from sos1379.errors import ConcurrentUpdate, InvalidTransition
 from sos1379.events import Actor, CaseEvent, iso, utcnow
@@ -23,18 +26,9 @@ WRITERS = 10  # read-modify-write with retries costs O(n^2) transactions on moto
 
 
 @pytest.fixture
-def serialised_moto(aws, monkeypatch):
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
-
-    def locked(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", locked)
-    return aws
+def serialised_moto(aws):
+    with serialized_requests():
+        yield aws
 
 
 def _store(aws) -> CaseStore:
