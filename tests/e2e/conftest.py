@@ -51,6 +51,15 @@ class RunningStack:
             ).client(service, endpoint_url=self.moto_url)
         return self._clients[service]
 
+    def wait_until(self, predicate, timeout: float = 90.0):
+        """Poll until ``predicate()`` is truthy and return it; on timeout fail with the stack's log."""
+        deadline = time.monotonic() + timeout
+        while not (value := predicate()):
+            if time.monotonic() > deadline:
+                raise AssertionError(self.log_tail())
+            time.sleep(0.3)
+        return value
+
     def physical_id(self, logical_id: str) -> str:
         return self.state["resources"][logical_id]["physical_id"]
 

@@ -3,7 +3,6 @@ the stand-in's S3 notification and malware scan, AttachmentsFunction run by the 
 the institute opening the stripped photo through a presigned GET."""
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
@@ -11,17 +10,6 @@ import requests
 from tests.integration.attachment_support import exif_of, photo_with_gps
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait(predicate, stack, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(stack.log_tail())
-        time.sleep(0.3)
 
 
 def test_photo_posted_to_s3_is_stripped_scanned_and_opened_by_the_referred_institute(stack):
@@ -50,9 +38,9 @@ def test_photo_posted_to_s3_is_stripped_scanned_and_opened_by_the_referred_insti
         items = requests.get(f"{api}/cases/{case_id}/attachments", headers=headers, timeout=15).json()["attachments"]
         return items[0]["status"] if items and items[0]["status"] in ("available", "rejected", "blocked") else None
 
-    assert _wait(status, stack) == "available"
-    view = _wait(lambda: (v := requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json())
-                 ["referrals"] and v, stack)
+    assert stack.wait_until(status) == "available"
+    view = stack.wait_until(lambda: (v := requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json())
+                 ["referrals"] and v)
     code = view["referrals"][0]["institute"]
     key = {"X-Api-Key": dev_key(code)}
     listed = requests.get(f"{api}/institute/referrals/{case_id}/attachments", headers=key, timeout=15).json()

@@ -4,23 +4,11 @@ SME's tracking view shows the pickup."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait(predicate, stack, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(stack.log_tail())
-        time.sleep(0.3)
 
 
 def test_partner_gets_the_handoff_on_its_queue_accepts_it_and_the_sme_sees_the_pickup(stack):
@@ -36,8 +24,8 @@ def test_partner_gets_the_handoff_on_its_queue_accepts_it_and_the_sme_sees_the_p
     seed_dev_keys(CaseStore(stack.physical_id("CasesTable"), dynamodb))
     receipt = requests.post(f"{api}/cases", json=load_event("cases/export_loan_ko.json"), timeout=15).json()
     case_id, headers = receipt["case_id"], {"X-Tracking-Token": receipt["tracking_token"]}
-    view = _wait(lambda: (v := requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json())
-                 ["status"] == "handed_off" and v, stack)
+    view = stack.wait_until(lambda: (v := requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json())
+                 ["status"] == "handed_off" and v)
     partner = view["handoff"]["code"]
     sqs = stack.client("sqs")
     queue = stack.state["resources"][f"HandoffQueue{partner.replace('-', '')}"]["url"]
@@ -50,7 +38,7 @@ def test_partner_gets_the_handoff_on_its_queue_accepts_it_and_the_sme_sees_the_p
                 return body
         return None
 
-    handoff = _wait(message, stack)
+    handoff = stack.wait_until(message)
     assert handoff["type"] == "handoff.v1" and handoff["partner"] == partner
     key = {"X-Api-Key": dev_key(partner), "Content-Type": "application/json"}
     accepted = requests.post(f"{api}{handoff['api_path']}/accept", headers=key, data="{}", timeout=15)
