@@ -57,3 +57,27 @@ def test_the_api_document_lists_every_request_model_when_the_services_load_lazil
                            "assert {'PublicCaseSubmission', 'InstituteDecline', 'CoordinatorAssign', 'CaseWithdraw'}"
                            " <= set(schemas), sorted(schemas)")
     assert "sos1379.institutes.service" in modules
+
+
+@pytest.mark.parametrize("function", ["route_case", "send_follow_ups", "process_attachments", "monthly_report"])
+def test_a_worker_loads_no_email_validator_when_its_handler_is_imported(function):
+    # they import helpers (parse_model, Text) from modules that also hold the API's request models;
+    # those models are built on first validation (defer_build), so EmailStr's validator stays out
+    modules = loaded_after("import handler", ROOT / "functions" / function)
+    assert "sos1379.models" in modules
+    assert "email_validator" not in modules
+
+
+def test_the_api_builds_its_request_models_on_first_validation_not_when_app_py_is_imported():
+    loaded_after("import app\n"
+                 "from sos1379 import models\n"
+                 "from sos1379.equipment.service import ReservationInput\n"
+                 "assert not models.PublicCaseSubmission.__pydantic_complete__\n"
+                 "assert not ReservationInput.__pydantic_complete__\n"
+                 "try:\n"
+                 "    models.parse_model(models.PublicCaseSubmission, {})\n"
+                 "except models.ValidationFailed as exc:\n"
+                 "    assert {e.field for e in exc.errors} >= {'company', 'contact'}, exc.errors\n"
+                 "else:\n"
+                 "    raise AssertionError('an empty submission was accepted')\n"
+                 "assert models.PublicCaseSubmission.__pydantic_complete__")
