@@ -52,7 +52,7 @@ def _without_table_keys(item: dict) -> dict:
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class AssignInput(_Input):
