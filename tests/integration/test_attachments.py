@@ -11,17 +11,11 @@ from sos1379 import attachments
 from sos1379.institutes import service as institute_service
 from sos1379.errors import CaseNotFound, NotFound, ValidationFailed
 from sos1379.events import parse_iso
-from sos1379.store import CaseStore
 from tests.api.test_institute_api import referred_case
 from tests.integration.attachment_support import (bucket, exif_of, photo_with_gps, policy_of,  # noqa: F401
                                                   scanner)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 def upload(store, bucket, receipt, data: bytes, content_type="image/jpeg", filename="weld.jpg", **extra) -> dict:
