@@ -88,7 +88,7 @@ class UploadClosed(Conflict):
 
 
 class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     filename: str = Field(min_length=1, max_length=200)
     content_type: str

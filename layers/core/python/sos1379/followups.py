@@ -87,7 +87,7 @@ def send_due(store: CaseStore, now: datetime | None = None) -> FollowUpRun:
 
 
 class FollowUpAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     stage: Literal["d30", "d90"]
     result: Literal["solved", "partly", "not"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from ..equipment import service as svc
+from ..lazy import lazy_module
 from .common import NOSNIFF, get_store, header, json_body, json_response, route
 from .openapi import body_ref
 
 bp = Blueprint(__name__)
+svc = lazy_module("sos1379.equipment.service")  # loaded by the first equipment request, not at cold start
 
 _JSON_TYPES = ["application/json"]
 
@@ -120,8 +121,11 @@ def _err(description: str) -> dict:
     return {"description": description, **_PROBLEM}
 
 
-OPENAPI_MODELS = {"ReservationRequest": svc.ReservationInput, "ReservationProposal": svc.ProposalInput,
-                  "ReservationReason": svc.ReasonInput}
+def openapi_models() -> dict:
+    return {"ReservationRequest": svc.ReservationInput, "ReservationProposal": svc.ProposalInput,
+            "ReservationReason": svc.ReasonInput}
+
+
 _SME_ERRORS = {"404": _err("Unknown case or reservation, or wrong token"),
                "409": _err("The reservation's status does not allow this"),
                "415": {"description": "Unsupported media type"}}

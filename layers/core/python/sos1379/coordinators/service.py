@@ -45,7 +45,7 @@ _HIDDEN_FIELDS = ("tracking_token_hash", "routing_events")
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class AssignInput(_Input):
