@@ -72,33 +72,20 @@ def institute_reservations():
     return json_response(svc.institute_list(_ctx(), code, status), headers={"Cache-Control": "no-store"})
 
 
-def _answer(reservation_id: str, action: str):
-    code = _institute()
-    return json_response(svc.institute_answer(_ctx(), code, reservation_id, action, _optional_body()))
+def _answer_route(action: str) -> None:
+    """``POST /institute/reservations/{reservation_id}/<action>``: one view a path (API Gateway
+    has one resource a path), all the same answer."""
+    def answer(reservation_id: str):
+        code = _institute()
+        return json_response(svc.institute_answer(_ctx(), code, reservation_id, action, _optional_body()))
+
+    answer.__name__ = answer.__qualname__ = f"institute_{action}_reservation"
+    route(bp, f"/institute/reservations/{{reservation_id}}/{action}", methods=["POST"], content_types=_JSON_TYPES,
+          limit="institute")(answer)
 
 
-@route(bp, "/institute/reservations/{reservation_id}/confirm", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def confirm_reservation(reservation_id: str):
-    return _answer(reservation_id, "confirm")
-
-
-@route(bp, "/institute/reservations/{reservation_id}/propose", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def propose_reservation(reservation_id: str):
-    return _answer(reservation_id, "propose")
-
-
-@route(bp, "/institute/reservations/{reservation_id}/decline", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def decline_reservation(reservation_id: str):
-    return _answer(reservation_id, "decline")
-
-
-@route(bp, "/institute/reservations/{reservation_id}/cancel", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def institute_cancel_reservation(reservation_id: str):
-    return _answer(reservation_id, "cancel")
+for _action in ("confirm", "propose", "decline", "cancel"):
+    _answer_route(_action)
 
 
 # --------------------------------------------------------------------------- OpenAPI
