@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol, TypeVar
 
+from pydantic import ValidationError
+
 from ...errors import TransientError
 from ..models import EquipmentRecord, PaperRecord, PatentRecord, Withdrawal
 
@@ -46,6 +48,20 @@ class Page:
     next_cursor: str | None = None  # None: this was the last page
     max_modified: str | None = None  # ISO 8601 UTC of the newest record on the page
     total: int | None = None  # records the listing holds, when the source says
+
+    def take(self, source: str, source_id: str, modified: Callable[[], str | None], withdrawn: Callable[[], bool],
+             record: Callable[[str | None], Record], errors: tuple[type[Exception], ...] = ()) -> None:
+        """One listed item: a withdrawal, a record, or (when reading it raises one of the usual
+        parse errors or ``errors``) a failure that does not stop the page."""
+        try:
+            when = modified()
+            self.max_modified = max_iso(self.max_modified, when)
+            if withdrawn():
+                self.withdrawals.append(Withdrawal(source=source, source_id=source_id, modified=when))
+            else:
+                self.records.append(record(when))
+        except (ValueError, ValidationError, TypeError, *errors) as exc:
+            self.failures.append((source_id, type(exc).__name__))
 
 
 class SourceAdapter(Protocol):

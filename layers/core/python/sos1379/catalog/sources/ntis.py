@@ -9,14 +9,18 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from pydantic import ValidationError
 
 from ..institutes import InstituteResolver
-from ..models import PaperRecord, Withdrawal
-from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, max_iso, text_of
+from ..models import PaperRecord
+from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, text_of
 
 MAX_DISPLAY = 100
 _THROTTLE_CODES = {"E0010", "E0011"}  # call frequency / daily quota
+
+
+def _modified(raw: str | None) -> str | None:
+    """NTIS's ``YYYYmmddHHMMSS`` (UTC) as ISO 8601."""
+    return datetime.strptime(raw, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ") if raw else None
 
 
 class NtisAdapter:
@@ -56,16 +60,8 @@ class NtisAdapter:
         page = Page(total=int_or_none(text_of(root, "TOTALHITS")))
         for hit in root.iterfind("RESULTSET/HIT"):
             number = text_of(hit, "ProjectNumber") or "?"
-            try:
-                raw_mod = text_of(hit, "ModifiedDate")
-                modified = datetime.strptime(raw_mod, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ") if raw_mod else None
-                page.max_modified = max_iso(page.max_modified, modified)
-                if text_of(hit, "DeleteFlag") == "Y":
-                    page.withdrawals.append(Withdrawal(source="ntis", source_id=number, modified=modified))
-                    continue
-                page.records.append(self._record(hit, number, modified))
-            except (ValueError, ValidationError, TypeError) as exc:
-                page.failures.append((number, type(exc).__name__))
+            page.take("ntis", number, lambda: _modified(text_of(hit, "ModifiedDate")),
+                      lambda: text_of(hit, "DeleteFlag") == "Y", lambda modified: self._record(hit, number, modified))
         return page
 
     def _record(self, hit, number: str, modified: str | None) -> PaperRecord:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from pydantic import ValidationError
 
 from ..institutes import InstituteResolver, region_of
-from ..models import EquipmentRecord, Withdrawal
-from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, max_iso, text_of
+from ..models import EquipmentRecord
+from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, text_of
 
 _THROTTLE_CODES = {"22"}  # LIMITED NUMBER OF SERVICE REQUESTS EXCEEDS
 _DISPOSED = {"불용", "폐기", "매각"}
@@ -55,15 +54,10 @@ class ZeusAdapter:
         page = Page(total=int_or_none(text_of(root, "body/totalCount")))
         for item in root.iterfind("body/items/item"):
             equip_id = text_of(item, "equipId") or "?"
-            try:
-                modified = _compact_to_iso(text_of(item, "modDt")) if text_of(item, "modDt") else None
-                page.max_modified = max_iso(page.max_modified, modified)
-                if (text_of(item, "status") or "") in _DISPOSED:
-                    page.withdrawals.append(Withdrawal(source="zeus", source_id=equip_id, modified=modified))
-                    continue
-                page.records.append(self._record(item, equip_id, modified))
-            except (ValueError, ValidationError, TypeError) as exc:
-                page.failures.append((equip_id, type(exc).__name__))
+            page.take("zeus", equip_id,
+                      lambda: _compact_to_iso(text_of(item, "modDt")) if text_of(item, "modDt") else None,
+                      lambda: (text_of(item, "status") or "") in _DISPOSED,
+                      lambda modified: self._record(item, equip_id, modified))
         return page
 
     def _record(self, item, equip_id: str, modified: str | None) -> EquipmentRecord:
