@@ -15,6 +15,10 @@ _DISPOSED = {"불용", "폐기", "매각"}
 
 
 def _compact_to_iso(value: str) -> str:
+    if len(value) == 14 and value.isascii() and value.isdigit():  # the usual shape, without strptime
+        v = value
+        datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:]))  # ValueError if not a time
+        return f"{v[:4]}-{v[4:6]}-{v[6:8]}T{v[8:10]}:{v[10:12]}:{v[12:]}Z"
     return datetime.strptime(value, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
