@@ -75,6 +75,22 @@ def utc_iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_to_compact(value: str) -> str:
+    """An ISO 8601 instant as the ``YYYYmmddHHMMSS`` (UTC) that NTIS and ZEUS filter on."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+
+
+def compact_to_iso(value: str | None) -> str | None:
+    """``YYYYmmddHHMMSS`` (UTC, as NTIS and ZEUS send it) as ISO 8601; None when there is none."""
+    if not value:
+        return None
+    if len(value) == 14 and value.isascii() and value.isdigit():  # the usual shape, without strptime
+        v = value
+        datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:]))  # ValueError if not a time
+        return f"{v[:4]}-{v[4:6]}-{v[6:8]}T{v[8:10]}:{v[10:12]}:{v[12:]}Z"
+    return datetime.strptime(value, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 

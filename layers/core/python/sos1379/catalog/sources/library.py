@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-
 from ..institutes import InstituteResolver
 from ..models import PaperRecord
 from .base import HttpSource, Page, SourceRejected, SourceUnavailable, parse_iso, utc_iso

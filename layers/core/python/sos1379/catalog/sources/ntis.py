@@ -7,20 +7,14 @@ back as ``RESULT/ERROR`` inside HTTP 200, so the status code alone proves nothin
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
-
 
 from ..institutes import InstituteResolver
 from ..models import PaperRecord
-from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, text_of
+from .base import (HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, compact_to_iso, int_or_none,
+                   iso_to_compact, text_of)
 
 MAX_DISPLAY = 100
 _THROTTLE_CODES = {"E0010", "E0011"}  # call frequency / daily quota
-
-
-def _modified(raw: str | None) -> str | None:
-    """NTIS's ``YYYYmmddHHMMSS`` (UTC) as ISO 8601."""
-    return datetime.strptime(raw, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ") if raw else None
 
 
 class NtisAdapter:
@@ -38,8 +32,7 @@ class NtisAdapter:
         params = {"apprvKey": self.key, "collection": "project", "startPosition": str(start),
                   "displayCnt": str(self.page_size)}
         if since:
-            params["modDate"] = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(
-                timezone.utc).strftime("%Y%m%d%H%M%S")
+            params["modDate"] = iso_to_compact(since)
         page = self.http.call(lambda: self.parse(self.http.get(self.path, params)))
         consumed = len(page.records) + len(page.withdrawals) + len(page.failures)
         nxt = start + consumed
@@ -60,7 +53,7 @@ class NtisAdapter:
         page = Page(total=int_or_none(text_of(root, "TOTALHITS")))
         for hit in root.iterfind("RESULTSET/HIT"):
             number = text_of(hit, "ProjectNumber") or "?"
-            page.take("ntis", number, lambda: _modified(text_of(hit, "ModifiedDate")),
+            page.take("ntis", number, lambda: compact_to_iso(text_of(hit, "ModifiedDate")),
                       lambda: text_of(hit, "DeleteFlag") == "Y", lambda modified: self._record(hit, number, modified))
         return page
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from ..institutes import InstituteResolver, region_of
 from ..models import PatentRecord
 from .base import HttpSource, Page, SourceUnavailable, parse_iso, utc_iso
