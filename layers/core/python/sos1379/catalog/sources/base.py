@@ -49,6 +49,11 @@ class Page:
     max_modified: str | None = None  # ISO 8601 UTC of the newest record on the page
     total: int | None = None  # records the listing holds, when the source says
 
+    @property
+    def listed(self) -> int:
+        """Items the page listed, whatever became of them (records, withdrawals, failures)."""
+        return len(self.records) + len(self.withdrawals) + len(self.failures)
+
     def take(self, source: str, source_id: str, modified: Callable[[], str | None], withdrawn: Callable[[], bool],
              record: Callable[[str | None], Record], errors: tuple[type[Exception], ...] = ()) -> None:
         """One listed item: a withdrawal, a record, or (when reading it raises one of the usual

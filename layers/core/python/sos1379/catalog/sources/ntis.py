@@ -34,9 +34,8 @@ class NtisAdapter:
         if since:
             params["modDate"] = iso_to_compact(since)
         page = self.http.call(lambda: self.parse(self.http.get(self.path, params)))
-        consumed = len(page.records) + len(page.withdrawals) + len(page.failures)
-        nxt = start + consumed
-        page.next_cursor = str(nxt) if consumed and page.total is not None and nxt <= page.total else None
+        nxt = start + page.listed
+        page.next_cursor = str(nxt) if page.listed and page.total is not None and nxt <= page.total else None
         return page
 
     def parse(self, body: bytes) -> Page:

@@ -27,7 +27,7 @@ class ZeusAdapter:
         if since:
             params["modifiedSince"] = iso_to_compact(since)
         page = self.http.call(lambda: self.parse(self.http.get(self.path, params)))
-        seen = (page_no - 1) * self.page_size + len(page.records) + len(page.withdrawals) + len(page.failures)
+        seen = (page_no - 1) * self.page_size + page.listed
         page.next_cursor = str(page_no + 1) if page.total is not None and seen < page.total else None
         return page
 
