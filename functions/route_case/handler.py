@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
 from sos1379.batch import LoggedBatchProcessor
+from sos1379.events import CaseMessage
 from sos1379.referrals.fanout import ReferralSender, route_case_event
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
@@ -28,8 +29,9 @@ def _dependencies() -> tuple[CaseStore, ReferralSender]:
 
 
 def record_handler(record) -> None:
+    message = CaseMessage.from_body(record.body)  # MalformedMessage: this record fails alone
     store, sender = _dependencies()
-    outcome = route_case_event(store, record.json_body, sender=sender)
+    outcome = route_case_event(store, message, sender=sender)
     metrics.add_metric(name="RoutingReplay" if outcome.replay else _OUTCOME_METRICS[outcome.decision],
                        unit=MetricUnit.Count, value=1)
     if outcome.sent:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sos1379 import intake
 from sos1379.coordinators import auth
 from sos1379.coordinators import service as coordinators
-from sos1379.coordinators.settings import get_staff_settings
+from sos1379.settings import get_settings
 from sos1379.lifecycle import EventType
 from sos1379.store import CaseStore
 
@@ -26,11 +26,11 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture
 def app(aws, monkeypatch):
     monkeypatch.setenv("COORDINATOR_DEV_JWT_SECRET", SECRET)
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     from app import app as application
 
     yield application
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
