@@ -25,6 +25,7 @@ _OUTCOME_METRICS = {"refer": "CaseReferred", "handoff": "CaseHandedOff", "coordi
 
 @lru_cache(maxsize=1)
 def _dependencies() -> tuple[CaseStore, ReferralSender]:
+    """Built once per execution environment from the settings and AWS clients."""
     return CaseStore(get_settings().cases_table), ReferralSender()
 
 

@@ -60,12 +60,17 @@ def reset() -> None:
 
 
 def handle_record(record, notifier: Notifier | None = None) -> dict[str, Any]:
-    """BatchProcessor record handler: one SQS record of the notification queue.
+    """One SQS record of the notification queue: its body parsed (``MalformedMessage`` when it
+    does not fit), then :func:`handle_message`."""
+    raw = record.raw_event if hasattr(record, "raw_event") else record
+    return handle_message(CaseMessage.from_body(raw["body"]), raw, notifier)
+
+
+def handle_message(message: CaseMessage, raw: dict, notifier: Notifier | None = None) -> dict[str, Any]:
+    """Deliver one notification-queue message; ``raw`` is its SQS record (for the retry delay).
 
     On a transient provider failure the record's visibility is stretched with exponential backoff
     before the failure is reported, so SQS retries later rather than after the fixed timeout."""
-    raw = record.raw_event if hasattr(record, "raw_event") else record
-    message = CaseMessage.from_body(raw["body"])  # MalformedMessage: this record fails alone
     notifier = notifier or get_notifier()
     try:
         outcome = notifier.handle(message)
