@@ -12,11 +12,18 @@ possible numbers. Every intake (web, mobile, call, visit, partner) writes one
 
 Duplicate suggestions: when a submission's normalised title + description is similar to one of
 the same company's cases created in the last ``DUPLICATE_WINDOW_DAYS`` days (its
-``MAX_COMPARED`` most recent ones: one Query and one BatchGetItem per intake, whatever the
-company's volume), the 201 receipt lists
+``MAX_COMPARED`` most recent ones), the 201 receipt lists
 ``possible_duplicates: [{case_number, title_similarity}]`` (at most ``MAX_SUGGESTIONS``, most
 similar first). Only that company's own cases can appear (the query is by its key); nothing but
 the case number and the score is shown, so a receipt never reveals another case's content.
+
+Cost, whatever the company's history (hundreds of cases for a busy one): each company entry
+carries the normalised text it is compared on (``match_text``, written in the case-creation
+transaction), so the check is one Query (``Limit`` MAX_COMPARED + 1, key condition on the window)
+and, only when something scores above the threshold, one BatchGetItem of the best few candidates
+projected to ``merged_into`` (a merged or deleted case is not suggested). A company with no recent case, the
+common one, costs the empty Query alone. Entries written before ``match_text`` existed are read
+from their cases (projected to title and description) until they age out of the window.
 
 Similarity: cosine of character-bigram count vectors of the text after NFKC, lower-casing and
 removing everything that is not a letter or digit (so spacing and punctuation do not matter and
@@ -85,7 +92,10 @@ def normalise(text: str) -> str:
 
 
 def bigrams(text: str) -> Counter:
-    norm = normalise(text)
+    return _grams(normalise(text))
+
+
+def _grams(norm: str) -> Counter:
     if len(norm) < 2:
         return Counter([norm]) if norm else Counter()
     return Counter(norm[i:i + 2] for i in range(len(norm) - 1))
@@ -106,6 +116,11 @@ def similarity(title_a: str, description_a: str, title_b: str, description_b: st
     return cosine(bigrams(case_text(title_a, description_a)), bigrams(case_text(title_b, description_b)))
 
 
+def match_text(title: str, description: str) -> str:
+    """The normalised text a case is compared on, as stored on its company entry."""
+    return normalise(case_text(title, description))
+
+
 def possible_duplicates(store: CaseStore, key: str, title: str, description: str, now: datetime, *,
                         exclude: str | None = None) -> list[dict]:
     """The company's recent cases similar to this text, most similar first (case number and score)."""
@@ -114,17 +129,30 @@ def possible_duplicates(store: CaseStore, key: str, title: str, description: str
     entries = entries[:MAX_COMPARED]
     if not entries:
         return []
+    older = [e["case_id"] for e in entries if "match_text" not in e]
+    texts = {c["case_id"]: match_text(c.get("title", ""), c.get("description", ""))
+             for c in store.get_cases(older, ["title", "description"])} if older else {}
     mine = bigrams(case_text(title, description))
     scored = []
-    for case in store.get_cases([e["case_id"] for e in entries]):
-        if case.get("merged_into"):
-            continue  # already folded into another case: suggest that one instead
-        score = cosine(mine, bigrams(case_text(case.get("title", ""), case.get("description", ""))))
+    for entry in entries:
+        text = entry.get("match_text", texts.get(entry["case_id"]))
+        if text is None:
+            continue  # the entry's case is gone
+        score = cosine(mine, _grams(text))
         if score >= DUPLICATE_THRESHOLD:
-            scored.append({"case_number": case["case_number"], "title_similarity": round(score, 2),
-                           "_created_at": case.get("created_at", "")})
-    scored.sort(key=lambda d: (-d["title_similarity"], d["_created_at"]))
-    return [{k: v for k, v in d.items() if not k.startswith("_")} for d in scored[:MAX_SUGGESTIONS]]
+            scored.append((-round(score, 2), entry.get("created_at", ""), entry))
+    scored.sort(key=lambda t: t[:2])
+    found: list[dict] = []
+    # Best first, a few at a time: only a merged case among them costs another read.
+    for start in range(0, len(scored), MAX_SUGGESTIONS):
+        batch = scored[start:start + MAX_SUGGESTIONS]
+        live = {c["case_id"] for c in store.get_cases([e["case_id"] for _, _, e in batch], ["merged_into"])
+                if not c.get("merged_into")}
+        found += [{"case_number": e["case_number"], "title_similarity": -score}
+                  for score, _, e in batch if e["case_id"] in live]
+        if len(found) >= MAX_SUGGESTIONS:
+            break
+    return found[:MAX_SUGGESTIONS]
 
 
 def company_timeline(store: CaseStore, key: str) -> dict:

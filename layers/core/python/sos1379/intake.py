@@ -108,7 +108,8 @@ def submit_case(store: CaseStore, payload, *, idempotency_key: str | None = None
                 "case_id": case_id, "response": receipt,
                 "expires_at": int((now + timedelta(seconds=get_settings().idempotency_ttl_seconds)).timestamp())}
     try:
-        store.create_case(case, event, idempotency=idem, company_key=case["company_key"])
+        store.create_case(case, event, idempotency=idem, company_key=case["company_key"],
+                          company_match_text=companies.match_text(case["title"], case["description"]))
     except Exception as exc:
         # Two retries with one key racing: the loser replays the winner's receipt.
         if idempotency_key and is_conditional_failure(exc):

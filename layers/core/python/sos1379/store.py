@@ -121,10 +121,11 @@ class CaseStore:
         return f"{day}-{int(out['Attributes']['value']):04d}"
 
     def create_case(self, case: dict, event: CaseEvent, *, idempotency: dict | None = None,
-                    company_key: str | None = None) -> None:
+                    company_key: str | None = None, company_match_text: str | None = None) -> None:
         """Store the case, its number lookup, its first event, (optionally) the idempotency
-        record and (with ``company_key``) its company-record entry in one transaction (which fails
-        as a whole if any of them already exists)."""
+        record and (with ``company_key``) its company-record entry, carrying
+        ``company_match_text`` for the duplicate check, in one transaction (which fails as a whole
+        if any of them already exists)."""
         item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **_status_index(case)})
         first_event = event_item(event)
         actions = [
@@ -140,7 +141,8 @@ class CaseStore:
             actions.append({"Put": {"TableName": self.table_name, "Item": to_dynamo(idempotency),
                                     "ConditionExpression": "attribute_not_exists(PK)"}})
         if company_key is not None:
-            actions.append({"Put": {"TableName": self.table_name, "Item": self.company_case_item(company_key, case),
+            actions.append({"Put": {"TableName": self.table_name,
+                                    "Item": self.company_case_item(company_key, case, company_match_text),
                                     "ConditionExpression": "attribute_not_exists(PK)"}})
         try:
             self.client.transact_write_items(TransactItems=actions)
@@ -296,11 +298,13 @@ class CaseStore:
 
     # --- company record ---------------------------------------------------------------------------
     @staticmethod
-    def company_case_item(company_key: str, case: dict) -> dict:
-        """The company-record entry of a case: ids and dates only (the text stays on the case)."""
+    def company_case_item(company_key: str, case: dict, match_text: str | None = None) -> dict:
+        """The company-record entry of a case: ids, dates and (``match_text``) the normalised text
+        the duplicate check compares, so that check is one bounded Query (sos1379.companies)."""
         return to_dynamo({"PK": f"COMPANY#{company_key}", "SK": f"CASE#{case['created_at']}#{case['case_id']}",
                           "kind": "company_case", "case_id": case["case_id"], "case_number": case["case_number"],
-                          "created_at": case["created_at"], "channel": case.get("channel")})
+                          "created_at": case["created_at"], "channel": case.get("channel"),
+                          "match_text": match_text})
 
     def company_cases(self, company_key: str, since_iso: str | None = None, *, limit: int | None = None) -> list[dict]:
         """Entries of a company's cases (newest first), optionally only those created since and at
