@@ -110,3 +110,12 @@ def test_scheduled_run_prefers_a_drills_now_over_the_schedules_time_when_both_ar
     assert run.instant.isoformat() == "2026-12-01T00:00:00+00:00"
     assert ScheduledRun.from_event(None).instant is None
     assert ScheduledRun.from_event({"time": "2026-11-26T01:00:00Z"}).instant.day == 26
+
+
+def test_sample_notify_records_parse_and_render_back_to_the_same_bodies_when_loaded_from_events():
+    from tests.conftest import EVENTS
+
+    records = json.loads((EVENTS / "sqs" / "notify_case_referred.json").read_text(encoding="utf-8"))["Records"]
+    messages = [CaseMessage.from_body(r["body"]) for r in records]
+    assert [m.to_json() for m in messages] == [r["body"] for r in records]
+    assert messages[0].deliver_after is None and messages[1].deliver_after == "2026-11-26T23:00:00.000Z"
