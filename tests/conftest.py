@@ -92,6 +92,14 @@ def aws(template, monkeypatch):
         _reset_caches()
 
 
+@pytest.fixture
+def store(aws):
+    """The case store on ``aws``'s CasesTable (a test module may define its own)."""
+    from sos1379.store import CaseStore
+
+    return CaseStore(aws.tables["CasesTable"])
+
+
 def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 

@@ -125,17 +125,17 @@ def _contributions(case: dict, events: list) -> list[tuple[str, dict]]:
 def _add_in_bulk(store, cases: list) -> None:
     from collections import Counter
 
-    from sos1379.coordinators import counters
+    from sos1379.store.items import stats_mark_key, stats_month_key
 
     totals: Counter = Counter()
     with store.table.batch_writer() as batch:
         for case, events in cases:
             for contribution, counts in _contributions(case, events):
                 totals.update(counts)
-                batch.put_item(Item={"PK": f"STATSMARK#{case['case_id']}", "SK": contribution, "month": "bench"})
+                batch.put_item(Item={**stats_mark_key(case["case_id"], contribution), "month": "bench"})
     names = {f"#c{i}": k for i, k in enumerate(totals)}
     values = {f":c{i}": v for i, v in enumerate(totals.values())}
-    store.table.update_item(Key=counters.month_key("2026-10"),
+    store.table.update_item(Key=stats_month_key("2026-10"),
                             UpdateExpression="ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values)),
                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "sla": "infra.bench.sla:run_default",
     "faults": "infra.bench.faults:run",
     "load": "infra.bench.load:run",
+    "routed": "infra.bench.routed:run",
     "stats": "infra.bench.stats:run",
 }
 

@@ -111,16 +111,23 @@ def redrive(sqs, dlq_url: str, target_url: str, limit: int = 0) -> dict[str, int
     return {"moved": moved, "failed": failed}
 
 
-def run_list(args) -> int:
+def _running_queues():
+    """(SQS client, the stack's queues), or None after saying that the stack is not running."""
     from infra.localstack.state import StackNotRunning
 
     try:
         state = _stack()
     except StackNotRunning as exc:
         print(exc, file=sys.stderr)
+        return None
+    return _sqs(), queues(state)
+
+
+def run_list(args) -> int:
+    opened = _running_queues()
+    if opened is None:
         return 1
-    sqs = _sqs()
-    all_queues = queues(state)
+    sqs, all_queues = opened
     sources = dead_letter_map(sqs, all_queues)
     rows = [{"dlq": dlq, "sources": src, "messages": _count(sqs, all_queues[dlq]["url"])}
             for dlq, src in sorted(sources.items())]
@@ -130,15 +137,10 @@ def run_list(args) -> int:
 
 
 def run_redrive(args) -> int:
-    from infra.localstack.state import StackNotRunning
-
-    try:
-        state = _stack()
-    except StackNotRunning as exc:
-        print(exc, file=sys.stderr)
+    opened = _running_queues()
+    if opened is None:
         return 1
-    sqs = _sqs()
-    all_queues = queues(state)
+    sqs, all_queues = opened
     try:
         dlq_id, dlq = find_queue(all_queues, args.name)
         if args.to:

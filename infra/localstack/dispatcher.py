@@ -13,7 +13,9 @@ SQS (one poller thread per concurrent batch, at most the function's concurrency)
   Messages that do not match the mapping's ``FilterCriteria`` are deleted unseen, as Lambda does.
 
 DynamoDB Streams (one thread per shard, batches in order):
-  read from ``TRIM_HORIZON`` or ``LATEST``; on a failed batch retry from the failed sequence
+  an idle shard waits for a :class:`Wakeup` (the local stack rings it from moto's stream write), or
+  ``poll_interval`` without one, so a record is read as soon as it is written and an idle stack
+  does not poll; read from ``TRIM_HORIZON`` or ``LATEST``; on a failed batch retry from the failed sequence
   number (the lowest ``itemIdentifier`` with ``ReportBatchItemFailures``, else the first record),
   honouring ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds``, ``BisectBatchOnFunctionError``
   and an SQS ``OnFailure`` destination; a shard is blocked while its batch keeps failing.
@@ -206,6 +208,30 @@ class SqsPoller:
 # --------------------------------------------------------------------------- DynamoDB Streams
 
 
+class Wakeup:
+    """Wakes the stream pollers when a table may have new stream records.
+
+    Each waiting shard thread holds its own event; :meth:`notify` sets them all. A thread clears
+    its event before it reads, so a record written while it reads wakes it again at once (no lost
+    wake-up), and a thread that missed nothing sleeps until the next write or its idle timeout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[threading.Event] = []
+
+    def listener(self) -> threading.Event:
+        event = threading.Event()
+        with self._lock:
+            self._events.append(event)
+        return event
+
+    def notify(self) -> None:
+        with self._lock:
+            events = list(self._events)
+        for event in events:
+            event.set()
+
+
 @dataclass
 class StreamMapping:
     function_id: str
@@ -242,8 +268,13 @@ class StreamPoller:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_result: Callable[[str, InvocationResult, BatchOutcome], None] | None = None,
+        wakeup: Wakeup | None = None,
+        idle_interval: float = 2.0,
     ) -> None:
         self.mapping = mapping
+        self._wakeup = wakeup
+        # with a wake-up, an idle shard is read again after this long only as a safety net
+        self._idle_interval = idle_interval
         self._streams = streams
         self._invoker = invoker
         self._region = region
@@ -383,8 +414,11 @@ class StreamPoller:
         return outcome
 
     def run_shard(self, shard_id: str, stop: threading.Event) -> None:
+        woken = self._wakeup.listener() if self._wakeup is not None else None
         while not stop.is_set():
             state = self.shards[shard_id]
+            if woken is not None:
+                woken.clear()
             try:
                 outcome = self.step(shard_id)
             except Exception:  # noqa: BLE001 - keep the shard alive; moto may be restarting
@@ -396,7 +430,10 @@ class StreamPoller:
             if state.closed and not state.pending:
                 return
             if outcome is None:
-                stop.wait(self._poll_interval)
+                if woken is not None:
+                    woken.wait(self._idle_interval)  # Dispatcher.signal_stop rings it too
+                else:
+                    stop.wait(self._poll_interval)
             elif not outcome.ok:
                 stop.wait(state.backoff)
 
@@ -527,8 +564,10 @@ class Dispatcher:
         retry_visibility: int | None = None,
         poll_wait: int = 1,
         schedule_workers: int = 4,
+        stream_wakeup: Wakeup | None = None,
     ) -> None:
         self._stop = threading.Event()
+        self._stream_wakeup = stream_wakeup
         self._threads: list[threading.Thread] = []
         self._executor = ThreadPoolExecutor(max_workers=schedule_workers, thread_name_prefix="schedule")
         self.sqs_pollers = [
@@ -536,7 +575,8 @@ class Dispatcher:
             for m in sqs_mappings if m.source.enabled
         ]
         self.stream_pollers = [
-            StreamPoller(m, streams, invoker, region=region, sqs=sqs) for m in stream_mappings if m.source.enabled
+            StreamPoller(m, streams, invoker, region=region, sqs=sqs, wakeup=stream_wakeup)
+            for m in stream_mappings if m.source.enabled
         ]
         self.scheduler = Scheduler(list(schedules), invoker, region=region, account=account, executor=self._executor)
 
@@ -572,6 +612,8 @@ class Dispatcher:
     def signal_stop(self) -> None:
         """Ask every poller to finish its current batch and stop (returns at once)."""
         self._stop.set()
+        if self._stream_wakeup is not None:
+            self._stream_wakeup.notify()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -239,3 +239,42 @@ def moto_fixes() -> Iterator[None]:
     """Every patch, for the local stack's moto server."""
     with fast_transactions(), serialized_requests(), partition_queries(), linear_sqs():
         yield
+
+
+@contextlib.contextmanager
+def stream_wakeups(notify: Callable[[], None]) -> Iterator[None]:
+    """Call ``notify`` whenever moto appends a record to a table's stream, so the local stack's
+    stream pollers (``dispatcher.Wakeup``) read it at once instead of polling an idle stream."""
+    from moto.dynamodb.models.table import StreamShard
+
+    original = StreamShard.add
+
+    def add(self, old, new):
+        original(self, old, new)
+        notify()
+
+    StreamShard.add = add
+    try:
+        yield
+    finally:
+        StreamShard.add = original
+
+
+@contextlib.contextmanager
+def s3_object_writes(notify: Callable[[], None]) -> Iterator[None]:
+    """Call ``notify`` after moto stores an S3 object (put, presigned POST, copy, multipart), so the
+    malware-scan stand-in reacts to uploads instead of listing an idle bucket on a short timer."""
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_object
+
+    def put_object(self, *args, **kwargs):
+        stored = original(self, *args, **kwargs)
+        notify()
+        return stored
+
+    S3Backend.put_object = put_object
+    try:
+        yield
+    finally:
+        S3Backend.put_object = original

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.localstack.deploy import DeployedStack, deploy_stack
-from infra.localstack.dispatcher import Dispatcher, ScheduleEntry, SqsMapping, StreamMapping
+from infra.localstack.dispatcher import Dispatcher, ScheduleEntry, SqsMapping, StreamMapping, Wakeup
 from infra.localstack.runtime import FunctionConfig, WorkerPool
 from infra.localstack.schedule import Schedule
 from infra.localstack.sent import PATH as SENT_PATH
@@ -97,7 +97,7 @@ class StackOptions:
     parameters: dict[str, Any] = field(default_factory=dict)
     retry_visibility: int | None = None  # seconds; None keeps the queue's visibility timeout
     function_concurrency: int = 2
-    poll_wait: int = 1
+    poll_wait: int = 10  # SQS long poll (s): a send wakes it at once; idle pollers ask moto rarely
     prewarm: bool = False
     dispatch: bool = True  # False: no dispatcher or workers (the smoke test invokes handlers itself)
     apply_env: bool = True  # point this process (API, seeds) at the stack
@@ -158,6 +158,7 @@ class LocalStack:
         self.code_root = Path(options.code_root or Path(options.template).resolve().parent)
         self.moto: Any = None
         self._moto_patches = contextlib.ExitStack()
+        self.stream_wakeup = Wakeup()
         self.sent = SentMessages()  # what moto's SNS and SES accepted, served at sent.PATH
         self.moto_url = ""
         self.api: Any = None
@@ -222,10 +223,12 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         from moto.server import ThreadedMotoServer
 
-        from infra.localstack.motofast import moto_fixes
+        from infra.localstack.motofast import moto_fixes, stream_wakeups
 
         # DynamoDB's atomicity under concurrent requests (see motofast), for as long as moto runs
         self._moto_patches.enter_context(moto_fixes())
+        # a stream write wakes the stream pollers (no short polling while the stack is idle)
+        self._moto_patches.enter_context(stream_wakeups(self.stream_wakeup.notify))
         self._moto_patches.enter_context(recording(self.sent))
         self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         try:
@@ -264,10 +267,14 @@ class LocalStack:
         queue_url = self.deployed.physical_id("AttachmentEventsQueue")
         if not bucket or not queue_url:
             return
+        from infra.localstack.motofast import s3_object_writes
         from infra.standins.malware_scan import MalwareScanStandin
 
+        uploaded = threading.Event()
+        self._moto_patches.enter_context(s3_object_writes(uploaded.set))
         self.services.append(MalwareScanStandin(self.client("s3"), self.client("sqs"), bucket, queue_url,
-                                                region=self.options.region, account=self.deployed.account).start())
+                                                region=self.options.region, account=self.deployed.account,
+                                                wakeup=uploaded).start())
 
     def _parameters(self, sam: dict[str, Any]) -> dict[str, Any]:
         declared = sam.get("Parameters") or {}
@@ -484,7 +491,7 @@ class LocalStack:
                                              region=self.options.region, account=self.deployed.account,
                                              sqs_mappings=sqs, stream_mappings=streams, schedules=schedules,
                                              retry_visibility=self.options.retry_visibility,
-                                             poll_wait=self.options.poll_wait)
+                                             poll_wait=self.options.poll_wait, stream_wakeup=self.stream_wakeup)
                 self.dispatcher.start()
                 self._start_attachment_events()
             if self.options.prewarm and self.pool is not None:

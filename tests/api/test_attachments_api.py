@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sos1379.institutes import service as institute_service
-from tests.api.test_institute_api import call, client, keys, referred_case, store  # noqa: F401 - fixtures
+from tests.api.test_institute_api import call, keys, referred_case  # noqa: F401 - fixtures
 from tests.integration.attachment_support import bucket, photo_with_gps, scanner  # noqa: F401 - fixtures
 
 PDF = b"%PDF-1.4\n%%EOF\n"

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from sos1379 import companies
-from tests.api.test_coordinator_api import ALICE, COUNSELOR, app, client, store  # noqa: F401 - fixtures
+from tests.api.test_coordinator_api import ALICE, APP_ENV, COUNSELOR  # noqa: F401 - APP_ENV: tests/api/conftest.py
 
-_ = (app, client, store)
+_ = APP_ENV  # read by the app fixture (tests/api/conftest.py)
 REWORDED = {"title": "SUS 배관 용접 후 균열 발생",
             "description": "식품설비 배관(스테인리스) 용접 부위에 시간이 지나면 크랙이 보입니다. 용접 조건 개선 방법을 알고 싶습니다."}
 OTHER_COMPANY = {"name": "다른정밀", "business_number": "120-81-47521", "region": "서울특별시", "size": "medium"}

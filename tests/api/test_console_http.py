@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-import boto3
 import pytest
-from chalice.test import Client
 
 from sos1379 import intake
 from sos1379.coordinators import auth
 from sos1379.settings import get_settings
 from sos1379.outbox import relay_record
-from sos1379.store import CaseStore
 from tests.integration.test_outbox import stream_records
 
 SECRET = "y" * 40
@@ -31,19 +28,6 @@ def settings_env(aws, monkeypatch):
 
     yield apply
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def client(aws):
-    from app import app as application
-
-    with Client(application) as c:
-        yield c
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 def dev_login(client, **body):

@@ -7,41 +7,15 @@ import time
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-import boto3
 import jwt
-import pytest
-from chalice.test import Client
 
 from sos1379 import intake
 from sos1379.coordinators import auth
 from sos1379.settings import get_settings
 from sos1379.events import utcnow
-from sos1379.store import CaseStore
 
 SECRET = "x" * 40
-
-
-@pytest.fixture
-def app(aws, monkeypatch):
-    monkeypatch.setenv("COORDINATOR_DEV_JWT_SECRET", SECRET)
-    monkeypatch.setenv("QUEUE_NEW_AFTER_MINUTES", "30")
-    get_settings.cache_clear()
-    # app.py's own app: a Chalice blueprint can be registered on one app per process only
-    from app import app as application
-
-    yield application
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def client(app):
-    with Client(app) as c:
-        yield c
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
+APP_ENV = {"COORDINATOR_DEV_JWT_SECRET": SECRET, "QUEUE_NEW_AFTER_MINUTES": "30"}  # tests/api/conftest.py
 
 
 def bearer(role: str, sub: str) -> dict:

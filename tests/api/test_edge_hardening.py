@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 
-import boto3
 import pytest
 from chalice.test import Client
 from hypothesis import HealthCheck, given, settings
@@ -15,33 +14,11 @@ from hypothesis import strategies as st
 from sos1379 import intake
 from sos1379.coordinators import auth
 from sos1379.coordinators import service as coordinators
-from sos1379.settings import get_settings
 from sos1379.lifecycle import EventType
-from sos1379.store import CaseStore
 
 SECRET = "edge-secret-" + "x" * 40
+APP_ENV = {"COORDINATOR_DEV_JWT_SECRET": SECRET}  # tests/api/conftest.py
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def app(aws, monkeypatch):
-    monkeypatch.setenv("COORDINATOR_DEV_JWT_SECRET", SECRET)
-    get_settings.cache_clear()
-    from app import app as application
-
-    yield application
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def client(app):
-    with Client(app) as c:
-        yield c
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 def staff_headers(role="lead", sub="alice.kim@sos1379.go.kr") -> dict:

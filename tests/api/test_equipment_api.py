@@ -16,7 +16,6 @@ from sos1379.institutes import keys as institute_keys
 from sos1379.catalog import service as catalog_service
 from sos1379.equipment import service as svc
 from sos1379.korea import SEOUL
-from sos1379.store import CaseStore
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=SEOUL)
 JSON = {"Content-Type": "application/json"}
@@ -74,11 +73,6 @@ def equipment(aws, standins, zeus_index, monkeypatch):
 def client(equipment):
     with Client(app) as c:
         yield c
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 def call(client, method, path, body=None, headers=None):

@@ -11,9 +11,9 @@ import pytest
 from sos1379 import followups, korea
 from sos1379.coordinators.reporting import compute_stats
 from sos1379.events import parse_iso, utcnow
-from tests.api.test_institute_api import call, client, keys, referred_case, store  # noqa: F401 - fixtures
+from tests.api.test_institute_api import call, keys, referred_case  # noqa: F401 - fixtures
 
-_ = (client, keys, store)
+_ = (keys,)
 
 
 def resolved_case(client, store, keys, sample_case) -> dict:

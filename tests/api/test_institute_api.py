@@ -6,28 +6,15 @@ import copy
 import json
 
 import pytest
-from chalice.test import Client
 
 from app import app
 from sos1379 import intake
 from sos1379.institutes import keys as institute_keys
 from sos1379.referrals import fanout as referrals
-from sos1379.store import CaseStore
 from tests.integration.test_referrals import FixedRouter, intake_message
 
 ROUTER = FixedRouter(["KITECH", "KIMS", "KBSI"])
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as c:
-        yield c
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from datetime import timedelta
 from sos1379.events import parse_iso
 from sos1379.sla import sla_status
 from sos1379.sla.clocks import ClockState
-from tests.api.test_institute_api import call, client, keys, referred_case, store  # noqa: F401 - fixtures
+from tests.api.test_institute_api import call, keys, referred_case  # noqa: F401 - fixtures
 
-_ = (client, keys, store)
+_ = (keys,)
 
 
 def withdraw(client, case_id: str, token: str | None, body: dict | None = None):

@@ -13,11 +13,11 @@ from sos1379.institutes import partners
 from sos1379.referrals import fanout as referrals
 from sos1379.events import utcnow
 from sos1379.sla.flagger import MemoryAlertSink, run_scheduled
-from tests.api.test_coordinator_api import ALICE, app, client, store  # noqa: F401 - fixtures
+from tests.api.test_coordinator_api import ALICE, APP_ENV  # noqa: F401 - APP_ENV: tests/api/conftest.py
 from tests.api.test_institute_api import _NullSender
 from tests.integration.test_referrals import FixedRouter, intake_message
 
-_ = (app, client, store)
+_ = APP_ENV  # read by the app fixture (tests/api/conftest.py)
 JSON = {"Content-Type": "application/json"}
 
 

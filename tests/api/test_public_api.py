@@ -1,15 +1,7 @@
 import json
 
 import pytest
-from chalice.test import Client
 
-from app import app
-
-
-@pytest.fixture
-def client(aws):
-    with Client(app) as c:
-        yield c
 
 
 def post_case(client, body, key=None):

@@ -5,21 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-import boto3
 import pytest
 from chalice.test import Client
 
 from sos1379 import intake, recovery
 from sos1379.errors import RateLimited, ValidationFailed
 from sos1379.lifecycle import EventType
-from sos1379.store import CaseStore
 
 NOW = datetime(2026, 11, 26, 3, 10, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 @pytest.fixture

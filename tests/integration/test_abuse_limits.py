@@ -80,9 +80,9 @@ def test_limits_are_counted_per_client(aws, monkeypatch):
     monkeypatch.setenv("RATE_LIMITS", "intake=2/60")
     store = CaseStore(aws.tables["CasesTable"])
     for client in ("203.0.113.1", "203.0.113.1", "198.51.100.7", "198.51.100.7"):
-        ratelimit.hit(store.table, "intake", client, ratelimit.Limit(2, 60), T0)
+        ratelimit.hit(store, "intake", client, ratelimit.Limit(2, 60), T0)
     with pytest.raises(Exception) as refused:
-        ratelimit.hit(store.table, "intake", "203.0.113.1", ratelimit.Limit(2, 60), T0)
+        ratelimit.hit(store, "intake", "203.0.113.1", ratelimit.Limit(2, 60), T0)
     assert refused.value.retry_after >= 1
     stored = json.dumps(boto3.resource("dynamodb").Table(aws.tables["CasesTable"]).scan()["Items"], default=str)
     assert "203.0.113.1" not in stored  # clients are stored hashed
@@ -155,6 +155,6 @@ def test_the_cap_resets_on_the_next_seoul_day(aws):
     store = CaseStore(aws.tables["CasesTable"])
     day1 = datetime(2026, 11, 26, 23, 59, tzinfo=SEOUL)
     day2 = datetime(2026, 11, 27, 0, 1, tzinfo=SEOUL)
-    assert [limits.count_message(store.table, "sms", "+821099998888", day1, 2) for _ in range(3)] == [True, True, False]
-    assert limits.count_message(store.table, "sms", "+821099998888", day2, 2) is True
-    assert limits.count_message(store.table, "email", "+821099998888", day1, 2) is True  # per channel
+    assert [limits.count_message(store, "sms", "+821099998888", day1, 2) for _ in range(3)] == [True, True, False]
+    assert limits.count_message(store, "sms", "+821099998888", day2, 2) is True
+    assert limits.count_message(store, "email", "+821099998888", day1, 2) is True  # per channel

@@ -11,17 +11,11 @@ from sos1379 import attachments
 from sos1379.institutes import service as institute_service
 from sos1379.errors import CaseNotFound, NotFound, ValidationFailed
 from sos1379.events import parse_iso
-from sos1379.store import CaseStore
 from tests.api.test_institute_api import referred_case
 from tests.integration.attachment_support import (bucket, exif_of, photo_with_gps, policy_of,  # noqa: F401
                                                   scanner)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 def upload(store, bucket, receipt, data: bytes, content_type="image/jpeg", filename="weld.jpg", **extra) -> dict:
@@ -78,7 +72,7 @@ def test_file_holding_a_threat_is_blocked_and_deleted_when_scanned(store, bucket
     receipt = referred_case(store, sample_case)
     slot = upload(store, bucket, receipt, PDF + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE", "application/pdf", "report.pdf")
     assert [o.result for o in scanner.run()] == ["scanning", "blocked"]
-    item = attachments.AttachmentStore(store).get(receipt["case_id"], slot["attachment_id"])
+    item = store.get_attachment(receipt["case_id"], slot["attachment_id"])
     assert item["status"] == "blocked" and item["reason"] == "threats_found"
     assert bucket.s3.list_objects_v2(Bucket=bucket.name).get("KeyCount") == 0
     with pytest.raises(NotFound):
@@ -96,7 +90,7 @@ def test_upload_is_rejected_and_deleted_when_bytes_do_not_match_the_declared_typ
     slot = upload(store, bucket, receipt, data, declared, "x")
     assert [(o.result, o.reason) for o in scanner.run()] == [("rejected", reason)]
     assert bucket.s3.list_objects_v2(Bucket=bucket.name).get("KeyCount") == 0
-    assert attachments.AttachmentStore(store).get(receipt["case_id"], slot["attachment_id"])["status"] == "rejected"
+    assert store.get_attachment(receipt["case_id"], slot["attachment_id"])["status"] == "rejected"
 
 
 def test_redelivered_events_change_nothing_when_already_handled(store, bucket, scanner, sample_case):
@@ -190,7 +184,7 @@ def test_retention_deletes_files_three_years_after_support_ended_and_only_then(s
     assert (early.examined_cases, early.purged_cases) == (2, 0)
     due = attachments.purge_expired(store, bucket, withdrawn_at + timedelta(days=attachments.RETENTION_DAYS))
     assert (due.purged_cases, due.deleted_files) == (1, 1)
-    assert attachments.AttachmentStore(store).of_case(ended["case_id"]) == []
+    assert store.case_attachments(ended["case_id"]) == []
     keys = [o["Key"] for o in bucket.s3.list_objects_v2(Bucket=bucket.name).get("Contents", [])]
     assert keys and all(k.startswith(f"files/{still_open['case_id']}/") for k in keys)
     again = attachments.purge_expired(store, bucket, withdrawn_at + timedelta(days=attachments.RETENTION_DAYS))

@@ -16,11 +16,6 @@ REWORDED = {"title": "SUS 배관 용접 후 균열 발생",
             "description": "식품설비 배관(스테인리스) 용접 부위에 시간이 지나면 크랙이 보입니다. 용접 조건 개선 방법을 알고 싶습니다."}
 
 
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"])
-
-
 def variant(case: dict, **changes) -> dict:
     out = copy.deepcopy(case)
     out.update(changes)

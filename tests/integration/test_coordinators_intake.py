@@ -2,20 +2,13 @@
 who took the SME's consent are one TransactWriteItems (no second, non-atomic write)."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from sos1379 import intake
 from sos1379.coordinators.auth import Staff
 from sos1379.coordinators.service import counselor_intake
-from sos1379.store import CaseStore
 
 CAROL = Staff(sub="carol", role="counselor")
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from infra.cli.institute import ApiAcknowledger, poll_queue
 from sos1379 import intake
 from sos1379.institutes import keys as institute_keys
 from sos1379.referrals import fanout as referrals
-from sos1379.store import CaseStore
 from tests.integration.test_referrals import intake_message
 
 
@@ -42,11 +41,6 @@ class _ChaliceSession:
 def _queue_depth(sqs, url: str) -> int:
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 def test_poll_accepts_deletes_and_dedupes_when_messages_arrive(aws, store, sample_case):

@@ -364,22 +364,22 @@ def test_no_phone_or_email_in_clear_in_history_or_logs_when_notifying(aws, notif
         assert "minsu.kim@example.com" not in text
 
 
-def test_message_is_sent_once_when_the_claim_was_applied_but_its_answer_was_lost(aws, notify, sample_case):
-    from sos1379.notify.service import _ConditionFailed
-
+def test_message_is_sent_once_when_the_claim_was_applied_but_its_answer_was_lost(aws, notify, sample_case,
+                                                                                  monkeypatch):
     receipt, body = submit(aws, sample_case)
     notifier = runtime.get_notifier()
     notifier.clock = lambda: at_kst(10, 5)
-    real_transact = notifier._transact
+    real_claim = notifier.store.claim_notice
     lost = {"n": 0}
 
-    def applied_then_lost(actions):
-        real_transact(actions)
-        if lost["n"] == 0 and actions[0].get("Put", {}).get("Item", {}).get("state") == "sending":
+    def applied_then_lost(*args, **kwargs):
+        applied = real_claim(*args, **kwargs)
+        if lost["n"] == 0 and applied:
             lost["n"] += 1
-            raise _ConditionFailed()  # what the retried, already-applied claim answers
+            return False  # what the retried, already-applied claim answers
+        return applied
 
-    notifier._transact = applied_then_lost
+    monkeypatch.setattr(notifier.store, "claim_notice", applied_then_lost)
     out = notify.lambda_handler(sqs_event(body), Context(5000))
     assert out == {"batchItemFailures": []} and lost["n"] == 1
     sent = sent_messages()

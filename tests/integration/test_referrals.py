@@ -6,7 +6,6 @@ import copy
 import importlib.util
 import json
 
-import boto3
 import jsonschema
 import pytest
 
@@ -69,11 +68,6 @@ def load_handler():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 def submit(store: CaseStore, case: dict) -> str:

@@ -12,17 +12,11 @@ import pytest
 from sos1379.institutes import service as institute_service
 from sos1379.referrals import fanout as referrals
 from sos1379.routing import RoutingInput, learning
-from sos1379.store import CaseStore
 from tests.conftest import ROOT
 from tests.integration.test_referrals import FixedRouter, intake_message, submit
 from tests.unit.test_routing_learning import tiny_router
 
 BUCKET = "test-catalog"
-
-
-@pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
 
 
 @pytest.fixture

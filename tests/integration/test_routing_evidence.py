@@ -44,11 +44,6 @@ def message_for(store: CaseStore, case_id: str) -> dict:
 
 
 @pytest.fixture
-def store(aws) -> CaseStore:
-    return CaseStore(aws.tables["CasesTable"])
-
-
-@pytest.fixture
 def catalog_env(aws, monkeypatch, tmp_path):
     """CATALOG_BUCKET set and nothing loaded yet: what a cold route_case process sees."""
     monkeypatch.setenv("CATALOG_BUCKET", BUCKET)

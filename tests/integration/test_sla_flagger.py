@@ -12,16 +12,10 @@ from sos1379.events import Actor, CaseEvent, iso
 from sos1379.lifecycle import EventType
 from sos1379.sla import FAR_FUTURE, MemoryAlertSink, flag_due_cases
 from sos1379.sla.flagger import run_scheduled
-from sos1379.store import CaseStore
 
 KST = korea.SEOUL
 RECEIVED = datetime(2026, 11, 2, 14, 0, tzinfo=KST)   # Monday; guidance due Thursday 14:00
 AFTER_DUE = datetime(2026, 11, 5, 14, 30, tzinfo=KST)
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 def submit(store, sample_case, at=RECEIVED) -> dict:

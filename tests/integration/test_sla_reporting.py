@@ -14,7 +14,6 @@ from sos1379 import intake, korea
 from sos1379.coordinators.reporting import compute_stats, previous_month, to_svg, write_monthly_report
 from sos1379.settings import get_settings
 from sos1379.events import Actor, CaseEvent, iso
-from sos1379.store import CaseStore
 from tests.conftest import ROOT
 
 KST = korea.SEOUL
@@ -24,11 +23,6 @@ DAY = datetime(2026, 11, 9, 10, 0, tzinfo=KST)  # Monday
 class Context:
     function_name, memory_limit_in_mb, aws_request_id = "fn", 128, "req-1"
     invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:fn"
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import boto3
 import pytest
 
 from sos1379 import intake, korea
@@ -12,17 +11,11 @@ from sos1379.coordinators import counters
 from sos1379.coordinators.reporting import compute_stats
 from sos1379.events import Actor, CaseEvent, iso
 from sos1379.outbox import relay_record
-from sos1379.store import CaseStore
 from tests.integration.test_outbox import stream_records
 
 KST = korea.SEOUL
 DAY = datetime(2026, 11, 9, 10, 0, tzinfo=KST)  # Monday
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=KST)
-
-
-@pytest.fixture
-def store(aws):
-    return CaseStore(aws.tables["CasesTable"], boto3.resource("dynamodb", region_name="ap-northeast-2"))
 
 
 @pytest.fixture

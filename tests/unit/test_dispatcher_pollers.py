@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 from infra.localstack.dispatcher import (
@@ -11,6 +12,7 @@ from infra.localstack.dispatcher import (
     SqsPoller,
     StreamMapping,
     StreamPoller,
+    Wakeup,
 )
 from infra.localstack.runtime import InvocationResult
 from infra.localstack.schedule import Schedule
@@ -223,6 +225,40 @@ def test_stream_batch_is_halved_when_bisect_on_error_and_batch_fails():
     poller.step("shard-1")
     poller.step("shard-1")
     assert [len(e["Records"]) for e in invoker.events] == [4, 2]
+
+
+def test_an_idle_shard_reads_a_new_record_when_woken_not_after_its_idle_interval():
+    streams = FakeStreams([])
+    reads = threading.Semaphore(0)
+    get_records = streams.get_records
+
+    def counting_get_records(**kwargs):
+        out = get_records(**kwargs)
+        reads.release()
+        return out
+
+    streams.get_records = counting_get_records
+    delivered = threading.Event()
+    invoker = FakeInvoker(lambda e: (delivered.set(), (True, None))[1])
+    wakeup, stop = Wakeup(), threading.Event()
+    mapping = StreamMapping("Fn", StreamSource(logical_id="FnS", table="T", starting_position="TRIM_HORIZON"),
+                            "arn:stream")
+    # an hour between idle reads: only the wake-up can deliver the record within the test
+    poller = StreamPoller(mapping, streams, invoker, region="r", wakeup=wakeup, idle_interval=3600)
+    poller.discover()
+    thread = threading.Thread(target=poller.run_shard, args=("shard-1", stop), daemon=True)
+    thread.start()
+    try:
+        assert reads.acquire(timeout=30)  # the shard was read once and found nothing
+        streams.records.append(FakeStreams(["late"]).records[0])
+        wakeup.notify()
+        assert delivered.wait(timeout=30)
+        assert [_keys(e) for e in invoker.events] == [["late"]]
+    finally:
+        stop.set()
+        wakeup.notify()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
 
 
 def _entry(expression, input_=None, kind="events", created=None):

@@ -35,6 +35,15 @@ def test_the_api_loads_no_routing_catalog_or_notify_code_when_app_py_is_imported
     assert heavy(modules) == []
 
 
+def test_the_api_loads_the_attachment_and_equipment_services_only_when_a_request_needs_them():
+    modules = loaded_after("import app")
+    assert "sos1379.api.attachments" in modules and "sos1379.api.equipment" in modules
+    assert not {"sos1379.attachments", "sos1379.equipment.service"} & modules
+    # the OpenAPI document quotes the attachment limits: building it loads the service
+    assert "sos1379.attachments" in loaded_after("import app\nfrom sos1379.api import attachments\n"
+                                                 "assert '20 a case' in str(attachments.OPENAPI_PATHS)")
+
+
 def test_the_intake_service_loads_no_routing_catalog_or_notify_code_when_imported():
     assert heavy(loaded_after("import sos1379.intake")) == []
 
@@ -57,3 +66,36 @@ def test_the_api_document_lists_every_request_model_when_the_services_load_lazil
                            "assert {'PublicCaseSubmission', 'InstituteDecline', 'CoordinatorAssign', 'CaseWithdraw'}"
                            " <= set(schemas), sorted(schemas)")
     assert "sos1379.institutes.service" in modules
+
+
+@pytest.mark.parametrize("function", ["send_follow_ups", "process_attachments", "monthly_report"])
+def test_a_worker_loads_no_email_validator_when_its_handler_is_imported(function):
+    # they import helpers (parse_model, Text) from modules that also hold the API's request models;
+    # those models are built on first validation (defer_build), so EmailStr's validator stays out
+    modules = loaded_after("import handler", ROOT / "functions" / function)
+    assert "sos1379.models" in modules
+    assert "email_validator" not in modules
+
+
+def test_the_router_loads_the_partner_side_only_for_a_hand_off_when_its_handler_is_imported():
+    modules = loaded_after("import handler", ROOT / "functions" / "route_case")
+    assert "sos1379.referrals.fanout" in modules
+    assert not {"sos1379.institutes.partners", "sos1379.models", "email_validator"} & modules
+    assert "sos1379.institutes.partners" in loaded_after(
+        "import handler\nfrom sos1379.referrals import fanout\nfanout.partners.handoff_action",
+        ROOT / "functions" / "route_case")
+
+
+def test_the_api_builds_its_request_models_on_first_validation_not_when_app_py_is_imported():
+    loaded_after("import app\n"
+                 "from sos1379 import models\n"
+                 "from sos1379.equipment.service import ReservationInput\n"
+                 "assert not models.PublicCaseSubmission.__pydantic_complete__\n"
+                 "assert not ReservationInput.__pydantic_complete__\n"
+                 "try:\n"
+                 "    models.parse_model(models.PublicCaseSubmission, {})\n"
+                 "except models.ValidationFailed as exc:\n"
+                 "    assert {e.field for e in exc.errors} >= {'company', 'contact'}, exc.errors\n"
+                 "else:\n"
+                 "    raise AssertionError('an empty submission was accepted')\n"
+                 "assert models.PublicCaseSubmission.__pydantic_complete__")

@@ -57,7 +57,7 @@ from .errors import CaseNotFound, Conflict, FieldError, NotFound, ValidationFail
 from .events import iso, parse_iso, utcnow
 from .lifecycle import OPEN_STATUSES, Status
 from .models import parse_model
-from .store import CaseStore, from_dynamo, to_dynamo
+from .store import CaseStore
 
 MB = 1024 * 1024
 #: type -> (upload limit in bytes, magic-number prefixes, image format for Pillow or None)
@@ -75,7 +75,6 @@ RETENTION_DAYS = 3 * 365 + 1  # "3 years after the support ends" (web/i18n.json 
 INCOMING, FILES = "incoming/", "files/"
 SCAN_TAG = "GuardDutyMalwareScanStatus"
 CLEAN = "NO_THREATS_FOUND"
-INDEX_PARTITION = "ATTACHMENTS"
 #: statuses after which the support has ended (the retention clock runs)
 ENDED_STATUSES = (Status.RESOLVED, Status.CLOSED, Status.WITHDRAWN, Status.HANDED_OFF)
 #: an institute sees a case's files while its referral is one of these
@@ -89,7 +88,7 @@ class UploadClosed(Conflict):
 
 
 class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     filename: str = Field(min_length=1, max_length=200)
     content_type: str
@@ -127,74 +126,6 @@ def _check_type_and_size(body: UploadRequest) -> int:
         raise _error("size", "too_large", f"이 형식의 파일은 {limit // MB}MB까지 올릴 수 있습니다.",
                      f"Files of this type may be at most {limit // MB} MB.")
     return limit
-
-
-# --------------------------------------------------------------------------- persistence
-
-
-class AttachmentStore:
-    """The attachment items of the case table (the only code that builds their keys)."""
-
-    def __init__(self, store: CaseStore) -> None:
-        self.store = store
-        self.table = store.table
-
-    @staticmethod
-    def key(case_id: str, attachment_id: str) -> dict:
-        return {"PK": f"CASE#{case_id}", "SK": f"ATTACHMENT#{attachment_id}"}
-
-    def put_new(self, item: dict) -> None:
-        self.table.put_item(Item=to_dynamo({
-            **item, **self.key(item["case_id"], item["attachment_id"]), "kind": "attachment",
-            "GSI1PK": INDEX_PARTITION, "GSI1SK": f"{item['created_at']}#{item['case_id']}#{item['attachment_id']}"}),
-            ConditionExpression="attribute_not_exists(PK)")
-
-    def get(self, case_id: str, attachment_id: str) -> dict | None:
-        out = self.table.get_item(Key=self.key(case_id, attachment_id), ConsistentRead=True)
-        return from_dynamo(out["Item"]) if "Item" in out else None
-
-    def of_case(self, case_id: str) -> list[dict]:
-        from boto3.dynamodb.conditions import Key
-
-        items, kwargs = [], {"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}")
-                             & Key("SK").begins_with("ATTACHMENT#"), "ConsistentRead": True}
-        while True:
-            out = self.table.query(**kwargs)
-            items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return sorted(items, key=lambda i: (i.get("created_at", ""), i["attachment_id"]))
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
-
-    def move(self, item: dict, expected: tuple[str, ...], changes: dict) -> bool:
-        """Set ``changes`` if the item's status is still one of ``expected`` (False otherwise)."""
-        names = {f"#k{i}": k for i, k in enumerate(changes)}
-        values = {f":v{i}": v for i, v in enumerate(to_dynamo(changes).values())}
-        values.update({f":e{i}": s for i, s in enumerate(expected)})
-        names["#status"] = "status"
-        condition = "#status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-        try:
-            self.table.update_item(Key=self.key(item["case_id"], item["attachment_id"]),
-                                   UpdateExpression="SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(changes))),
-                                   ConditionExpression=condition, ExpressionAttributeNames=names,
-                                   ExpressionAttributeValues=values)
-            return True
-        except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
-
-    def delete(self, case_id: str, attachment_id: str) -> None:
-        self.table.delete_item(Key=self.key(case_id, attachment_id))
-
-    def indexed(self) -> list[dict]:
-        """Every attachment's (case_id, attachment_id, created_at), oldest first."""
-        from boto3.dynamodb.conditions import Key
-
-        out_items, kwargs = [], {"IndexName": "StatusDue", "KeyConditionExpression": Key("GSI1PK").eq(INDEX_PARTITION)}
-        while True:
-            out = self.table.query(**kwargs)
-            out_items.extend(from_dynamo(i) for i in out["Items"])
-            if "LastEvaluatedKey" not in out:
-                return out_items
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
 
 # --------------------------------------------------------------------------- S3
@@ -277,13 +208,12 @@ def _count_checks(existing: list[dict], message: str) -> None:
 def _slot(store: CaseStore, case: dict, body: UploadRequest, message: str, uploaded_by: dict,
           where: Bucket, now: datetime) -> dict:
     limit = _check_type_and_size(body)
-    attachments = AttachmentStore(store)
-    _count_checks(attachments.of_case(case["case_id"]), message)
+    _count_checks(store.case_attachments(case["case_id"]), message)
     attachment_id = uuid.uuid4().hex
     key = incoming_key(case["case_id"], attachment_id)
     at = iso(now)
     expires = now + timedelta(seconds=UPLOAD_SECONDS)
-    attachments.put_new({"attachment_id": attachment_id, "case_id": case["case_id"], "message": message,
+    store.put_new_attachment({"attachment_id": attachment_id, "case_id": case["case_id"], "message": message,
                          "uploaded_by": uploaded_by, "filename": body.filename, "content_type": body.content_type,
                          "declared_size": body.size, "status": "awaiting_upload", "created_at": at,
                          "updated_at": at, "upload_expires_at": iso(expires)})
@@ -390,20 +320,19 @@ def process_upload(store: CaseStore, where: Bucket, key: str, *, now: datetime |
     if parsed is None or parsed[0] != INCOMING:
         return Outcome(None, None, "ignored", "not_an_upload_key")
     _, case_id, attachment_id = parsed
-    attachments = AttachmentStore(store)
-    item = attachments.get(case_id, attachment_id)
+    item = store.get_attachment(case_id, attachment_id)
     at = iso(now or utcnow())
     if item is None or item["status"] != "awaiting_upload":
         if item is None:  # nobody asked for this key: drop it
             where.s3.delete_object(Bucket=where.name, Key=key)
         return Outcome(attachment_id, case_id, "ignored", "not_awaiting_upload")
-    if not attachments.move(item, ("awaiting_upload",), {"status": "processing", "updated_at": at}):
+    if not store.move_attachment(item, ("awaiting_upload",), {"status": "processing", "updated_at": at}):
         return Outcome(attachment_id, case_id, "ignored", "raced")
     limit, magics, fmt = TYPES[item["content_type"]]
     try:
         obj = where.s3.get_object(Bucket=where.name, Key=key)
     except where.s3.exceptions.NoSuchKey:
-        attachments.move(item, ("processing",), {"status": "awaiting_upload", "updated_at": at})
+        store.move_attachment(item, ("processing",), {"status": "awaiting_upload", "updated_at": at})
         return Outcome(attachment_id, case_id, "ignored", "object_gone")
     data = obj["Body"].read(limit + 1)
     reason = None
@@ -418,13 +347,13 @@ def process_upload(store: CaseStore, where: Bucket, key: str, *, now: datetime |
             reason = "unreadable_image"
     if reason is not None:
         where.s3.delete_object(Bucket=where.name, Key=key)
-        attachments.move(item, ("processing",), {"status": "rejected", "reason": reason, "updated_at": at})
+        store.move_attachment(item, ("processing",), {"status": "rejected", "reason": reason, "updated_at": at})
         return Outcome(attachment_id, case_id, "rejected", reason)
     where.s3.put_object(Bucket=where.name, Key=file_key(case_id, attachment_id), Body=data,
                         ContentType=item["content_type"], ServerSideEncryption="AES256")
     where.s3.delete_object(Bucket=where.name, Key=key)
     # a scan result that already arrived (it may outrun this update) has moved the item on: keep it
-    attachments.move(item, ("processing",), {"status": "scanning", "size": len(data),
+    store.move_attachment(item, ("processing",), {"status": "scanning", "size": len(data),
                                              "sha256": hashlib.sha256(data).hexdigest(), "updated_at": at})
     return Outcome(attachment_id, case_id, "scanning", extra={"size": len(data)})
 
@@ -436,20 +365,19 @@ def record_scan(store: CaseStore, where: Bucket, detail: dict, *, now: datetime 
     if obj.get("bucketName") != where.name or parsed is None or parsed[0] != FILES:
         return Outcome(None, None, "ignored", "not_an_attachment")
     _, case_id, attachment_id = parsed
-    attachments = AttachmentStore(store)
-    item = attachments.get(case_id, attachment_id)
+    item = store.get_attachment(case_id, attachment_id)
     if item is None:
         return Outcome(attachment_id, case_id, "ignored", "unknown_attachment")
     result = (detail.get("scanResultDetails") or {}).get("scanResultStatus")
     at = iso(now or utcnow())
     clean = detail.get("scanStatus") == "COMPLETED" and result == CLEAN
     if clean:
-        moved = attachments.move(item, ("processing", "scanning"), {"status": "available", "scanned_at": at,
+        moved = store.move_attachment(item, ("processing", "scanning"), {"status": "available", "scanned_at": at,
                                                                      "updated_at": at})
         return Outcome(attachment_id, case_id, "available" if moved else "ignored")
     where.s3.delete_object(Bucket=where.name, Key=file_key(case_id, attachment_id))
     reason = "threats_found" if result in ("THREATS_FOUND", "THREAT_FOUND") else "scan_failed"
-    attachments.move(item, ("processing", "scanning", "available"), {"status": "blocked", "reason": reason,
+    store.move_attachment(item, ("processing", "scanning", "available"), {"status": "blocked", "reason": reason,
                                                                      "scanned_at": at, "updated_at": at})
     return Outcome(attachment_id, case_id, "blocked", reason)
 
@@ -474,7 +402,7 @@ def list_for_sme(store: CaseStore, case_id: str, token: str | None) -> dict:
     from .intake import load_case_for_sme
 
     load_case_for_sme(store, case_id, token)
-    items = AttachmentStore(store).of_case(case_id)
+    items = store.case_attachments(case_id)
     return {"attachments": [{**_public(a), "can_open": _sme_may_open(a)} for a in items
                             if a["status"] != "awaiting_upload" or a["uploaded_by"].get("kind") == "sme"]}
 
@@ -490,13 +418,13 @@ def _institute_may_open(item: dict, code: str) -> bool:
 
 def list_for_institute(store: CaseStore, code: str, case_id: str) -> dict:
     _institute_referral(store, code, case_id)
-    items = [a for a in AttachmentStore(store).of_case(case_id) if _institute_may_open(a, code)]
+    items = [a for a in store.case_attachments(case_id) if _institute_may_open(a, code)]
     return {"attachments": [_public(a) for a in items if a["status"] != "awaiting_upload"]}
 
 
 def list_for_staff(store: CaseStore, case_id: str) -> dict:
     store.get_case(case_id)
-    return {"attachments": [_public(a) for a in AttachmentStore(store).of_case(case_id)]}
+    return {"attachments": [_public(a) for a in store.case_attachments(case_id)]}
 
 
 def _download(store: CaseStore, where: Bucket, item: dict | None) -> dict:
@@ -523,7 +451,7 @@ def open_for_sme(store: CaseStore, case_id: str, token: str | None, attachment_i
     from .intake import load_case_for_sme
 
     load_case_for_sme(store, case_id, token)
-    item = AttachmentStore(store).get(case_id, attachment_id)
+    item = store.get_attachment(case_id, attachment_id)
     if item is not None and not _sme_may_open(item):
         item = None  # the SME's own uploads are for the institute and staff; existence is not news
     return _download(store, where or bucket(), item)
@@ -532,14 +460,14 @@ def open_for_sme(store: CaseStore, case_id: str, token: str | None, attachment_i
 def open_for_institute(store: CaseStore, code: str, case_id: str, attachment_id: str, *,
                        where: Bucket | None = None) -> dict:
     _institute_referral(store, code, case_id)
-    item = AttachmentStore(store).get(case_id, attachment_id)
+    item = store.get_attachment(case_id, attachment_id)
     if item is not None and not _institute_may_open(item, code):
         item = None
     return _download(store, where or bucket(), item)
 
 
 def open_for_staff(store: CaseStore, case_id: str, attachment_id: str, *, where: Bucket | None = None) -> dict:
-    return _download(store, where or bucket(), AttachmentStore(store).get(case_id, attachment_id))
+    return _download(store, where or bucket(), store.get_attachment(case_id, attachment_id))
 
 
 # --------------------------------------------------------------------------- retention
@@ -562,12 +490,11 @@ class PurgeRun:
 
 def delete_case_files(store: CaseStore, where: Bucket, case_id: str) -> int:
     """Delete every file and attachment item of one case (both S3 prefixes)."""
-    attachments = AttachmentStore(store)
-    items = attachments.of_case(case_id)
+    items = store.case_attachments(case_id)
     for item in items:
         for key in (incoming_key(case_id, item["attachment_id"]), file_key(case_id, item["attachment_id"])):
             where.s3.delete_object(Bucket=where.name, Key=key)
-        attachments.delete(case_id, item["attachment_id"])
+        store.delete_attachment(case_id, item["attachment_id"])
     return len(items)
 
 
@@ -577,7 +504,7 @@ def purge_expired(store: CaseStore, where: Bucket, now: datetime | None = None) 
     now = now or utcnow()
     run = PurgeRun(now=iso(now))
     cutoff = now - timedelta(days=RETENTION_DAYS)
-    for case_id in sorted({i["case_id"] for i in AttachmentStore(store).indexed()}):
+    for case_id in sorted({i["case_id"] for i in store.all_attachments()}):
         run.examined_cases += 1
         try:
             case = store.get_case(case_id)

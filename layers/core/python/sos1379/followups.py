@@ -38,19 +38,13 @@ from .models import ServiceTypeCode, Text, parse_model
 from .store import CaseStore
 
 STAGES: dict[str, int] = {"d30": 30, "d90": 90}  # stage -> business days after resolution
-PENDING_PK = "FOLLOWUP#PENDING"
 ACTOR = Actor(kind="system", id="follow_up")
 
 
 def schedule_actions(store: CaseStore, case_id: str, resolved_at: datetime) -> list[dict]:
     """Pending check-ins to write in the resolving transaction."""
-    actions = []
-    for stage, days in STAGES.items():
-        due = iso(korea.add_business_days(resolved_at, days))
-        actions.append({"Put": {"TableName": store.table_name, "Item": {
-            "PK": PENDING_PK, "SK": f"{due}#{stage}#{case_id}", "kind": "follow_up", "case_id": case_id,
-            "stage": stage, "due_at": due, "resolved_at": iso(resolved_at)}}})
-    return actions
+    due = {stage: iso(korea.add_business_days(resolved_at, days)) for stage, days in STAGES.items()}
+    return store.follow_up_actions(case_id, due, iso(resolved_at))
 
 
 @dataclass
@@ -61,28 +55,11 @@ class FollowUpRun:
     skipped: int = 0
 
 
-def _pending_due(store: CaseStore, now: datetime) -> list[dict]:
-    from boto3.dynamodb.conditions import Key
-
-    items, kwargs = [], {"KeyConditionExpression": Key("PK").eq(PENDING_PK) & Key("SK").lte(f"{iso(now)}#~"),
-                         "ConsistentRead": True}
-    while True:
-        out = store.table.query(**kwargs)
-        items.extend(out["Items"])
-        if "LastEvaluatedKey" not in out:
-            return items
-        kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
-
-
-def _delete(store: CaseStore, item: dict) -> dict:
-    return {"Delete": {"TableName": store.table_name, "Key": {"PK": item["PK"], "SK": item["SK"]}}}
-
-
 def send_due(store: CaseStore, now: datetime | None = None) -> FollowUpRun:
     """Send every check-in due at ``now`` exactly once (see the module docstring)."""
     now = now or utcnow()
     run = FollowUpRun(now=iso(now))
-    for item in _pending_due(store, now):
+    for item in store.follow_ups_due(iso(now)):
         run.examined += 1
         stage, case_id = item["stage"], item["case_id"]
         for _attempt in range(3):
@@ -90,7 +67,7 @@ def send_due(store: CaseStore, now: datetime | None = None) -> FollowUpRun:
             markers = dict(case.get("follow_ups") or {})
             if stage in markers or case["status"] not in (Status.RESOLVED, Status.CLOSED) or \
                     case.get("closed_reason") == "duplicate":
-                store.table.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+                store.forget_follow_up(item)
                 run.skipped += 1
                 break
             at = iso(now)
@@ -98,7 +75,7 @@ def send_due(store: CaseStore, now: datetime | None = None) -> FollowUpRun:
             event = CaseEvent(case_id=case_id, type=EventType.FOLLOW_UP, at=at, actor=ACTOR,
                               data={"stage": stage, "business_days": STAGES.get(stage)})
             try:
-                store.update_case(case, {"follow_ups": markers}, events=[event], extra_actions=[_delete(store, item)])
+                store.update_case(case, {"follow_ups": markers}, events=[event], extra_actions=[store.forget_follow_up_action(item)])
             except ConcurrentUpdate:
                 continue  # someone changed the case: re-read (the marker may be there now)
             run.sent.append(f"{case_id}:{stage}")
@@ -110,7 +87,7 @@ def send_due(store: CaseStore, now: datetime | None = None) -> FollowUpRun:
 
 
 class FollowUpAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     stage: Literal["d30", "d90"]
     result: Literal["solved", "partly", "not"]

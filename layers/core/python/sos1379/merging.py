@@ -34,7 +34,7 @@ _CASE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class MergeRequestInput(_Input):

@@ -75,7 +75,7 @@ def Text(min_length: int, max_length: int, multiline: bool = False):  # noqa: N8
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class Company(_Strict):

@@ -5,10 +5,7 @@ One conditional UpdateItem per request: ``ADD n 1`` only while ``n < limit``; th
 is the 429 (``RateLimited``, with ``Retry-After`` = seconds to the next window). Items expire by
 the table's TTL (``expires_at``) two windows later. The client is hashed (SHA-256) before it is
 stored: a source IP is personal data. The relay ignores these items (``kind`` is not ``event``).
-
-| item         | PK                                  | SK                 |
-|--------------|-------------------------------------|--------------------|
-| rate counter | RATE#{limit}#{sha256(client)[:32]}  | W#{window start s} |
+The store owns the item (``CaseStore.count_request``; keys in ``sos1379.store``).
 
 Limits come from ``RATE_LIMITS`` (template.yaml sets it for every function) and can be overridden
 with ``SOS1379_RATE_LIMITS`` (the local stack passes SOS1379_* through), as
@@ -19,11 +16,10 @@ and hold on the local stack too. docs/security.md lists every limit.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
-from .errors import RateLimited, is_conditional_failure
+from .errors import RateLimited
 
 # name -> (requests, window seconds); the defaults template.yaml configures
 DEFAULT_LIMITS = "intake=10/60,lookup=60/60,institute=600/60,staff=600/60"
@@ -59,29 +55,15 @@ def configured_limits() -> dict[str, Limit]:
     return {} if spec.strip().lower() == "off" else parse_limits(spec)
 
 
-def client_key(name: str, client: str) -> str:
-    return f"RATE#{name}#{hashlib.sha256(client.encode('utf-8', 'replace')).hexdigest()[:32]}"
-
-
-def hit(table, name: str, client: str, limit: Limit, now: float) -> None:
+def hit(store, name: str, client: str, limit: Limit, now: float) -> None:
     """Count one request of ``client`` against ``limit``; RateLimited once the window is full."""
     window = int(now // limit.window_seconds) * limit.window_seconds
-    try:
-        table.update_item(
-            Key={"PK": client_key(name, client), "SK": f"W#{window}"},
-            UpdateExpression="ADD #n :one SET expires_at = :exp, kind = :kind",
-            ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-            ExpressionAttributeNames={"#n": "n"},
-            ExpressionAttributeValues={":one": 1, ":limit": limit.requests, ":kind": "rate_counter",
-                                       ":exp": window + 2 * limit.window_seconds})
-    except Exception as exc:
-        if not is_conditional_failure(exc):
-            raise
-        raise RateLimited(max(1, int(window + limit.window_seconds - now + 0.999))) from None
+    if not store.count_request(name, client, window, limit.requests, window + 2 * limit.window_seconds):
+        raise RateLimited(max(1, int(window + limit.window_seconds - now + 0.999)))
 
 
 def check(store, name: str, client: str) -> None:
     """Apply the configured limit ``name`` to ``client`` (no-op when that limit is not set)."""
     limit = configured_limits().get(name)
     if limit is not None:
-        hit(store.table, name, client, limit, _clock())
+        hit(store, name, client, limit, _clock())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import korea
-from .errors import CaseNotFound, FieldError, RateLimited, ValidationFailed, is_conditional_failure
+from .errors import CaseNotFound, FieldError, RateLimited, ValidationFailed
 from .events import Actor, CaseEvent, iso, utcnow
 from .lifecycle import EventType
 from .store import CaseStore
@@ -89,21 +89,11 @@ def _digest(value: str) -> str:
 
 def _count(store: CaseStore, scope: str, subject: str, limit: int, now: datetime) -> None:
     """One hit on a fixed one-hour window counter; RateLimited past ``limit``."""
-    window = now.strftime("%Y%m%d%H")
     expires = int((now + timedelta(hours=2)).timestamp())
-    try:
-        store.table.update_item(
-            Key={"PK": f"RATE#recover#{scope}#{_digest(subject)}", "SK": window},
-            UpdateExpression="ADD #n :one SET expires_at = :exp, kind = :kind",
-            ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-            ExpressionAttributeNames={"#n": "hits"},
-            ExpressionAttributeValues={":one": 1, ":limit": limit, ":exp": expires, ":kind": "rate_counter"})
-    except Exception as exc:
-        if is_conditional_failure(exc):
-            retry = 3600 - (now.minute * 60 + now.second)
-            raise RateLimited(max(1, retry), "Too many link requests. Please try again later or call 1379.",
-                              "링크 재발송 요청이 너무 많습니다. 잠시 후 다시 시도하거나 1379로 전화 주세요.") from None
-        raise
+    if not store.count_link_request(scope, subject, now.strftime("%Y%m%d%H"), limit, expires):
+        retry = 3600 - (now.minute * 60 + now.second)
+        raise RateLimited(max(1, retry), "Too many link requests. Please try again later or call 1379.",
+                          "링크 재발송 요청이 너무 많습니다. 잠시 후 다시 시도하거나 1379로 전화 주세요.")
 
 
 def request_link(store: CaseStore, payload, *, client_id: str, now: datetime | None = None,
@@ -125,9 +115,7 @@ def request_link(store: CaseStore, payload, *, client_id: str, now: datetime | N
                                      data={"channels": [request.channel]}))
     else:
         # the same one write as a match, so timing tells nothing; nothing personal is kept
-        store.table.put_item(Item={"PK": f"RECOVER#{_digest(request.case_number + now.isoformat())}", "SK": "MISS",
-                                   "kind": "recover_miss", "at": iso(now),
-                                   "expires_at": int((now + timedelta(days=1)).timestamp())})
+        store.record_link_request_miss(request.case_number, now, int((now + timedelta(days=1)).timestamp()))
     return dict(ACCEPTED)
 
 

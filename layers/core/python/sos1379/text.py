@@ -193,6 +193,18 @@ def _kiwi_korean(text: str) -> list[str]:
     return out
 
 
+# Words repeat (Zipf): a catalog load analyses the same few thousand words hundreds of thousands
+# of times, so the pure per-word steps are memoised (bounded; results are immutable tuples).
+@lru_cache(maxsize=1 << 16)
+def _latin_terms(token: str) -> tuple[str, ...]:
+    return tuple(_latin_tokens(token))
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_bigrams(word: str) -> tuple[str, ...]:
+    return tuple(_bigrams(word))
+
+
 def _bigrams(word: str) -> list[str]:
     if len(word) < 2:
         return [word]
@@ -204,7 +216,7 @@ def _latin_stream(text: str) -> list[str]:
     for m in _TOKEN_RE.finditer(text):
         tok = m.group(0)
         if _LATIN_RE.match(tok):
-            out.extend(_latin_tokens(tok))
+            out.extend(_latin_terms(tok))
     return out
 
 
@@ -221,9 +233,9 @@ def analyze_ngram(text: str) -> list[str]:
     for m in _TOKEN_RE.finditer(norm):
         tok = m.group(0)
         if _LATIN_RE.match(tok):
-            out.extend(_latin_tokens(tok))
+            out.extend(_latin_terms(tok))
         else:
-            out.extend(_bigrams(tok))
+            out.extend(_word_bigrams(tok))
     return out
 
 
@@ -234,7 +246,7 @@ def analyze_hybrid(text: str) -> list[str]:
         "#" + g
         for m in _TOKEN_RE.finditer(norm)
         if not _LATIN_RE.match(m.group(0))
-        for g in _bigrams(m.group(0))
+        for g in _word_bigrams(m.group(0))
         if len(g) == 2
     ]
     return _kiwi_korean(norm) + _latin_stream(norm) + grams

@@ -47,10 +47,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import ConcurrentUpdate, Conflict, FieldError, RateLimited, ValidationFailed, is_conditional_failure
+from .errors import ConcurrentUpdate, Conflict, FieldError, RateLimited, ValidationFailed
 from .events import Actor, CaseEvent, iso, parse_iso, utcnow
 from .lifecycle import EventType
-from .store import CaseStore, to_dynamo
+from .store import CaseStore
 
 CHANNELS = ("sms", "email")
 CODE_DIGITS = 6
@@ -92,10 +92,6 @@ def needs_code(case: dict, channel: str) -> bool:
     return channel not in verified_channels(case)
 
 
-def code_key(case_id: str, channel: str) -> dict:
-    return {"PK": f"CASE#{case_id}", "SK": f"VERIFY#{channel}"}
-
-
 def _hash(code: str, salt: bytes) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", code.encode(), salt, HASH_ITERATIONS)
 
@@ -111,18 +107,8 @@ def _read_codes(store: CaseStore, case_id: str) -> dict[str, dict]:
 def _write_codes(store: CaseStore, case_id: str, channel: str, codes: list[dict], rev: int | None) -> None:
     """Put the channel's code list if nobody changed it since ``rev`` was read."""
     expiry = max((parse_iso(c["expires_at"]) for c in codes), default=utcnow()) + timedelta(days=1)
-    item = {**code_key(case_id, channel), "kind": "contact_code", "channel": channel, "codes": codes,
-            "rev": (rev or 0) + 1, "expires_at": int(expiry.timestamp())}
-    condition = "attribute_not_exists(PK)" if rev is None else "rev = :rev"
-    kwargs: dict[str, Any] = {"ConditionExpression": condition}
-    if rev is not None:
-        kwargs["ExpressionAttributeValues"] = {":rev": rev}
-    try:
-        store.table.put_item(Item=to_dynamo(item), **kwargs)
-    except Exception as exc:
-        if is_conditional_failure(exc):
-            raise ConcurrentUpdate() from None
-        raise
+    store.put_contact_codes(case_id, channel, {"codes": codes, "rev": (rev or 0) + 1,
+                                               "expires_at": int(expiry.timestamp())}, rev)
 
 
 def issue_code(store: CaseStore, case_id: str, channel: str, now: datetime, *, rng=secrets) -> str:
@@ -226,8 +212,7 @@ def confirm(store: CaseStore, case: dict, channels: list[str], actor: Actor, now
                  **{c: {"at": iso(now), "by": actor.kind} for c in new}}
         event = CaseEvent(case_id=case["case_id"], type=EventType.CONTACT_VERIFIED, at=iso(now), actor=actor,
                           data={"channels": new, "by": actor.kind})
-        extra = [{"Delete": {"TableName": store.table_name, "Key": code_key(case["case_id"], c)}}
-                 for c in new] if delete_codes else []
+        extra = store.drop_contact_codes_actions(case["case_id"], new) if delete_codes else []
         try:
             store.update_case(case, {"contact_verified": marks}, events=[event], extra_actions=extra)
             return Verification(sorted(set(marks)), new)
@@ -273,7 +258,7 @@ def request_new_code(store: CaseStore, case: dict, payload, *, now: datetime | N
     if not channels:
         return {"status": "verified", "channels": []}
     try:
-        ratelimit.hit(store.table, "verify-resend", case["case_id"], ratelimit.Limit(RESEND_PER_HOUR, 3600),
+        ratelimit.hit(store, "verify-resend", case["case_id"], ratelimit.Limit(RESEND_PER_HOUR, 3600),
                       now.timestamp())
     except RateLimited as exc:
         raise RateLimited(exc.retry_after, "Too many new codes for this request. Please try again later or call 1379.",

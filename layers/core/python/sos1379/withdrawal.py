@@ -28,7 +28,7 @@ from .store import CaseStore
 
 
 class WithdrawInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     reason: Text(0, 1000, multiline=True) | None = None
 

@@ -3,13 +3,16 @@ presigned GETs. The SME uses its tracking token, institutes their key or staff t
 their JWT; a file the caller may not open answers 404 like a file that does not exist."""
 from __future__ import annotations
 
+from functools import cache
+
 from chalice import Blueprint
 
-from .. import attachments
+from ..lazy import lazy_module
 from .common import get_store, header, json_body, json_response, route
 from .openapi import body_ref
 
 bp = Blueprint(__name__)
+attachments = lazy_module("sos1379.attachments")  # loaded by the first file request, not at cold start
 
 _JSON_TYPES = ["application/json"]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -113,55 +116,67 @@ _SLOT = {"description": "Upload slot: POST the file to `upload.url` as multipart
                  "method": {"type": "string"}, "url": {"type": "string"}, "fields": {"type": "object"},
                  "file_field": {"type": "string"}, "max_bytes": {"type": "integer"},
                  "expires_at": {"type": "string"}}}}}}}}
-_OPEN = {"description": f"A presigned GET, valid {attachments.DOWNLOAD_SECONDS} s",
-         "content": {"application/json": {"schema": {"type": "object", "properties": {
-             "attachment_id": {"type": "string"}, "filename": {"type": "string"}, "content_type": {"type": "string"},
-             "url": {"type": "string"}, "expires_in": {"type": "integer"}}}}}}
-_LIMITS = (f"Types: {', '.join(attachments.TYPES)}; images up to 10 MB, PDF up to 20 MB; at most "
-           f"{attachments.MAX_PER_MESSAGE} files a message and {attachments.MAX_PER_CASE} a case. Images are "
-           "re-encoded without EXIF/GPS; every file is malware-scanned before anyone can open it.")
 
-OPENAPI_MODELS = {"AttachmentUpload": attachments.UploadRequest}
 
-OPENAPI_PATHS = {
-    "/cases/{case_id}/attachments": {
-        "post": {"summary": "The SME asks for an upload slot (intake, or a reply to an information request). "
-                            + _LIMITS,
-                 "tags": ["public"], "parameters": [_CASE, *_TOKEN], "requestBody": body_ref("AttachmentUpload"),
-                 "responses": {"201": _SLOT, "404": _err("Unknown case or wrong token"),
-                               "409": _err("The case is not open for files"),
-                               "422": _err("Type, size, count or purpose refused")}},
-        "get": {"summary": "The case's files as the SME sees them (names and states; institute answers can be "
-                           "opened)", "tags": ["public"], "parameters": [_CASE, *_TOKEN],
-                "responses": {"200": _LIST, "404": _err("Unknown case or wrong token")}}},
-    "/cases/{case_id}/attachments/{attachment_id}": {"get": {
-        "summary": "Open a file an institute sent with its answer (presigned GET)", "tags": ["public"],
-        "parameters": [_CASE, _ATTACHMENT, *_TOKEN],
-        "responses": {"200": _OPEN, "404": _err("Unknown, not yet scanned, refused, or not the SME's to open")}}},
-    "/institute/referrals/{case_id}/attachments": {
-        "post": {"summary": "Upload slot for a file with the institute's answer (accepted referrals). " + _LIMITS,
-                 "tags": ["institutes"], "parameters": [_KEY, _CASE], "requestBody": body_ref("AttachmentUpload"),
-                 "responses": {"201": _SLOT, "401": _err("Missing, unknown or revoked API key"),
-                               "404": _err("No such referral for this institute"),
-                               "409": _err("The referral is not accepted"),
-                               "422": _err("Type, size or count refused")}},
-        "get": {"summary": "The case's files this institute may open (the SME's and its own)", "tags": ["institutes"],
-                "parameters": [_KEY, _CASE],
-                "responses": {"200": _LIST, "401": _err("Missing, unknown or revoked API key"),
-                              "404": _err("No such referral for this institute")}}},
-    "/institute/referrals/{case_id}/attachments/{attachment_id}": {"get": {
-        "summary": "Open a file of the case (presigned GET)", "tags": ["institutes"],
-        "parameters": [_KEY, _CASE, _ATTACHMENT],
-        "responses": {"200": _OPEN, "401": _err("Missing, unknown or revoked API key"),
-                      "404": _err("No such referral or file, or the file is not scanned clean")}}},
-    "/coordinator/cases/{case_id}/attachments": {"get": {
-        "summary": "Every file of the case with its state (counselor+)", "tags": ["coordinators"],
-        "parameters": [_AUTH, _CASE],
-        "responses": {"200": _LIST, "401": _err("Missing or invalid token"), "403": _err("Role too low"),
-                      "404": _err("Unknown case")}}},
-    "/coordinator/cases/{case_id}/attachments/{attachment_id}": {"get": {
-        "summary": "Open a file of the case (counselor+; presigned GET)", "tags": ["coordinators"],
-        "parameters": [_AUTH, _CASE, _ATTACHMENT],
-        "responses": {"200": _OPEN, "401": _err("Missing or invalid token"), "403": _err("Role too low"),
-                      "404": _err("Unknown file, or not scanned clean")}}},
-}
+def openapi_models() -> dict:
+    return {"AttachmentUpload": attachments.UploadRequest}
+
+
+def __getattr__(name: str):
+    # OPENAPI_PATHS quotes the service's limits, so it is built with the document, not at import
+    if name == "OPENAPI_PATHS":
+        return _openapi_paths()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@cache
+def _openapi_paths() -> dict:
+    opened = {"description": f"A presigned GET, valid {attachments.DOWNLOAD_SECONDS} s",
+             "content": {"application/json": {"schema": {"type": "object", "properties": {
+                 "attachment_id": {"type": "string"}, "filename": {"type": "string"},
+                 "content_type": {"type": "string"}, "url": {"type": "string"}, "expires_in": {"type": "integer"}}}}}}
+    limits = (f"Types: {', '.join(attachments.TYPES)}; images up to 10 MB, PDF up to 20 MB; at most "
+               f"{attachments.MAX_PER_MESSAGE} files a message and {attachments.MAX_PER_CASE} a case. Images are "
+               "re-encoded without EXIF/GPS; every file is malware-scanned before anyone can open it.")
+    return {
+        "/cases/{case_id}/attachments": {
+            "post": {"summary": "The SME asks for an upload slot (intake, or a reply to an information request). "
+                                + limits,
+                     "tags": ["public"], "parameters": [_CASE, *_TOKEN], "requestBody": body_ref("AttachmentUpload"),
+                     "responses": {"201": _SLOT, "404": _err("Unknown case or wrong token"),
+                                   "409": _err("The case is not open for files"),
+                                   "422": _err("Type, size, count or purpose refused")}},
+            "get": {"summary": "The case's files as the SME sees them (names and states; institute answers can be "
+                               "opened)", "tags": ["public"], "parameters": [_CASE, *_TOKEN],
+                    "responses": {"200": _LIST, "404": _err("Unknown case or wrong token")}}},
+        "/cases/{case_id}/attachments/{attachment_id}": {"get": {
+            "summary": "Open a file an institute sent with its answer (presigned GET)", "tags": ["public"],
+            "parameters": [_CASE, _ATTACHMENT, *_TOKEN],
+            "responses": {"200": opened, "404": _err("Unknown, not yet scanned, refused, or not the SME's to open")}}},
+        "/institute/referrals/{case_id}/attachments": {
+            "post": {"summary": "Upload slot for a file with the institute's answer (accepted referrals). " + limits,
+                     "tags": ["institutes"], "parameters": [_KEY, _CASE], "requestBody": body_ref("AttachmentUpload"),
+                     "responses": {"201": _SLOT, "401": _err("Missing, unknown or revoked API key"),
+                                   "404": _err("No such referral for this institute"),
+                                   "409": _err("The referral is not accepted"),
+                                   "422": _err("Type, size or count refused")}},
+            "get": {"summary": "The case's files this institute may open (the SME's and its own)", "tags": ["institutes"],
+                    "parameters": [_KEY, _CASE],
+                    "responses": {"200": _LIST, "401": _err("Missing, unknown or revoked API key"),
+                                  "404": _err("No such referral for this institute")}}},
+        "/institute/referrals/{case_id}/attachments/{attachment_id}": {"get": {
+            "summary": "Open a file of the case (presigned GET)", "tags": ["institutes"],
+            "parameters": [_KEY, _CASE, _ATTACHMENT],
+            "responses": {"200": opened, "401": _err("Missing, unknown or revoked API key"),
+                          "404": _err("No such referral or file, or the file is not scanned clean")}}},
+        "/coordinator/cases/{case_id}/attachments": {"get": {
+            "summary": "Every file of the case with its state (counselor+)", "tags": ["coordinators"],
+            "parameters": [_AUTH, _CASE],
+            "responses": {"200": _LIST, "401": _err("Missing or invalid token"), "403": _err("Role too low"),
+                          "404": _err("Unknown case")}}},
+        "/coordinator/cases/{case_id}/attachments/{attachment_id}": {"get": {
+            "summary": "Open a file of the case (counselor+; presigned GET)", "tags": ["coordinators"],
+            "parameters": [_AUTH, _CASE, _ATTACHMENT],
+            "responses": {"200": opened, "401": _err("Missing or invalid token"), "403": _err("Role too low"),
+                          "404": _err("Unknown file, or not scanned clean")}}},
+    }

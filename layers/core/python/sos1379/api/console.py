@@ -53,7 +53,7 @@ def console():
 
 
 class DevLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     role: str = Field(pattern=r"^(counselor|coordinator|lead|institute)$")
     sub: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
     institute: str | None = Field(default=None, max_length=32)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from ..equipment import service as svc
+from ..lazy import lazy_module
 from .common import NOSNIFF, get_store, header, json_body, json_response, route
 from .openapi import body_ref
 
 bp = Blueprint(__name__)
+svc = lazy_module("sos1379.equipment.service")  # loaded by the first equipment request, not at cold start
 
 _JSON_TYPES = ["application/json"]
 
@@ -71,33 +72,20 @@ def institute_reservations():
     return json_response(svc.institute_list(_ctx(), code, status), headers={"Cache-Control": "no-store"})
 
 
-def _answer(reservation_id: str, action: str):
-    code = _institute()
-    return json_response(svc.institute_answer(_ctx(), code, reservation_id, action, _optional_body()))
+def _answer_route(action: str) -> None:
+    """``POST /institute/reservations/{reservation_id}/<action>``: one view a path (API Gateway
+    has one resource a path), all the same answer."""
+    def answer(reservation_id: str):
+        code = _institute()
+        return json_response(svc.institute_answer(_ctx(), code, reservation_id, action, _optional_body()))
+
+    answer.__name__ = answer.__qualname__ = f"institute_{action}_reservation"
+    route(bp, f"/institute/reservations/{{reservation_id}}/{action}", methods=["POST"], content_types=_JSON_TYPES,
+          limit="institute")(answer)
 
 
-@route(bp, "/institute/reservations/{reservation_id}/confirm", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def confirm_reservation(reservation_id: str):
-    return _answer(reservation_id, "confirm")
-
-
-@route(bp, "/institute/reservations/{reservation_id}/propose", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def propose_reservation(reservation_id: str):
-    return _answer(reservation_id, "propose")
-
-
-@route(bp, "/institute/reservations/{reservation_id}/decline", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def decline_reservation(reservation_id: str):
-    return _answer(reservation_id, "decline")
-
-
-@route(bp, "/institute/reservations/{reservation_id}/cancel", methods=["POST"], content_types=_JSON_TYPES,
-       limit="institute")
-def institute_cancel_reservation(reservation_id: str):
-    return _answer(reservation_id, "cancel")
+for _action in ("confirm", "propose", "decline", "cancel"):
+    _answer_route(_action)
 
 
 # --------------------------------------------------------------------------- OpenAPI
@@ -133,8 +121,11 @@ def _err(description: str) -> dict:
     return {"description": description, **_PROBLEM}
 
 
-OPENAPI_MODELS = {"ReservationRequest": svc.ReservationInput, "ReservationProposal": svc.ProposalInput,
-                  "ReservationReason": svc.ReasonInput}
+def openapi_models() -> dict:
+    return {"ReservationRequest": svc.ReservationInput, "ReservationProposal": svc.ProposalInput,
+            "ReservationReason": svc.ReasonInput}
+
+
 _SME_ERRORS = {"404": _err("Unknown case or reservation, or wrong token"),
                "409": _err("The reservation's status does not allow this"),
                "415": {"description": "Unsupported media type"}}

@@ -40,7 +40,6 @@ SNAPSHOT_PREFIX = "index/snapshots/"
 SNIPPET_CHARS = 160
 
 
-_HANGUL_PAIR = re.compile(r"^[\uac00-\ud7a3]{2}$")
 
 
 def index_tokens(record, analyzer) -> list[str]:
@@ -56,8 +55,13 @@ def index_tokens(record, analyzer) -> list[str]:
 
     head = analyzer("\n".join(filter(None, (record.title, " ".join(record.keywords)))))
     body = " ".join(filter(None, (record.title_en, record.summary[:400])))
-    tail = ["#" + t if _HANGUL_PAIR.match(t) else t for t in analyze_ngram(body) if not ("\uac00" <= t[0] <= "\ud7a3")
-            or _HANGUL_PAIR.match(t)]
+    tail = []
+    for t in analyze_ngram(body):  # Latin terms as they are, Hangul only as prefixed pairs
+        if "\uac00" <= t[0] <= "\ud7a3":
+            if len(t) == 2 and "\uac00" <= t[1] <= "\ud7a3":
+                tail.append("#" + t)
+        else:
+            tail.append(t)
     return head + head + tail
 
 

@@ -14,6 +14,14 @@ under way, its checkpoint (mode, ``since``, the source's own cursor, metrics so 
 5. at the end of a full run sweeps records the source no longer lists (the set of keys seen is
    kept in S3 with the checkpoint, so a resumed full run still sweeps correctly), then commits the
    new watermark.
+
+A source's first load (no watermark yet, a run started afresh) skips what only matters once
+something of the source is stored: the hash lookups (nothing can be unchanged) and the set of
+keys seen (there is no sweep). Should an earlier first load have died before its first
+checkpoint, its pages are simply written again. A resumed run always looks hashes up, so the
+pages it re-does stay no-ops. The head of each record (title and keywords) is analysed by Kiwi,
+the dominant cost of a load; the same head text (an equipment model listed by many institutes, a
+keyword set) is analysed once per run (``HEAD_CACHE`` entries, the same tokens).
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -31,6 +40,7 @@ from .sources.base import SourceAdapter, SourceRejected
 from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
 
 logger = logging.getLogger(__name__)
+HEAD_CACHE = 20_000  # analysed heads kept per run (a few MB)
 Progress = Callable[[str, SyncMetrics, int | None], None]
 
 
@@ -47,7 +57,8 @@ class SyncService:
     def __init__(self, adapter: SourceAdapter, store: DynamoCatalogStore, blobs: S3Blobs, *,
                  analyzer: Callable[[str], list[str]], clock: Callable[[], float] = time.time,
                  checkpoint_every: int = 5, overlap_seconds: int = 600, lease_seconds: int = 900) -> None:
-        self.adapter, self.store, self.blobs, self.analyzer = adapter, store, blobs, analyzer
+        self.adapter, self.store, self.blobs = adapter, store, blobs
+        self.analyzer = lru_cache(maxsize=HEAD_CACHE)(analyzer)  # callers never mutate the tokens
         self.clock = clock
         self.checkpoint_every = checkpoint_every
         self.overlap_seconds = overlap_seconds
@@ -77,6 +88,7 @@ class SyncService:
         run = state.get("run")
         if run and mode == "full" and run["mode"] != "full":
             run = None  # an explicit full run supersedes an unfinished incremental one
+        resumed = bool(run)
         if not run:
             full = mode == "full" or not state.get("watermark")
             run = {"run_id": uuid.uuid4().hex[:12], "mode": "full" if full else "incremental",
@@ -89,14 +101,17 @@ class SyncService:
             logger.info("catalog sync resumed", extra={"source": self.source, "run_id": run["run_id"],
                                                        "pages": run["pages"]})
         metrics = SyncMetrics(**run["metrics"])
+        first_load = not state.get("watermark")
+        sweep = run["mode"] == "full" and not first_load  # the sweep is skipped on a first load (below)
+        lookups = resumed or not first_load
         seen_key = f"sync/{self.source}/seen-{run['run_id']}.json.gz"
-        seen: set[str] = set(self.blobs.get_json(seen_key) or []) if run["mode"] == "full" and run["pages"] else set()
+        seen: set[str] = set(self.blobs.get_json(seen_key) or []) if sweep and run["pages"] else set()
         cursor = run["cursor"]
         since_checkpoint = 0
         total: int | None = None
 
         def checkpoint() -> None:
-            if run["mode"] == "full":
+            if sweep:
                 self.blobs.put_json(seen_key, sorted(seen))  # before the cursor moves past these pages
             run.update(cursor=cursor, metrics=metrics.model_dump())
             self.store.put_state(self.source, {**state, "run": run}, owner)
@@ -118,8 +133,8 @@ class SyncService:
             except (TransientError, SourceRejected) as exc:
                 return stop("failed", f"{type(exc).__name__}: {exc}")
             total = page.total if page.total is not None else total
-            metrics = metrics.add(self._apply(page, run["run_id"]))
-            if run["mode"] == "full":
+            metrics = metrics.add(self._apply(page, run["run_id"], lookups))
+            if sweep:
                 seen.update(r.key for r in page.records)
                 seen.update(f"{self.source}:{sid}" for sid, _ in page.failures)  # keep what we could not parse
             run["max_modified"] = max(filter(None, (run["max_modified"], page.max_modified)), default=None)
@@ -136,7 +151,7 @@ class SyncService:
 
         # The sweep scans the table, so it is skipped on a source's very first load (nothing of it
         # can be stale yet: a crashed first run resumes with its seen set, it never restarts).
-        if run["mode"] == "full" and state.get("watermark"):
+        if sweep:
             stale = sorted(self.store.keys_for_source(self.source) - seen)
             if stale:
                 self.blobs.put_delta(self.source, [], stale)
@@ -155,12 +170,12 @@ class SyncService:
                                                     "mode": run["mode"], **metrics.model_dump()})
         return result
 
-    def _apply(self, page: Any, run_id: str) -> SyncMetrics:
+    def _apply(self, page: Any, run_id: str, lookups: bool = True) -> SyncMetrics:
         for source_id, reason in page.failures:
             logger.warning("catalog record rejected", extra={"source": self.source, "source_id": source_id,
                                                              "reason": reason, "run_id": run_id})
         keys = [r.key for r in page.records] + [w.key for w in page.withdrawals]
-        existing = self.store.hashes(keys) if keys else {}
+        existing = self.store.hashes(keys) if keys and lookups else {}
         changed = []
         for record in page.records:
             digest = record.content_hash()

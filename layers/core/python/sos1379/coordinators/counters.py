@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..errors import CaseNotFound, is_conditional_failure
+from ..errors import CaseNotFound
 from ..events import iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore, from_dynamo
@@ -62,10 +62,6 @@ def month_of_case(case: dict) -> str:
     return parse_iso(case["created_at"]).astimezone(korea.SEOUL).strftime("%Y-%m")
 
 
-def month_key(month: str) -> dict:
-    return {"PK": f"STATS#{month}", "SK": "META"}
-
-
 def add_once(store: CaseStore, case_id: str, contribution: str, month: str, counts: dict[str, int],
              at: str) -> bool:
     """Add ``counts`` to the month item unless this contribution of the case was already counted.
@@ -73,22 +69,7 @@ def add_once(store: CaseStore, case_id: str, contribution: str, month: str, coun
     counts = {k: v for k, v in counts.items() if v}
     if not counts:
         return False
-    names = {f"#c{i}": name for i, name in enumerate(counts)}
-    values = {f":c{i}": value for i, value in enumerate(counts.values())}
-    try:
-        store.client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": store.table_name,
-                     "Item": {"PK": f"STATSMARK#{case_id}", "SK": contribution, "month": month, "at": at},
-                     "ConditionExpression": "attribute_not_exists(PK)"}},
-            {"Update": {"TableName": store.table_name, "Key": month_key(month),
-                        "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values)),
-                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
-        ])
-    except Exception as exc:
-        if is_conditional_failure(exc, action=0):
-            return False
-        raise
-    return True
+    return store.count_once(case_id, contribution, month, counts, at)
 
 
 def day_bucket(days: float) -> int:
@@ -110,35 +91,16 @@ def record_case_status(store: CaseStore, case: dict) -> None:
     """Move the month's ``status:*`` counters from the status last counted for this case to the
     status of this image, unless a newer image was counted already."""
     version, status, month = int(case.get("version", 0)), case.get("status"), month_of_case(case)
-    mark_key = {"PK": f"STATSMARK#{case['case_id']}", "SK": "STATUS"}
-    mark = store.table.get_item(Key=mark_key, ConsistentRead=True).get("Item")
+    mark = store.status_mark(case["case_id"])
     if mark is not None and (int(mark["version"]) >= version or mark.get("status") == status):
         if mark.get("status") == status and int(mark["version"]) < version:
-            store.table.update_item(Key=mark_key, UpdateExpression="SET version = :v",
-                                    ConditionExpression="version < :v", ExpressionAttributeValues={":v": version})
+            store.advance_status_mark(case["case_id"], version)
         return
     counts = {f"status:{status}": 1}
     if mark is not None:
         counts[f"status:{mark['status']}"] = -1
-    put = {"TableName": store.table_name,
-           "Item": {**mark_key, "status": status, "version": version, "month": month}}
-    if mark is None:
-        put["ConditionExpression"] = "attribute_not_exists(PK)"
-    else:
-        put["ConditionExpression"] = "version = :old"
-        put["ExpressionAttributeValues"] = {":old": mark["version"]}
-    names = {f"#c{i}": n for i, n in enumerate(counts)}
-    values = {f":c{i}": v for i, v in enumerate(counts.values())}
-    try:
-        store.client.transact_write_items(TransactItems=[
-            {"Put": put},
-            {"Update": {"TableName": store.table_name, "Key": month_key(month),
-                        "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values)),
-                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}])
-    except Exception as exc:
-        if not is_conditional_failure(exc, action=0):
-            raise
-        # another relay moved the mark first: it holds a status at least as new, or will retry
+    # False: another relay moved the mark first: it holds a status at least as new, or will retry
+    store.move_status_count(case["case_id"], mark, status, version, month, counts)
 
 
 def record_event(store: CaseStore, event: dict) -> None:
@@ -270,8 +232,7 @@ def stats_from_counters(month: str, counters: dict, now: datetime | None = None)
 
 def month_stats(store: CaseStore, month: str, now: datetime | None = None) -> dict:
     """One month's statistics: one GetItem."""
-    item = store.table.get_item(Key=month_key(month)).get("Item") or {}
-    return stats_from_counters(month, item, now)
+    return stats_from_counters(month, store.month_counters(month), now)
 
 
 def months_back(month: str, count: int) -> list[str]:
@@ -287,14 +248,7 @@ def months_back(month: str, count: int) -> list[str]:
 def series(store: CaseStore, month: str, count: int = 12, now: datetime | None = None) -> list[dict]:
     """Statistics of ``count`` months ending with ``month`` (oldest first): one BatchGetItem."""
     months = months_back(month, count)
-    out = store.client.batch_get_item(RequestItems={store.table_name: {
-        "Keys": [month_key(m) for m in months]}})
-    found = {i["PK"].split("#", 1)[1]: i for i in out.get("Responses", {}).get(store.table_name, [])}
-    pending = out.get("UnprocessedKeys") or {}
-    while pending:
-        more = store.client.batch_get_item(RequestItems=pending)
-        found.update({i["PK"].split("#", 1)[1]: i for i in more.get("Responses", {}).get(store.table_name, [])})
-        pending = more.get("UnprocessedKeys") or {}
+    found = store.months_counters(months)
     return [stats_from_counters(m, found.get(m, {}), now) for m in months]
 
 

@@ -24,7 +24,7 @@ from ..events import iso, utcnow
 from ..sla import business_days_to_first_guidance, sla_status
 from ..sla.clocks import ClockState
 from ..followups import outcome_report
-from ..store import CaseStore, from_dynamo
+from ..store import CaseStore
 from .auth import Staff, require
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -58,25 +58,9 @@ def _days(year: int, month: int) -> list[date]:
     return out
 
 
-def _batch_get(store: CaseStore, keys: list[dict]) -> list[dict]:
-    items: list[dict] = []
-    for start in range(0, len(keys), 100):
-        pending = {store.table_name: {"Keys": keys[start:start + 100]}}
-        while pending:
-            out = store.client.batch_get_item(RequestItems=pending)
-            items.extend(out.get("Responses", {}).get(store.table_name, []))
-            pending = out.get("UnprocessedKeys") or {}
-    return [from_dynamo(i) for i in items]
-
-
 def month_cases(store: CaseStore, year: int, month: int) -> list[dict]:
     """Every case received in the month (Seoul dates), via the day counters (no scan)."""
-    days = [d.strftime("%y%m%d") for d in _days(year, month)]
-    counters = _batch_get(store, [{"PK": f"COUNTER#{d}", "SK": "META"} for d in days])
-    numbers = [f"{c['PK'].split('#', 1)[1]}-{n:04d}" for c in counters for n in range(1, int(c["value"]) + 1)]
-    lookups = _batch_get(store, [{"PK": f"CASENO#{n}", "SK": "META"} for n in numbers])
-    cases = _batch_get(store, [{"PK": f"CASE#{i['case_id']}", "SK": "META"} for i in lookups])
-    return sorted(cases, key=lambda c: c.get("case_number", ""))
+    return store.cases_received_on([d.strftime("%y%m%d") for d in _days(year, month)])
 
 
 def _institutes(case: dict) -> list[str]:

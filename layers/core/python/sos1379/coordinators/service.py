@@ -33,7 +33,7 @@ from ..models import CaseSubmission, CounselorCaseSubmission, Text, parse_model
 from ..sla import index_changes, sla_status, window_until
 from ..sla.clocks import ClockState
 from ..sla.flagger import FLAGGED_STATUSES
-from ..store import CaseStore, retry_on_concurrent_update
+from ..store import CaseStore, retry_on_concurrent_update, without_storage_fields
 from .auth import Staff, require
 from ..settings import get_settings
 
@@ -41,18 +41,11 @@ log = logging.getLogger("sos1379.coordinators")
 
 STAFF_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 TRIAGE_REASONS_ALL_DECLINED = frozenset({"no_institute_left", "decline_limit", "declined_then_partner"})
-_HIDDEN_FIELDS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "kind", "tracking_token_hash",
-                  "routing_events")
-_TABLE_KEYS = re.compile(r"^(PK|SK|GSI\d*(PK|SK))$")
-
-
-def _without_table_keys(item: dict) -> dict:
-    """Table keys are the store's business, never an API's (they name other items' layout)."""
-    return {k: v for k, v in item.items() if not _TABLE_KEYS.match(k) and k != "kind"}
+_HIDDEN_FIELDS = ("tracking_token_hash", "routing_events")
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class AssignInput(_Input):
@@ -167,7 +160,7 @@ def case_detail(store: CaseStore, staff: Staff, case_id: str, now: datetime | No
     require(staff, "counselor")
     case = store.get_case(case_id)
     history = store.history(case_id)
-    view = _without_table_keys({k: v for k, v in case.items() if k not in _HIDDEN_FIELDS})
+    view = without_storage_fields({k: v for k, v in case.items() if k not in _HIDDEN_FIELDS})
     unmasked = _sees_contact(staff, case)
     if not unmasked:
         contact = dict(case.get("contact") or {})
@@ -180,7 +173,7 @@ def case_detail(store: CaseStore, staff: Staff, case_id: str, now: datetime | No
         view["company"] = company
     events = [{k: e.get(k) for k in ("event_id", "type", "at", "actor", "data", "visibility")} for e in history]
     return {"case": view, "contact_unmasked": unmasked, "history": events,
-            "referrals": [_without_table_keys(r) for r in store.referrals(case_id)],
+            "referrals": [without_storage_fields(r) for r in store.referrals(case_id)],
             "sla": sla_status(case, history, now or utcnow()).as_dict()}
 
 

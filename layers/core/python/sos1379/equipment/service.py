@@ -45,7 +45,7 @@ HOLD_DAYS_AFTER = 30  # hold items expire (TTL) a month after their slot
 
 
 class ReservationInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     equipment_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
     slot_start: AwareDatetime
@@ -55,7 +55,7 @@ class ReservationInput(BaseModel):
 
 
 class ProposalInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     slot_start: AwareDatetime
     slot_end: AwareDatetime
@@ -63,7 +63,7 @@ class ProposalInput(BaseModel):
 
 
 class ReasonInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     reason: Text(0, 500, multiline=True) | None = None
 

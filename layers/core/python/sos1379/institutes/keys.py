@@ -25,7 +25,7 @@ from datetime import datetime
 from ..directory import referral_codes
 from ..errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from ..events import iso, utcnow
-from ..store import CaseStore, from_dynamo
+from ..store import CaseStore
 
 KEY_PREFIX = "sos1379ik_"
 
@@ -55,21 +55,15 @@ def _check_code(code: str) -> str:
     return code
 
 
-def _key_items(code: str, key: str, now: datetime) -> tuple[dict, dict]:
-    digest = hash_key(key)
-    record = {"institute": code, "key_id": digest[:12], "created_at": iso(now), "revoked": False}
-    return ({"PK": f"APIKEY#{digest}", "SK": "META", "kind": "apikey", **record},
-            {"PK": f"INSTKEY#{code}", "SK": f"KEY#{record['key_id']}", "kind": "apikey_ref", "key_hash": digest,
-             **record})
-
-
 def _put_key(store: CaseStore, code: str, key: str, now: datetime) -> dict:
-    key_item, ref_item = _key_items(code, key, now)
-    store.client.transact_write_items(TransactItems=[
-        {"Put": {"TableName": store.table_name, "Item": key_item, "ConditionExpression": "attribute_not_exists(PK)"}},
-        {"Put": {"TableName": store.table_name, "Item": ref_item}},
-    ])
-    return {k: key_item[k] for k in ("institute", "key_id", "created_at", "revoked")}
+    digest = hash_key(key)
+    record = _record(code, digest, now)
+    store.put_api_key(code, digest, record)
+    return record
+
+
+def _record(code: str, digest: str, now: datetime) -> dict:
+    return {"institute": code, "key_id": digest[:12], "created_at": iso(now), "revoked": False}
 
 
 def create_key(store: CaseStore, code: str, *, now: datetime | None = None) -> tuple[str, dict]:
@@ -80,24 +74,19 @@ def create_key(store: CaseStore, code: str, *, now: datetime | None = None) -> t
 
 
 def list_keys(store: CaseStore, code: str) -> list[dict]:
-    from boto3.dynamodb.conditions import Key
-
     code = _check_code(code)
-    out = store.table.query(KeyConditionExpression=Key("PK").eq(f"INSTKEY#{code}") & Key("SK").begins_with("KEY#"))
-    return [{k: v for k, v in from_dynamo(i).items() if k in ("key_id", "created_at", "revoked", "revoked_at")}
-            for i in out["Items"]]
+    return [{k: v for k, v in i.items() if k in ("key_id", "created_at", "revoked", "revoked_at")}
+            for i in store.api_key_refs(code)]
 
 
 def revoke_key(store: CaseStore, code: str, key_id: str, *, now: datetime | None = None) -> dict:
     """Revoke one key of ``code`` by its id (the first 12 hex digits of its hash)."""
     code = _check_code(code)
-    ref = store.table.get_item(Key={"PK": f"INSTKEY#{code}", "SK": f"KEY#{key_id}"}, ConsistentRead=True).get("Item")
+    ref = store.api_key_ref(code, key_id)
     if ref is None:
         raise NotFound(f"No key {key_id} for {code}", f"{code} 기관에 {key_id} 키가 없습니다")
     at = iso(now or utcnow())
-    for key in ({"PK": f"APIKEY#{ref['key_hash']}", "SK": "META"}, {"PK": f"INSTKEY#{code}", "SK": f"KEY#{key_id}"}):
-        store.table.update_item(Key=key, UpdateExpression="SET revoked = :t, revoked_at = :at",
-                                ExpressionAttributeValues={":t": True, ":at": at})
+    store.revoke_api_key(code, key_id, ref["key_hash"], at)
     return {"key_id": key_id, "institute": code, "revoked": True, "revoked_at": at}
 
 
@@ -106,7 +95,7 @@ def authenticate(store: CaseStore, key: str | None, *, partner: bool = False) ->
     ``partner=True`` only hand-off partners' keys are accepted, otherwise only institutes'."""
     if not key:
         raise Unauthorized("An X-Api-Key header is required", "X-Api-Key 헤더가 필요합니다")
-    item = store.table.get_item(Key={"PK": f"APIKEY#{hash_key(key)}", "SK": "META"}).get("Item")
+    item = store.api_key(hash_key(key))
     if item is None or item.get("revoked") or item.get("kind") != "apikey":
         raise Unauthorized("Unknown or revoked API key", "알 수 없거나 폐기된 API 키입니다")
     from .partners import load_partners
@@ -122,8 +111,5 @@ def seed_dev_keys(store: CaseStore, codes: Iterable[str] | None = None, *, now: 
     LOCAL STACK ONLY."""
     now = now or utcnow()
     seeded = {code: dev_key(code) for code in (_check_code(c) for c in (codes or _key_holders()))}
-    with store.table.batch_writer() as batch:
-        for code, key in seeded.items():
-            for item in _key_items(code, key, now):
-                batch.put_item(Item=item)
+    store.seed_api_keys((code, hash_key(key), _record(code, hash_key(key), now)) for code, key in seeded.items())
     return seeded

@@ -104,7 +104,7 @@ def handoff_action(store: CaseStore, case: dict, handed_off_to: dict, at: str) -
 
 
 class ReturnInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     reason: Text(2, 1000)
 

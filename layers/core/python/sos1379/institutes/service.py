@@ -31,7 +31,7 @@ from ..store import CaseStore, retry_on_concurrent_update
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class DeclineInput(_Input):

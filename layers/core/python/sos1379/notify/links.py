@@ -3,12 +3,11 @@
 The receipt's tracking token exists only in the submitter's 201 answer (the case stores its
 hash), so a notification cannot repeat it - and a case recorded by a counselor over the phone has
 no web receipt at all. The notifier therefore mints a *link token* per notification: 96 random
-bits, stored only as a SHA-256 hash in a ``LINK#{hash}`` item of the cases table (with a TTL) that
+bits, stored only as a SHA-256 hash in a link-token item of the cases table (with a TTL) that
 names its case. The tracking API accepts it like the receipt token (``verify_link_token``), and the
 short form ``{base}/t/{token}`` keeps a Korean SMS inside one 70-character segment."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -16,14 +15,6 @@ from datetime import datetime, timedelta
 
 from ..events import iso
 from ..settings import get_settings
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def link_key(token: str) -> dict:
-    return {"PK": f"LINK#{_hash(token)}", "SK": "META"}
 
 
 @dataclass(frozen=True)
@@ -53,17 +44,15 @@ def mint_link(store, case_id: str, now: datetime, ttl_days: int = 400, language:
               purpose: str = "notification") -> TrackingLinks:
     """Create and store a new link token for ``case_id``; returns the links built on it."""
     token = secrets.token_urlsafe(12)
-    store.table.put_item(Item={**link_key(token), "kind": "link_token", "case_id": case_id, "created_at": iso(now),
-                               "lang": page_language(language), "purpose": purpose,
-                               "expires_at": int((now + timedelta(days=ttl_days)).timestamp())},
-                         ConditionExpression="attribute_not_exists(PK)")
+    store.put_link_token(token, {"case_id": case_id, "created_at": iso(now), "lang": page_language(language),
+                                 "purpose": purpose, "expires_at": int((now + timedelta(days=ttl_days)).timestamp())})
     return build_links(case_id, token, language=language)
 
 
 def _link_item(store, token: str | None, now: datetime | None) -> dict | None:
     if not token or len(token) > 64:
         return None
-    item = store.table.get_item(Key=link_key(token), ConsistentRead=True).get("Item")
+    item = store.link_token(token)
     if not item:
         return None
     if now is not None and int(item.get("expires_at", 0)) < int(now.timestamp()):

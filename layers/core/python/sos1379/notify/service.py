@@ -32,10 +32,10 @@ from typing import Any, Callable
 
 from .. import korea, verification
 from ..directory import load_directory
-from ..errors import CaseNotFound, is_conditional_failure
+from ..errors import CaseNotFound
 from ..events import Actor, CaseEvent, CaseMessage, iso, parse_iso, utcnow
 from ..lifecycle import EventType
-from ..store import CaseStore, event_item, from_dynamo, to_dynamo
+from ..store import CaseStore
 from . import limits
 from .channels import EmailSender, PermanentSendError, TextMessage, TextSender, TransientSendError
 from .links import TrackingLinks, mint_link
@@ -92,10 +92,6 @@ class Outcome:
     deliver_after: str | None = None
     held: list[str] = field(default_factory=list)  # channels waiting for contact verification
     released: int = 0  # held notices sent on (or re-queued) after a contact.verified event
-
-
-def marker_key(case_id: str, event_id: str, channel: str) -> dict:
-    return {"PK": f"CASE#{case_id}", "SK": f"NOTIFY#{event_id}#{channel}"}
 
 
 def mask_recipient(channel: str, value: str) -> str:
@@ -294,21 +290,13 @@ class Notifier:
         address = {"sms": contact.get("phone", ""), "email": contact.get("email", "")}
         body = json.dumps({**message.model_dump(), "deliver_after": None}, ensure_ascii=False)
         for channel in channels:
-            item = {"PK": f"CASE#{message.case_id}", "SK": f"HELD#{message.event_id}#{channel}", "kind": "held_notice",
-                    "channel": channel, "event_type": message.type, "event_id": message.event_id,
-                    "message": body, "held_at": iso(now),
-                    "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
+            notice = {"channel": channel, "event_type": message.type, "event_id": message.event_id,
+                      "message": body, "held_at": iso(now),
+                      "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
             event = self._attempt_event(message.case_id, now, channel=channel, event_type=message.type,
                                         event_id=message.event_id, status="held", reason="contact_unverified",
                                         recipient=mask_recipient(channel, address[channel]))
-            try:
-                self._transact([
-                    {"Put": {"TableName": self.store.table_name, "Item": to_dynamo(item),
-                             "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
-                ])
-            except _ConditionFailed:
-                continue
+            self.store.hold_notice(message.case_id, message.event_id, channel, notice, event)  # False: held already
 
     def _release_held(self, message: CaseMessage, outcome: Outcome) -> Outcome:
         """``contact.verified``: handle every notice held for the confirmed channels again (they go
@@ -322,7 +310,7 @@ class Notifier:
         for items in by_event.values():
             self.handle(CaseMessage.from_body(items[0]["message"]))
             for item in items:
-                self.store.table.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+                self.store.forget_held_notice(item)
             outcome.released += 1
         outcome.action = "released"
         return outcome
@@ -375,34 +363,26 @@ class Notifier:
         """Send one channel's message unless a durable marker says it was already handled.
 
         Returns a JSON-safe result without personal data (Powertools stores it)."""
-        key = marker_key(job["case_id"], job["event_id"], job["channel"])
         masked = mask_recipient(job["channel"], job["recipient"])
-        marker = self._marker(key)
+        marker = self._marker(job)
         if marker is not None:
-            return self._settled(job, key, marker, masked)
+            return self._settled(job, marker, masked)
         now = self.clock()
         claim_id = uuid.uuid4().hex
-        claim = {**key, "kind": "notify_marker", "state": "sending", "claim_id": claim_id, "channel": job["channel"],
-                 "event_type": job["event_type"], "claimed_at": iso(now),
-                 "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
+        claim = {"claim_id": claim_id, "channel": job["channel"], "event_type": job["event_type"],
+                 "claimed_at": iso(now), "expires_at": int(now.timestamp()) + self.settings.link_ttl_days * 86400}
         queued = self._attempt_event(job["case_id"], now, channel=job["channel"], event_type=job["event_type"],
                                      event_id=job["event_id"], status="queued", recipient=masked)
-        try:
-            self._transact([
-                {"Put": {"TableName": self.store.table_name, "Item": to_dynamo(claim),
-                         "ConditionExpression": "attribute_not_exists(PK)"}},
-                {"Put": {"TableName": self.store.table_name, "Item": event_item(queued)}},
-            ])
-        except _ConditionFailed:
-            current = self._marker(key) or {"state": "sending"}
+        if not self.store.claim_notice(job["case_id"], job["event_id"], job["channel"], claim, queued):
+            current = self._marker(job) or {"state": "sending"}
             # Our own claim, applied by an earlier try whose answer was lost (botocore retried the
             # transaction): it is still ours to send. Anything else: a concurrent delivery won.
             if current.get("claim_id") != claim_id:
-                return self._settled(job, key, current, masked)
+                return self._settled(job, current, masked)
 
         suppressed = limits.suppression_reason(self.store, job, now)  # the one abuse check (notify.limits)
         if suppressed:
-            self._settle(key, job, limits.SUPPRESSED, masked, reason=suppressed)
+            self._settle(job, limits.SUPPRESSED, masked, reason=suppressed)
             return {"status": limits.SUPPRESSED, "reason": suppressed, "recipient": masked}
         try:
             if job["channel"] == "sms":
@@ -410,7 +390,7 @@ class Notifier:
             else:
                 result = self.email.send_email(job["recipient"], job["subject"], job["text"])
         except PermanentSendError as exc:
-            self._settle(key, job, "failed_permanent", masked, reason=exc.code, provider=exc.provider)
+            self._settle(job, "failed_permanent", masked, reason=exc.code, provider=exc.provider)
             return {"status": "failed_permanent", "reason": exc.code, "recipient": masked}
         except TransientSendError as exc:
             # the provider did not take it: release the claim so the retry sends
@@ -418,19 +398,15 @@ class Notifier:
                                         event_type=job["event_type"], event_id=job["event_id"],
                                         status="failed_temporary", reason=exc.code, recipient=masked,
                                         provider=exc.provider)
-            self._transact([
-                {"Delete": {"TableName": self.store.table_name, "Key": key,
-                            "ConditionExpression": "#s = :sending", "ExpressionAttributeNames": {"#s": "state"},
-                            "ExpressionAttributeValues": {":sending": "sending"}}},
-                {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
-            ])
+            # (False: the claim had moved on meanwhile; the retry then finds the marker settled)
+            self.store.release_notice_claim(job["case_id"], job["event_id"], job["channel"], event)
             raise
-        self._settle(key, job, "sent", masked, provider=result.provider, message_id=result.message_id,
+        self._settle(job, "sent", masked, provider=result.provider, message_id=result.message_id,
                      route=result.route, fallback_reason=result.fallback_reason)
         return {"status": "sent", "provider_message_id": result.message_id, "recipient": masked,
                 "route": result.route, "fallback_reason": result.fallback_reason}
 
-    def _settled(self, job: dict, key: dict, marker: dict, masked: str) -> dict:
+    def _settled(self, job: dict, marker: dict, masked: str) -> dict:
         state = marker.get("state")
         if state == "sending" and self._claim_is_live(marker):
             # another execution holds the claim right now (Powertools normally stops this first)
@@ -438,14 +414,14 @@ class Notifier:
         if state == "sending":
             # An earlier attempt died between claiming and settling: the provider may well have
             # accepted the message. Never send twice; record it as sent, unconfirmed.
-            self._settle(key, job, "sent", masked, reason="unconfirmed_after_interruption", provider="unknown",
+            self._settle(job, "sent", masked, reason="unconfirmed_after_interruption", provider="unknown",
                          message_id="")
             return {"status": "sent", "reason": "unconfirmed_after_interruption", "recipient": masked,
                     "duplicate": True}
         return {"status": state, "reason": marker.get("reason", ""), "recipient": masked,
                 "provider_message_id": marker.get("provider_message_id", ""), "duplicate": True}
 
-    def _settle(self, key: dict, job: dict, status: str, masked: str, *, reason: str = "", provider: str = "",
+    def _settle(self, job: dict, status: str, masked: str, *, reason: str = "", provider: str = "",
                 message_id: str = "", route: str = "", fallback_reason: str = "") -> None:
         now = self.clock()
         # route: how this one delivery went (alimtalk | sms | lms | email); a fallback is part of it
@@ -456,22 +432,10 @@ class Notifier:
                                     alimtalk_code=job.get("alimtalk_code"),
                                     language=job.get("language"), text_kind=job.get("text_kind"),
                                     text_bytes=job.get("text_bytes"))
-        try:
-            self._transact([
-                {"Update": {"TableName": self.store.table_name, "Key": key,
-                            "UpdateExpression": "SET #s = :st, settled_at = :at, provider = :p, "
-                                                "provider_message_id = :m, reason = :r, route = :rt, "
-                                                "fallback_reason = :fr",
-                            "ConditionExpression": "#s = :sending",
-                            "ExpressionAttributeNames": {"#s": "state"},
-                            "ExpressionAttributeValues": {":st": status, ":at": iso(now), ":p": provider,
-                                                          ":m": message_id, ":r": reason, ":rt": route,
-                                                          ":fr": fallback_reason,
-                                                          ":sending": "sending"}}},
-                {"Put": {"TableName": self.store.table_name, "Item": event_item(event)}},
-            ])
-        except _ConditionFailed:
-            pass  # a concurrent attempt settled it first; its history entry stands
+        outcome = {"state": status, "settled_at": iso(now), "provider": provider, "provider_message_id": message_id,
+                   "reason": reason, "route": route, "fallback_reason": fallback_reason}
+        # False: a concurrent attempt settled it first; its history entry stands
+        self.store.settle_notice(job["case_id"], job["event_id"], job["channel"], outcome, event)
 
     # --- helpers ----------------------------------------------------------------------------------
     def _claim_is_live(self, marker: dict) -> bool:
@@ -484,34 +448,16 @@ class Notifier:
 
     def _settled_channels(self, case_id: str, event_id: str) -> set[str]:
         """Channels of this event already sent or permanently failed: one Query over the markers."""
-        from boto3.dynamodb.conditions import Key
-
-        out = self.store.table.query(
-            KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with(f"NOTIFY#{event_id}#"),
-            ConsistentRead=True)
-        return {item["channel"] for item in out["Items"]
+        return {item["channel"] for item in self.store.notice_markers(case_id, event_id)
                 if item.get("state") in ("sent", "failed_permanent", limits.SUPPRESSED)}
 
-    def _marker(self, key: dict) -> dict | None:
-        item = self.store.table.get_item(Key=key, ConsistentRead=True).get("Item")
-        return from_dynamo(item) if item else None
-
-    def _transact(self, actions: list[dict]) -> None:
-        try:
-            self.store.client.transact_write_items(TransactItems=actions)
-        except Exception as exc:
-            if is_conditional_failure(exc, action=0):
-                raise _ConditionFailed() from None
-            raise
+    def _marker(self, job: dict) -> dict | None:
+        return self.store.notice_marker(job["case_id"], job["event_id"], job["channel"])
 
     @staticmethod
     def _attempt_event(case_id: str, at: datetime, **data: Any) -> CaseEvent:
         return CaseEvent(case_id=case_id, type=EventType.NOTIFICATION, at=iso(at), actor=ACTOR,
                          data={k: v for k, v in data.items() if v not in (None, "")})
-
-
-class _ConditionFailed(Exception):
-    pass
 
 
 class DeliveryInProgress(Exception):

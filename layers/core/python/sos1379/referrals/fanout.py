@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ..institutes import partners
 from ..directory import load_directory
 from ..errors import ConcurrentUpdate, InvalidTransition
 from ..events import Actor, CaseEvent, CaseMessage, iso, utcnow
+from ..lazy import lazy_module
 from ..lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
 from ..routing.evidence import EVIDENCE_LIMIT
 from ..settings import get_settings
@@ -60,6 +60,8 @@ from ..store import CaseStore
 from .message import ReferralMessageV1
 
 logger = logging.getLogger(__name__)
+# only a hand-off (a minority of decisions) needs the partner side and its API models
+partners = lazy_module("sos1379.institutes.partners")
 
 ROUTER_ACTOR = Actor(kind="system", id="router")
 RANKING_RECORDED = 5          # institutes kept in the routing summary and the case.routed event

@@ -28,7 +28,7 @@ from typing import Protocol
 from ..errors import ConcurrentUpdate, is_conditional_failure
 from ..events import Actor, CaseEvent, iso, parse_iso
 from ..lifecycle import OPEN_STATUSES, EventType, Status
-from ..store import CaseStore, event_item
+from ..store import CaseStore
 from .clocks import (AT_RISK_BUSINESS_DAYS, FIRST_GUIDANCE, ClockState, SlaStatus, add_business_time,
                      sla_status)
 
@@ -108,7 +108,7 @@ def index_changes(case: dict, status: SlaStatus) -> dict:
     nxt = status.next_due_at
     want = iso(nxt) if nxt else FAR_FUTURE
     changes = {}
-    # the index key in force (store._status_index): no write when it is already right
+    # the index key in force (store.items.status_index): no write when it is already right
     if (case.get("sla_due_at") or case.get("guidance_due_at")) != want:
         changes["sla_due_at"] = want
     first = status.first_guidance
@@ -141,10 +141,7 @@ def _record_flag(store: CaseStore, event: CaseEvent) -> bool:
 
 
 def _mark_alerted(store: CaseStore, event: CaseEvent, now: datetime) -> None:
-    item = event_item(event)
-    store.table.update_item(Key={"PK": item["PK"], "SK": item["SK"]}, UpdateExpression="SET alerted_at = :t",
-                            ExpressionAttributeValues={":t": iso(now)},
-                            ConditionExpression="attribute_exists(PK)")
+    store.mark_event_alerted(event, iso(now))
 
 
 def flag_case(store: CaseStore, case: dict, now: datetime, alerts: AlertSink, run: FlagRun,

@@ -88,27 +88,19 @@ class HttpSource:
         self.retries = 0  # for the run metrics
 
     def get(self, path: str, params: dict[str, str]) -> bytes:
-        import urllib3
-
-        try:
-            resp = self._pool.request("GET", self.base_url + path, fields=params)
-        except urllib3.exceptions.HTTPError as exc:
-            raise SourceUnavailable(f"connection failed: {type(exc).__name__}") from exc
-        if resp.status in (429, 503):
-            raise SourceThrottled(f"HTTP {resp.status}", _retry_after(resp.headers.get("Retry-After")))
-        if resp.status >= 500:
-            raise SourceUnavailable(f"HTTP {resp.status}")
-        if resp.status >= 400:
-            raise SourceRejected(f"HTTP {resp.status}")
-        return resp.data
+        return self._request("GET", path, fields=params)
 
     def post(self, path: str, params: dict[str, str]) -> bytes:
         """A form POST (the reservation side of a source). Callers make it safe to retry (ZEUS
         booking requests carry our own ``requestRef``)."""
+        return self._request("POST", path, fields=params, encode_multipart=False)
+
+    def _request(self, method: str, path: str, **kwargs) -> bytes:
+        """The body of a 2xx/3xx answer; the source's typed errors otherwise."""
         import urllib3
 
         try:
-            resp = self._pool.request("POST", self.base_url + path, fields=params, encode_multipart=False)
+            resp = self._pool.request(method, self.base_url + path, **kwargs)
         except urllib3.exceptions.HTTPError as exc:
             raise SourceUnavailable(f"connection failed: {type(exc).__name__}") from exc
         if resp.status in (429, 503):

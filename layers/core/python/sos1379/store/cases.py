@@ -1,45 +1,22 @@
-"""DynamoDB case store (single table). Access patterns and keys:
-
-| item            | PK                    | SK                              | GSI1 StatusDue (PK / SK)          | GSI2 InstituteStatus (PK / SK)      |
-|-----------------|-----------------------|---------------------------------|-----------------------------------|-------------------------------------|
-| case            | CASE#{case_id}        | META                            | STATUS#{status} / {due}#{case_id} |                                     |
-| history event   | CASE#{case_id}        | EVENT#{epoch_ms}#{event_id}     |                                   |                                     |
-| referral        | CASE#{case_id}        | REFERRAL#{institute}            |                                   | INST#{code} / {status}#{at}#{case}  |
-| case number     | CASENO#{case_number}  | META                            |                                   |                                     |
-| idempotency key | IDEMPOTENCY#{sha256}  | META                            |                                   |                                     |
-| day counter     | COUNTER#{yymmdd}      | META                            |                                   |                                     |
-| company case    | COMPANY#{hmac(brn)}   | CASE#{created_at}#{case_id}     |                                   |                                     |
-| partner handoff | CASE#{case_id}        | HANDOFF#{partner}               |                                   | PARTNER#{code} / {status}#{at}#{case} |
-| reservation     | CASE#{case_id}        | RESERVATION#{reservation_id}    |                                   | RESV#{code} / {status}#{at}#{id}    |
-| reservation id  | RESERVATION#{id}      | META                            |                                   |                                     |
-| equipment hold  | EQUIP#{equipment_id}  | HOUR#{UTC hour, YYYY-MM-DDTHH}  |                                   |                                     |
-
-- get a case and its whole history: Query PK = CASE#id (one partition, events in time order).
-- open cases due before T (SLA): Query GSI1 per open status with SK <= T (never a scan).
-- an institute's referrals by status: Query GSI2 PK = INST#code, SK begins_with status.
-- a company's cases, newest first, from any channel: Query PK = COMPANY#{key}, where the key is
-  a keyed hash of the business number (sos1379.companies), never the number in clear.
-- no double booking: an equipment reservation holds one ``EQUIP#/HOUR#`` item per hour it covers,
-  each put with ``attribute_not_exists`` in the same transaction as the reservation and its event;
-  any overlap with another live reservation cancels the whole transaction (``SlotTaken``). Answers
-  that free or move the time delete (conditionally, only our own) or put hold items in the
-  transaction that changes the reservation's status (conditional on the status it was read in).
-- every update is conditional on ``version`` (optimistic locking) and writes the state change and
-  its history event in one TransactWriteItems, so the stream (the outbox) sees both or neither.
-"""
+"""The case store: cases, history, referrals, hand-offs, company records and reservations (the
+key table is in the package docstring, ``sos1379.store``)."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime, timezone
-from decimal import Decimal
 from itertools import islice
 from typing import Any, Iterator, TypeVar
 
-from .errors import (CONDITION_FAILED, CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken, cancellation_codes,
-                     is_conditional_failure)
-from .events import CaseEvent, parse_iso
-from .lifecycle import OPEN_STATUSES
+from ..errors import (CONDITION_FAILED, CaseNotFound, ConcurrentUpdate, NotFound, SlotTaken, cancellation_codes,
+                      is_conditional_failure)
+from ..events import CaseEvent
+from ..lifecycle import OPEN_STATUSES
+from .access import AccessRecords
+from .attachments import AttachmentRecords
+from .items import (FOLLOWUPS_PENDING, case_key, case_number_key, day_counter_key, event_item, follow_up_item,
+                    from_dynamo, idempotency_key, key_of, referral_key, status_index, to_dynamo)
+from .notices import NoticeRecords
+from .stats import StatsRecords
 
 T = TypeVar("T")
 
@@ -56,53 +33,12 @@ def retry_on_concurrent_update(action: Callable[[], T], attempts: int = 3) -> T:
     raise ConcurrentUpdate()  # attempts < 1
 
 
-def to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: to_dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [to_dynamo(v) for v in value]
-    return value
-
-
-def from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, (list, set)):
-        return [from_dynamo(v) for v in value]
-    return value
-
-
-def case_key(case_id: str) -> dict:
-    return {"PK": f"CASE#{case_id}", "SK": "META"}
-
-
-def event_item(event: CaseEvent) -> dict:
-    ms = int(parse_iso(event.at).timestamp() * 1000)
-    return to_dynamo({
-        "PK": f"CASE#{event.case_id}", "SK": f"EVENT#{ms:013d}#{event.event_id}", "kind": "event",
-        "event_id": event.event_id, "case_id": event.case_id, "type": event.type, "at": event.at,
-        "actor": event.actor.model_dump(), "data": event.data, "visibility": event.visibility,
-        "publish_to": event.publish_to,
-    })
-
-
-def _status_index(case: dict) -> dict:
-    # ``sla_due_at`` (owned by sos1379.sla) is the next SLA deadline; until it is set the index
-    # falls back to ``guidance_due_at``. Either way the key is never later than the true deadline.
-    due = case.get("sla_due_at") or case.get("guidance_due_at", "")
-    return {"GSI1PK": f"STATUS#{case['status']}", "GSI1SK": f"{due}#{case['case_id']}"}
-
-
-class CaseStore:
+class CaseStore(NoticeRecords, AccessRecords, StatsRecords, AttachmentRecords):
     """Case persistence. Takes a boto3 DynamoDB *resource*; its client serialises Python values."""
 
     def __init__(self, table_name: str, dynamodb=None) -> None:
         if dynamodb is None:
-            from .aws import resource
+            from ..aws import resource
 
             dynamodb = resource("dynamodb")
         self.table = dynamodb.Table(table_name)
@@ -112,10 +48,10 @@ class CaseStore:
     # --- creation ------------------------------------------------------------------------------
     def next_case_number(self, now: datetime) -> str:
         """``YYMMDD-NNNN`` (Seoul date): short enough to read over the phone; gaps are harmless."""
-        from .korea import SEOUL
+        from ..korea import SEOUL
 
         day = now.astimezone(SEOUL).strftime("%y%m%d")
-        out = self.table.update_item(Key={"PK": f"COUNTER#{day}", "SK": "META"},
+        out = self.table.update_item(Key=day_counter_key(day),
                                      UpdateExpression="ADD #v :one", ExpressionAttributeNames={"#v": "value"},
                                      ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")
         return f"{day}-{int(out['Attributes']['value']):04d}"
@@ -126,13 +62,13 @@ class CaseStore:
         record and (with ``company_key``) its company-record entry, carrying
         ``company_match_text`` for the duplicate check, in one transaction (which fails as a whole
         if any of them already exists)."""
-        item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **_status_index(case)})
+        item = to_dynamo({**case, **case_key(case["case_id"]), "kind": "case", **status_index(case)})
         first_event = event_item(event)
         actions = [
             {"Put": {"TableName": self.table_name, "Item": item,
                      "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table_name,
-                     "Item": {"PK": f"CASENO#{case['case_number']}", "SK": "META", "case_id": case["case_id"]},
+                     "Item": {**case_number_key(case["case_number"]), "case_id": case["case_id"]},
                      "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table_name, "Item": first_event,
                      "ConditionExpression": "attribute_not_exists(PK)"}},
@@ -160,7 +96,7 @@ class CaseStore:
     # --- idempotency keys ----------------------------------------------------------------------
     @staticmethod
     def idempotency_key(key: str) -> dict:
-        return {"PK": f"IDEMPOTENCY#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "META"}
+        return idempotency_key(key)
 
     def get_idempotency(self, key: str) -> dict | None:
         out = self.table.get_item(Key=self.idempotency_key(key), ConsistentRead=True)
@@ -177,7 +113,7 @@ class CaseStore:
         return from_dynamo(out["Item"])
 
     def find_case_id_by_number(self, case_number: str) -> str:
-        out = self.table.get_item(Key={"PK": f"CASENO#{case_number}", "SK": "META"})
+        out = self.table.get_item(Key=case_number_key(case_number))
         if "Item" not in out:
             raise CaseNotFound()
         return out["Item"]["case_id"]
@@ -203,6 +139,30 @@ class CaseStore:
                 return
             query["ExclusiveStartKey"] = out["LastEvaluatedKey"]
 
+    def _batch_get(self, keys: list[dict], **projection: Any) -> Iterator[dict]:
+        """The items of ``keys`` that exist (BatchGetItem, 100 keys a call, unprocessed keys
+        asked again), raw and in no particular order."""
+        for start in range(0, len(keys), 100):
+            request = {self.table_name: {"Keys": keys[start:start + 100], **projection}}
+            while request:
+                out = self.client.batch_get_item(RequestItems=request)
+                yield from out.get("Responses", {}).get(self.table_name, [])
+                request = out.get("UnprocessedKeys") or None
+
+    def _put_new_action(self, item: dict) -> dict:
+        return {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+    def _transact_unless_first_fails(self, actions: list[dict]) -> bool:
+        """Run ``actions`` in one transaction; False when the first action's condition failed (so
+        nothing was written); any other failure propagates."""
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except Exception as exc:
+            if is_conditional_failure(exc, action=0):
+                return False
+            raise
+        return True
+
     def _by_owner_status(self, owner_key: str, status: str | None) -> list[dict]:
         """The InstituteStatus index: an owner's (``INST#code`` / ``PARTNER#code``) items, all or
         of one status."""
@@ -224,7 +184,7 @@ class CaseStore:
 
     @staticmethod
     def referral_key(case_id: str, institute: str) -> dict:
-        return {"PK": f"CASE#{case_id}", "SK": f"REFERRAL#{institute}"}
+        return referral_key(case_id, institute)
 
     def get_referral(self, case_id: str, institute: str) -> dict | None:
         out = self.table.get_item(Key=self.referral_key(case_id, institute), ConsistentRead=True)
@@ -327,13 +287,8 @@ class CaseStore:
         if fields:
             names = {f"#p{i}": f for i, f in enumerate(dict.fromkeys(["case_id", *fields]))}
             projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
-        for start in range(0, len(ids), 100):
-            request = {self.table_name: {"Keys": [case_key(i) for i in ids[start:start + 100]], **projection}}
-            while request:
-                out = self.client.batch_get_item(RequestItems=request)
-                for item in out.get("Responses", {}).get(self.table_name, []):
-                    found[item["case_id"]] = from_dynamo(item)
-                request = out.get("UnprocessedKeys") or None
+        for item in self._batch_get([case_key(i) for i in ids], **projection):
+            found[item["case_id"]] = from_dynamo(item)
         return [found[i] for i in ids if i in found]
 
     # --- writes -----------------------------------------------------------------------------------
@@ -361,7 +316,7 @@ class CaseStore:
         new = {**case, **changes, "version": int(case["version"]) + 1}
         updates = {**changes, "version": new["version"]}
         if "status" in changes or "guidance_due_at" in changes or "sla_due_at" in changes:
-            updates.update(_status_index(new))
+            updates.update(status_index(new))
         names, values, sets, removes = {}, {}, [], []
         for i, (attr, value) in enumerate(updates.items()):
             names[f"#a{i}"] = attr
@@ -385,29 +340,29 @@ class CaseStore:
         """Add a history entry that does not change the case (notes, notification attempts)."""
         self.table.put_item(Item=event_item(event), ConditionExpression="attribute_not_exists(PK)")
 
-    # --- contact verification (sos1379.verification) ----------------------------------------------
-    def contact_codes(self, case_id: str) -> dict[str, dict]:
-        """The case's ``VERIFY#{channel}`` items (hashed one-time codes), by channel."""
+    def mark_event_alerted(self, event: CaseEvent, at: str) -> None:
+        """Note on a stored history event that its alert went out (sos1379.sla)."""
+        self.table.update_item(Key=key_of(event_item(event)), UpdateExpression="SET alerted_at = :t",
+                               ExpressionAttributeValues={":t": at}, ConditionExpression="attribute_exists(PK)")
+
+    # --- follow-up check-ins (sos1379.followups) -----------------------------------------------------
+    def follow_up_actions(self, case_id: str, due_by_stage: dict[str, str], resolved_at: str) -> list[dict]:
+        """Pending check-ins of a resolved case, to write in the resolving transaction."""
+        return [{"Put": {"TableName": self.table_name, "Item": follow_up_item(case_id, stage, due, resolved_at)}}
+                for stage, due in due_by_stage.items()]
+
+    def follow_ups_due(self, now: str) -> list[dict]:
+        """Pending check-ins due at or before the instant ``now`` (ISO), soonest first."""
         from boto3.dynamodb.conditions import Key
 
-        out = self.table.query(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("VERIFY#"),
-                               ConsistentRead=True)
-        return {item["channel"]: from_dynamo(item) for item in out["Items"]}
+        return list(self._pages(KeyConditionExpression=Key("PK").eq(FOLLOWUPS_PENDING) & Key("SK").lte(f"{now}#~"),
+                                ConsistentRead=True))
 
-    def held_notices(self, case_id: str) -> list[dict]:
-        """Notices held for an unconfirmed contact (``HELD#{event_id}#{channel}``), oldest first."""
-        from boto3.dynamodb.conditions import Key
+    def forget_follow_up_action(self, follow_up: dict) -> dict:
+        return {"Delete": {"TableName": self.table_name, "Key": key_of(follow_up)}}
 
-        out = self.table.query(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("HELD#"),
-                               ConsistentRead=True)
-        return sorted((from_dynamo(i) for i in out["Items"]), key=lambda i: str(i.get("held_at")))
-
-    def held_notice_count(self, case_id: str) -> int:
-        from boto3.dynamodb.conditions import Key
-
-        out = self.table.query(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("HELD#"),
-                               Select="COUNT", ConsistentRead=True)
-        return int(out.get("Count", 0))
+    def forget_follow_up(self, follow_up: dict) -> None:
+        self.table.delete_item(Key=key_of(follow_up))
 
     def referral_put_action(self, referral: dict, *, must_be_new: bool) -> dict:
         item = to_dynamo({**referral, "PK": f"CASE#{referral['case_id']}", "SK": f"REFERRAL#{referral['institute']}",

@@ -1,0 +1,68 @@
+"""What a sync skips when it cannot matter (sos1379.catalog.sync): a source's first load reads no
+content hashes and keeps no set of keys seen; a resumed or later run still does both; the same
+record head is analysed once per run."""
+from __future__ import annotations
+
+import pytest
+
+from infra.standins.generator import SCALES
+from sos1379.catalog.store import DynamoCatalogStore
+from sos1379.catalog.sync import SyncService
+from sos1379.text import analyze
+from tests.integration.test_catalog_sync import (SCALE, Crash, CrashingStore, _zeus_service, blobs, catalog,  # noqa: F401
+                                                 malformed, table_keys)
+
+_ = catalog
+
+
+class CountingStore(DynamoCatalogStore):
+    def __init__(self, table):
+        super().__init__(table)
+        self.hash_lookups = 0
+
+    def hashes(self, keys):
+        self.hash_lookups += 1
+        return super().hashes(keys)
+
+
+def test_first_load_reads_no_hashes_and_stores_no_seen_set_when_the_source_was_never_synced(catalog):
+    service, store = _zeus_service(catalog, CountingStore)
+    result = service.run()
+    count = SCALES[SCALE]["zeus"]
+    assert result.status == "complete" and result.mode == "full"
+    assert result.metrics.changed == count - malformed(count) == len(table_keys("zeus"))
+    assert store.hash_lookups == 0
+    assert blobs().list("sync/zeus/") == []
+
+
+def test_full_rerun_reads_hashes_and_changes_nothing_when_the_source_was_synced_before(catalog):
+    _zeus_service(catalog)[0].run()
+    service, store = _zeus_service(catalog, CountingStore)
+    result = service.run(mode="full")
+    assert result.mode == "full" and result.metrics.changed == 0 and result.metrics.removed == 0
+    assert store.hash_lookups == result.pages
+    assert blobs().list("sync/zeus/") == []  # the seen set is gone once the sweep ran
+
+
+def test_resumed_first_load_reads_hashes_so_redone_pages_stay_unchanged(catalog):
+    crashing, _ = _zeus_service(catalog, CrashingStore, after_writes=3)
+    with pytest.raises(Crash):
+        crashing.run()
+    resumed, store = _zeus_service(catalog, CountingStore)
+    result = resumed.run()
+    assert result.status == "complete" and result.metrics.unchanged == 20
+    assert store.hash_lookups == result.pages - 2  # every page after the checkpoint
+
+
+def test_the_same_head_text_is_analysed_once_per_run(catalog):
+    calls: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        calls.append(text)
+        return analyze(text)
+
+    template, _ = _zeus_service(catalog)
+    service = SyncService(template.adapter, template.store, template.blobs, analyzer=counting)
+    result = service.run()
+    assert result.metrics.changed > len(calls) > 0
+    assert len(calls) == len(set(calls))
