@@ -1,5 +1,6 @@
 """Cold import of every Lambda function (and the API's app.py) against a bare ``import boto3``
-measured in the same run, each in fresh interpreters (median CPU time of ``runs``).
+measured in the same run, each in fresh interpreters (median CPU time of ``runs`` rounds, every
+statement once per round).
 
 Each target is also timed against its own platform floor: ``import boto3`` plus the third-party
 imports its entry module makes itself (Chalice for app.py, Powertools' logger, batch or
@@ -54,15 +55,30 @@ def _run(code: str, cwd: Path, *flags: str) -> subprocess.CompletedProcess:
                           text=True, check=True)
 
 
+def _cpu_ms(statement: str, cwd: Path) -> float:
+    code = f"import time; t=time.process_time(); {statement}; print(time.process_time()-t)"
+    return float(_run(code, cwd).stdout.strip().splitlines()[-1]) * 1000
+
+
 def import_ms(statement: str, cwd: Path, runs: int = 5) -> float:
     """Median CPU time of ``statement`` in ``runs`` fresh interpreters, in milliseconds.
 
     CPU, not wall, time: an import is CPU-bound (Lambda runs it on its own vCPU), and on a shared
     machine the wall time mostly measures who else is running (``import boto3`` took 0.9 to 1.6 s
     wall, 0.18 to 0.21 s CPU, in one run beside a test suite)."""
-    code = f"import time; t=time.process_time(); {statement}; print(time.process_time()-t)"
-    samples = [float(_run(code, cwd).stdout.strip().splitlines()[-1]) * 1000 for _ in range(runs)]
-    return round(statistics.median(samples), 1)
+    return round(statistics.median(_cpu_ms(statement, cwd) for _ in range(runs)), 1)
+
+
+def interleaved_ms(statements: dict[str, tuple[str, Path]], runs: int = 5) -> dict[str, float]:
+    """Median CPU time of each statement, measured round by round (one fresh interpreter per
+    statement per round) rather than statement by statement: even CPU time drifts with the
+    machine's load (cache and frequency), and a drift then moves a target and its floor alike
+    (measured one after the other, the same floor read 1.06x in one run and 1.26x in the next)."""
+    samples: dict[str, list[float]] = {key: [] for key in statements}
+    for _ in range(runs):
+        for key, (statement, cwd) in statements.items():
+            samples[key].append(_cpu_ms(statement, cwd))
+    return {key: round(statistics.median(values), 1) for key, values in samples.items()}
 
 
 def loaded_heavy(statement: str, cwd: Path) -> list[str]:
@@ -84,12 +100,17 @@ def heaviest_modules(statement: str, cwd: Path, top: int = 5) -> list[dict]:
 
 
 def cold_imports(runs: int = 5) -> dict:
-    floor = import_ms("import boto3", ROOT, runs)
-    results = {"bare_import_boto3_ms": floor, "functions": {}}
-    for name, (statement, cwd) in targets().items():
-        ms = import_ms(statement, cwd, runs)
+    found = targets()
+    statements: dict[str, tuple[str, Path]] = {"": ("import boto3", ROOT)}
+    for name, (statement, cwd) in found.items():
         entry = cwd / ("app.py" if statement == "import app" else "handler.py")
-        platform = import_ms(floor_statement(entry), cwd, runs)
+        statements[name] = (statement, cwd)
+        statements[f"{name} floor"] = (floor_statement(entry), cwd)
+    times = interleaved_ms(statements, runs)
+    floor = times[""]
+    results = {"bare_import_boto3_ms": floor, "functions": {}}
+    for name, (statement, cwd) in found.items():
+        ms, platform = times[name], times[f"{name} floor"]
         results["functions"][name] = {"import_ms": ms, "ratio_vs_boto3": round(ms / floor, 2),
                                       "platform_floor_ms": platform, "ratio_vs_platform": round(ms / platform, 2),
                                       "loads": loaded_heavy(statement, cwd),

@@ -6,7 +6,8 @@ Starts ``python -m infra.localstack`` on free ports (like ``bench load``), route
 (30) cases one at a time, each after the previous one was routed and a random pause of up to
 0.3 s (so the submissions fall at every phase of the pollers). A case's time is the ``at`` of its
 ``case.routed`` event minus the moment before its POST (one machine, one clock), so the figure
-does not include how often this script looks.
+does not include how often this script looks; it is also split into the POST itself and the
+pipeline (the ``case.submitted`` event to ``case.routed``).
 
 The path is: API -> CasesTable -> stream -> RelayOutboxFunction -> IntakeQueue -> RouteCaseFunction,
 so the floor it is read against is the configured batching windows of the two mappings on that
@@ -94,29 +95,36 @@ def configured_windows() -> dict[str, int]:
             for name in PATH_MAPPINGS}
 
 
-def _routed_at(table, table_name: str, case_id: str) -> str | None:
+def _event_times(table, table_name: str, case_id: str) -> dict[str, float]:
     items = table.query(TableName=table_name, KeyConditionExpression="PK = :pk",
                         ExpressionAttributeValues={":pk": {"S": f"CASE#{case_id}"}})["Items"]
-    for item in items:
-        if item.get("type", {}).get("S") == "case.routed":
-            return item["at"]["S"]
-    return None
+    return {item["type"]["S"]: datetime.fromisoformat(item["at"]["S"].replace("Z", "+00:00")).timestamp()
+            for item in items if item.get("type", {}).get("S") in ("case.submitted", "case.routed")}
 
 
-def submit_and_wait(stack: LocalStack, session, index: int, run: str, timeout: float = 60.0) -> float:
-    """Seconds from just before the POST to the case's ``case.routed`` event."""
+def submit_and_wait(stack: LocalStack, session, index: int, run: str, timeout: float = 60.0) -> dict[str, float]:
+    """Seconds from just before the POST to the case's ``case.routed`` event (``total``), of which
+    the POST itself (``post``) and the pipeline from the ``case.submitted`` event (``pipeline``)."""
     table, table_name = stack.client("dynamodb"), stack.state["resources"]["CasesTable"]["physical_id"]
     started = time.time()
     response = session.post(f"{stack.state['api_url']}/cases", json=_submission(index, run), timeout=30,
                             headers={"Idempotency-Key": uuid.uuid4().hex})
+    posted = time.time()
     response.raise_for_status()
     case_id = response.json()["case_id"]
     deadline = time.monotonic() + timeout
-    while (at := _routed_at(table, table_name, case_id)) is None:
+    while "case.routed" not in (times := _event_times(table, table_name, case_id)):
         if time.monotonic() > deadline:
             raise RuntimeError(f"case {case_id} was not routed within {timeout} s; see {stack.log_path}")
         time.sleep(0.1)
-    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() - started
+    return {"total": times["case.routed"] - started, "post": posted - started,
+            "pipeline": times["case.routed"] - times.get("case.submitted", started)}
+
+
+def _summary(samples: list[float]) -> dict[str, int]:
+    ordered = sorted(samples)
+    return {"p50": round(_percentile(ordered, 0.5) * 1000), "p95": round(_percentile(ordered, 0.95) * 1000),
+            "min": round(ordered[0] * 1000), "max": round(ordered[-1] * 1000)}
 
 
 def run(cases: int | None = None, idle_seconds: float | None = None) -> dict:
@@ -134,12 +142,12 @@ def run(cases: int | None = None, idle_seconds: float | None = None) -> dict:
         for i in range(cases):
             time.sleep(random.uniform(0, 0.3))
             samples.append(submit_and_wait(stack, session, 2 + i, run_id))
-    ordered = sorted(samples)
     windows = configured_windows()
     return {
-        "cases": cases, "warm_up_s": [round(s, 2) for s in warm],
-        "submit_to_routed_ms": {"p50": round(_percentile(ordered, 0.5) * 1000), "p95": round(_percentile(ordered, 0.95) * 1000),
-                                "min": round(ordered[0] * 1000), "max": round(ordered[-1] * 1000)},
+        "cases": cases, "warm_up_s": [round(s["total"], 2) for s in warm],
+        "submit_to_routed_ms": _summary([s["total"] for s in samples]),
+        "post_cases_ms": _summary([s["post"] for s in samples]),
+        "submitted_event_to_routed_ms": _summary([s["pipeline"] for s in samples]),
         "batching_windows_s": windows, "sqs_round_trip_ms": floor_ms,
         "floor_ms": sum(windows.values()) * 1000 + floor_ms,
         "idle": idle,

@@ -51,13 +51,10 @@ def _e164(domestic: str) -> str:
 
 
 def _euckr_bytes(text: str) -> int:
-    total = 0
-    for char in text:
-        try:
-            total += len(char.encode("cp949"))
-        except UnicodeEncodeError:
-            total += 2
-    return total
+    # The carrier's rule, written independently of sos1379.notify.templates.euckr_bytes (this
+    # stand-in checks the app's count, it must not share it): EUC-KR/CP949 is ASCII in one byte and
+    # every other character in two; one outside CP949 (an emoji) is replaced and counted as two.
+    return sum(1 if ord(char) < 0x80 else 2 for char in text)
 
 
 def approved_templates() -> dict[str, dict]:

@@ -60,6 +60,27 @@ class RunningStack:
             time.sleep(0.3)
         return value
 
+    def seed_institute_keys(self) -> None:
+        """Write every institute's and partner's dev API key into the stack's table."""
+        import boto3
+
+        from sos1379.institutes.keys import seed_dev_keys
+        from sos1379.store import CaseStore
+
+        dynamodb = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                         region_name=self.region).resource("dynamodb", endpoint_url=self.moto_url)
+        seed_dev_keys(CaseStore(self.physical_id("CasesTable"), dynamodb))
+
+    def submit(self, event_name: str) -> tuple[str, dict[str, str]]:
+        """Submit a sample case (``events/<event_name>``) through the API: its id and the SME's
+        tracking headers."""
+        import requests
+
+        from tests.conftest import load_event
+
+        receipt = requests.post(f"{self.api_url.rstrip('/')}/cases", json=load_event(event_name), timeout=15).json()
+        return receipt["case_id"], {"X-Tracking-Token": receipt["tracking_token"]}
+
     def physical_id(self, logical_id: str) -> str:
         return self.state["resources"][logical_id]["physical_id"]
 

@@ -13,18 +13,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_photo_posted_to_s3_is_stripped_scanned_and_opened_by_the_referred_institute(stack):
-    from sos1379.institutes.keys import dev_key, seed_dev_keys
-    from sos1379.store import CaseStore
-    from tests.conftest import load_event
+    from sos1379.institutes.keys import dev_key
 
     api = stack.api_url.rstrip("/")
-    import boto3
-
-    dynamodb = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                     region_name=stack.region).resource("dynamodb", endpoint_url=stack.moto_url)
-    seed_dev_keys(CaseStore(stack.physical_id("CasesTable"), dynamodb))
-    receipt = requests.post(f"{api}/cases", json=load_event("cases/weld_crack_ko.json"), timeout=15).json()
-    case_id, headers = receipt["case_id"], {"X-Tracking-Token": receipt["tracking_token"]}
+    stack.seed_institute_keys()
+    case_id, headers = stack.submit("cases/weld_crack_ko.json")
     photo = photo_with_gps()
     slot = requests.post(f"{api}/cases/{case_id}/attachments", headers=headers, timeout=15,
                          json={"filename": "균열.jpg", "content_type": "image/jpeg", "size": len(photo)})

@@ -12,18 +12,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_partner_gets_the_handoff_on_its_queue_accepts_it_and_the_sme_sees_the_pickup(stack):
-    import boto3
-
-    from sos1379.institutes.keys import dev_key, seed_dev_keys
-    from sos1379.store import CaseStore
-    from tests.conftest import load_event
+    from sos1379.institutes.keys import dev_key
 
     api = stack.api_url.rstrip("/")
-    dynamodb = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                     region_name=stack.region).resource("dynamodb", endpoint_url=stack.moto_url)
-    seed_dev_keys(CaseStore(stack.physical_id("CasesTable"), dynamodb))
-    receipt = requests.post(f"{api}/cases", json=load_event("cases/export_loan_ko.json"), timeout=15).json()
-    case_id, headers = receipt["case_id"], {"X-Tracking-Token": receipt["tracking_token"]}
+    stack.seed_institute_keys()
+    case_id, headers = stack.submit("cases/export_loan_ko.json")
     view = stack.wait_until(lambda: (v := requests.get(f"{api}/cases/{case_id}", headers=headers, timeout=15).json())
                  ["status"] == "handed_off" and v)
     partner = view["handoff"]["code"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,23 @@ def load_handler():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def notify_function(monkeypatch, **env: str):
+    """The notify_sme handler with a verified SES sender and ``env`` set, its runtime fresh before
+    and after."""
+    import boto3
+
+    from sos1379.notify import runtime
+
+    monkeypatch.setenv("NOTIFY_SENDER_EMAIL", SENDER)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
+    yield load_handler()
+    runtime.reset()
 
 
 def sqs_event(*bodies: dict, receive_count: int = 1, queue_arn: str | None = None) -> dict:

@@ -16,7 +16,7 @@ from sos1379.korea import SEOUL, business_number_check_digit
 from sos1379.lifecycle import EventType
 from sos1379.notify import limits, runtime
 from sos1379.store import CaseStore
-from tests.integration.notify_support import SENDER, Context, load_handler, sent_messages, sqs_event
+from tests.integration.notify_support import Context, notify_function, sent_messages, sqs_event
 
 JSON = {"Content-Type": "application/json"}
 T0 = 1_796_000_000.0  # a fixed instant (the clock is injected)
@@ -92,13 +92,8 @@ def test_limits_are_counted_per_client(aws, monkeypatch):
 
 @pytest.fixture
 def notify(aws, monkeypatch):
-    monkeypatch.setenv("NOTIFY_SENDER_EMAIL", SENDER)
-    monkeypatch.setenv("NOTIFY_RECIPIENT_DAILY_CAP", "5")
-    runtime.reset()
-    boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
-    handler = load_handler()
-    yield handler
-    runtime.reset()
+    with notify_function(monkeypatch, NOTIFY_RECIPIENT_DAILY_CAP="5") as handler:
+        yield handler
 
 
 @pytest.mark.timeout(900)  # ~1 min alone; the default 300 s is too tight on a loaded 2-core machine

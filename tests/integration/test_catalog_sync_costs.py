@@ -66,3 +66,16 @@ def test_the_same_head_text_is_analysed_once_per_run(catalog):
     result = service.run()
     assert result.metrics.changed > len(calls) > 0
     assert len(calls) == len(set(calls))
+
+
+def test_records_written_in_wire_form_read_back_as_item_of_builds_them_when_a_key_repeats(catalog):
+    service, store = _zeus_service(catalog)
+    records = service.adapter.fetch(None, None).records + service.adapter.fetch(None, "2").records
+    assert len(records) > 25  # more than one BatchWriteItem
+    renamed = records[0].model_copy(update={"title": "같은 키의 나중 판"})
+    written = store.put_records([(r, r.content_hash()) for r in records] + [(renamed, renamed.content_hash())],
+                                "2026-12-01T00:00:00Z")
+    assert written == len(records)
+    for record in [renamed, *records[1:]]:
+        stored = store.table.get_item(Key={"PK": f"REC#{record.key}", "SK": "RECORD"})["Item"]
+        assert stored == store.item_of(record, record.content_hash(), "2026-12-01T00:00:00Z")

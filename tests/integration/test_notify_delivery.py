@@ -15,7 +15,7 @@ from sos1379.lifecycle import EventType
 from sos1379.notify import runtime
 from sos1379.store import CaseStore
 from tests.conftest import load_event
-from tests.integration.notify_support import (SENDER, Context, fail_next, load_handler, sent_messages,
+from tests.integration.notify_support import (SENDER, Context, fail_next, notify_function, sent_messages,
                                               sqs_event)
 
 
@@ -25,13 +25,8 @@ class Crash(BaseException):
 
 @pytest.fixture
 def notify(aws, monkeypatch):
-    monkeypatch.setenv("NOTIFY_SENDER_EMAIL", SENDER)
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://sos1379.example.kr")
-    runtime.reset()
-    boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
-    handler = load_handler()
-    yield handler
-    runtime.reset()
+    with notify_function(monkeypatch, PUBLIC_BASE_URL="https://sos1379.example.kr") as handler:
+        yield handler
 
 
 def at_kst(hour: int, minute: int = 0, day: int = 26) -> datetime:

@@ -127,15 +127,10 @@ def test_malformed_body_is_a_typed_failure_of_its_record_only_when_parsed_at_the
 
 
 def _stream_records(table_name: str) -> list[dict]:
-    ddb = boto3.client("dynamodb")
-    streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.ap-northeast-2.amazonaws.com")
-    arn = ddb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-    out = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        out += [stream_record(r, stream_arn=arn, region=REGION) for r in streams.get_records(ShardIterator=it)["Records"]]
-    return out
+    from tests.integration.test_outbox import stream_records
+
+    arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    return [stream_record(r, stream_arn=arn, region=REGION) for r in stream_records(table_name)]
 
 
 @pytest.mark.parametrize("poison", [0, 1, 5, 10])

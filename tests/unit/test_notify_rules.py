@@ -104,19 +104,7 @@ def test_every_alimtalk_code_is_unique_and_matches_its_approved_text_when_templa
 
 
 def test_unknown_placeholder_fails_loudly_when_a_template_has_a_typo():
-    bad = parse_templates('''
-[email_footer]
-ko = ""
-[events."case.submitted"]
-urgent = true
-[events."case.submitted".ko]
-alimtalk_code = "X"
-alimtalk = "#{case_numbr}"
-buttons = []
-lms_subject = "s"
-email_subject = "x"
-email_body = "y"
-''')
+    bad = parse_templates(_one_event("#{case_numbr}"))
     with pytest.raises(TemplateError):
         bad.render("case.submitted", "ko", VALUES)
 

@@ -239,6 +239,21 @@ def analyze_ngram(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def _marked_bigrams(word: str) -> tuple[str, ...]:
+    return tuple("#" + g for g in _word_bigrams(word) if len(g) == 2)
+
+
+def ngram_terms(text: str) -> list[str]:
+    """What ``analyze_hybrid`` emits besides Kiwi's morphemes, in text order: English/code tokens
+    and ``#``-prefixed Hangul bigrams (the catalog indexes long body text with these alone)."""
+    out: list[str] = []
+    for m in _TOKEN_RE.finditer(normalize(text)):
+        tok = m.group(0)
+        out.extend(_latin_terms(tok) if _LATIN_RE.match(tok) else _marked_bigrams(tok))
+    return out
+
+
 def analyze_hybrid(text: str) -> list[str]:
     """Kiwi morphemes plus Hangul bigrams (prefixed so the two vocabularies never collide)."""
     norm = normalize(text)

@@ -40,8 +40,6 @@ SNAPSHOT_PREFIX = "index/snapshots/"
 SNIPPET_CHARS = 160
 
 
-
-
 def index_tokens(record, analyzer) -> list[str]:
     """Index terms of a record: the shared analyzer on what the record *is* (title, keywords),
     counted twice, plus cheap terms for the long body text.
@@ -49,19 +47,12 @@ def index_tokens(record, analyzer) -> list[str]:
     Kiwi costs ~50 µs per Korean character, so running it over every summary would make a full
     load of 180k records take tens of minutes. The body therefore gets only what the shared
     ``hybrid`` analyzer emits besides morphemes: ``#``-prefixed Hangul bigrams and Latin tokens
-    (``sos1379.text.analyze_ngram`` gives both), so queries analysed by ``analyze`` still meet them.
+    (``sos1379.text.ngram_terms``), so queries analysed by ``analyze`` still meet them.
     """
-    from ..text import analyze_ngram
+    from ..text import ngram_terms
 
     head = analyzer("\n".join(filter(None, (record.title, " ".join(record.keywords)))))
-    body = " ".join(filter(None, (record.title_en, record.summary[:400])))
-    tail = []
-    for t in analyze_ngram(body):  # Latin terms as they are, Hangul only as prefixed pairs
-        if "\uac00" <= t[0] <= "\ud7a3":
-            if len(t) == 2 and "\uac00" <= t[1] <= "\ud7a3":
-                tail.append("#" + t)
-        else:
-            tail.append(t)
+    tail = ngram_terms(" ".join(filter(None, (record.title_en, record.summary[:400]))))
     return head + head + tail
 
 

@@ -48,10 +48,18 @@ class InstituteResolver:
         self._code_re = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(
             sorted((re.escape(c) for c in codes), key=len, reverse=True)) + r")(?![A-Za-z0-9])") if codes else None
         self._codes = codes
+        self._known: dict[str, str | None] = {}  # a catalog names a few thousand owners many times
 
     def resolve(self, institution: str | None) -> str | None:
         if not institution:
             return None
+        if institution not in self._known:
+            if len(self._known) >= 50_000:
+                self._known.clear()
+            self._known[institution] = self._resolve(institution)
+        return self._known[institution]
+
+    def _resolve(self, institution: str) -> str | None:
         norm = _norm(institution)
         for alias, code in self._names:
             if alias and alias in norm:

@@ -11,8 +11,13 @@ Equipment calendars (the reservation side of ZEUS, ``sos1379.equipment.availabil
 replaced whole by each availability sync; searches read them by BatchGetItem, bookings by GetItem.
 
 ``body`` is the record as JSON text: one attribute, no float/Decimal conversion, read back with
-the same pydantic model that wrote it. Writes go through BatchWriteItem (boto3's batch_writer
-re-sends unprocessed items); reads of existing hashes through BatchGetItem with a projection.
+the same pydantic model that wrote it. Record writes go through BatchWriteItem on a low-level
+client, items built directly in DynamoDB's wire form (every attribute is a string) and sent
+without client-side parameter validation (DynamoDB validates them anyway): the resource layer's
+type serialisation, deep copies and validation of every attribute cost as much as the sending
+itself on a full load. Unprocessed items are re-sent with backoff, and a key listed twice in one
+batch keeps its last version (what boto3's batch_writer does with ``overwrite_by_pkeys``). Reads of
+existing hashes go through BatchGetItem with a projection.
 
 The index outbox: every page that changed something first writes a delta object (upserted docs
 with their analysed tokens, removed keys) to ``index/pending/``, then the table. A crash between
@@ -49,11 +54,40 @@ class LeaseHeld(Exception):
     """Another run holds the source's lease (a previous schedule tick is still going)."""
 
 
+# The low-level twin of each table client in use (a client costs ~0.1 s to make; a Lambda
+# container or a CLI run syncs several sources through the same resource).
+_wire_clients: dict[int, tuple[Any, Any]] = {}
+
+
+def _wire_client(client: Any) -> Any:
+    known = _wire_clients.get(id(client))
+    if known is None or known[0] is not client:
+        import boto3
+        from botocore.config import Config
+
+        meta = client.meta
+        if len(_wire_clients) >= 16:
+            _wire_clients.clear()
+        known = _wire_clients[id(client)] = (client, boto3.session.Session().client(
+            "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url,
+            config=meta.config.merge(Config(parameter_validation=False))))
+    return known[1]
+
+
 class DynamoCatalogStore:
     def __init__(self, table: Any, clock=time.time) -> None:
         self.table = table
         self._client = table.meta.client
         self._clock = clock
+        self._wire_client: Any = None
+
+    @property
+    def _wire(self) -> Any:
+        """A low-level client (no type serialisation, no client-side validation) on the same
+        endpoint, region and settings as the table's (one per process and endpoint)."""
+        if self._wire_client is None:
+            self._wire_client = _wire_client(self._client)
+        return self._wire_client
 
     # -- records ------------------------------------------------------------------------------
     def hashes(self, keys: Iterable[str]) -> dict[str, str]:
@@ -76,12 +110,32 @@ class DynamoCatalogStore:
         return found
 
     def put_records(self, records: Iterable[tuple[Any, str]], synced_at: str) -> int:
-        count = 0
-        with self.table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
-            for record, content_hash in records:
-                batch.put_item(Item=self.item_of(record, content_hash, synced_at))
-                count += 1
-        return count
+        items = {}
+        for record, content_hash in records:
+            item = self.wire_item_of(record, content_hash, synced_at)
+            items[item["PK"]["S"]] = item  # a key listed twice: its last version wins
+        self._batch_write([{"PutRequest": {"Item": item}} for item in items.values()])
+        return len(items)
+
+    @staticmethod
+    def wire_item_of(record: Any, content_hash: str, synced_at: str) -> dict:
+        """``item_of`` in DynamoDB's wire form."""
+        item = {"PK": {"S": record_pk(record.key)}, "SK": {"S": RECORD_SK}, "source": {"S": record.source},
+                "type": {"S": record.type}, "content_hash": {"S": content_hash}, "synced_at": {"S": synced_at},
+                "body": {"S": record.model_dump_json()}}
+        if record.institute:
+            item["institute"] = {"S": record.institute}
+        return item
+
+    def _batch_write(self, requests: list[dict]) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict = {self.table.name: requests[start:start + 25]}
+            attempt = 0
+            while pending:
+                pending = self._wire.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if pending:
+                    attempt += 1
+                    time.sleep(min(2.0, 0.05 * 2 ** attempt))
 
     @staticmethod
     def item_of(record: Any, content_hash: str, synced_at: str) -> dict:
@@ -209,8 +263,8 @@ class S3Blobs:
     def __init__(self, client: Any, bucket: str) -> None:
         self.s3, self.bucket = client, bucket
 
-    def put_json(self, key: str, value: Any) -> None:
-        body = gzip.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 5)
+    def put_json(self, key: str, value: Any, level: int = 5) -> None:
+        body = gzip.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), level)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
                            ContentEncoding="gzip")
 
@@ -237,5 +291,6 @@ class S3Blobs:
     def put_delta(self, source: str, upserts: list[dict], removes: list[str]) -> str:
         # Time-ordered names: the rebuild applies deltas in the order they were written.
         key = f"{self.PENDING}{time.time_ns():020d}-{source}-{uuid.uuid4().hex[:8]}.json.gz"
-        self.put_json(key, {"source": source, "upserts": upserts, "removes": removes})
+        # level 1: a delta lives until the next rebuild; speed matters more than its size
+        self.put_json(key, {"source": source, "upserts": upserts, "removes": removes}, level=1)
         return key

@@ -17,6 +17,7 @@ timeouts, which would resend an SMS the provider may already have accepted. SQS 
 retry, after the idempotency checks."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -127,6 +128,17 @@ def classify(exc: Exception, provider: str) -> Exception:
     return exc
 
 
+def call_provider(provider: str, send: Callable[..., dict], configuration_set: str = "", **kwargs) -> str:
+    """Call an AWS provider's send operation (in ``configuration_set`` when one is set) and return
+    its message id; its failures come out classified (:func:`classify`)."""
+    if configuration_set:
+        kwargs["ConfigurationSetName"] = configuration_set
+    try:
+        return send(**kwargs)["MessageId"]
+    except Exception as exc:  # noqa: BLE001 - classified, re-raised
+        raise classify(exc, provider) from exc
+
+
 @lru_cache(maxsize=None)
 def provider_client(service: str):
     import boto3
@@ -153,11 +165,9 @@ class SnsSmsSender:
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         if self.sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self.sender_id}
-        try:
-            out = client.publish(PhoneNumber=phone_e164, Message=text, MessageAttributes=attributes)
-        except Exception as exc:  # noqa: BLE001 - classified, re-raised
-            raise classify(exc, self.name) from exc
-        return SendResult(self.name, out["MessageId"], route="sms")
+        message_id = call_provider(self.name, client.publish, PhoneNumber=phone_e164, Message=text,
+                                   MessageAttributes=attributes)
+        return SendResult(self.name, message_id, route="sms")
 
     def send(self, message: TextMessage) -> SendResult:
         # No AlimTalk and no LMS here: the whole text goes as a (multi-part) SMS.
@@ -177,15 +187,10 @@ class SmsVoiceSender:
 
     def send_sms(self, phone_e164: str, text: str) -> SendResult:
         client = self._client or provider_client("pinpoint-sms-voice-v2")
-        kwargs = {"DestinationPhoneNumber": phone_e164, "OriginationIdentity": self.origination_identity,
-                  "MessageBody": text, "MessageType": "TRANSACTIONAL"}
-        if self.configuration_set:
-            kwargs["ConfigurationSetName"] = self.configuration_set
-        try:
-            out = client.send_text_message(**kwargs)
-        except Exception as exc:  # noqa: BLE001
-            raise classify(exc, self.name) from exc
-        return SendResult(self.name, out["MessageId"], route="sms")
+        message_id = call_provider(self.name, client.send_text_message, self.configuration_set,
+                                   DestinationPhoneNumber=phone_e164, OriginationIdentity=self.origination_identity,
+                                   MessageBody=text, MessageType="TRANSACTIONAL")
+        return SendResult(self.name, message_id, route="sms")
 
     def send(self, message: TextMessage) -> SendResult:
         return self.send_sms(message.recipient, message.text)
@@ -203,16 +208,11 @@ class SesEmailSender:
 
     def send_email(self, to: str, subject: str, body: str) -> SendResult:
         client = self._client or provider_client("sesv2")
-        kwargs = {"FromEmailAddress": self.sender, "Destination": {"ToAddresses": [to]},
-                  "Content": {"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"},
-                                         "Body": {"Text": {"Data": body, "Charset": "UTF-8"}}}}}
-        if self.configuration_set:
-            kwargs["ConfigurationSetName"] = self.configuration_set
-        try:
-            out = client.send_email(**kwargs)
-        except Exception as exc:  # noqa: BLE001
-            raise classify(exc, self.name) from exc
-        return SendResult(self.name, out["MessageId"], route="email")
+        message_id = call_provider(self.name, client.send_email, self.configuration_set, FromEmailAddress=self.sender,
+                                   Destination={"ToAddresses": [to]},
+                                   Content={"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"},
+                                                       "Body": {"Text": {"Data": body, "Charset": "UTF-8"}}}})
+        return SendResult(self.name, message_id, route="email")
 
 
 def default_text_sender() -> TextSender:

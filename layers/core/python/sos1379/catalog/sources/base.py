@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol, TypeVar
 
+from pydantic import ValidationError
+
 from ...errors import TransientError
 from ..models import EquipmentRecord, PaperRecord, PatentRecord, Withdrawal
 
@@ -47,6 +49,25 @@ class Page:
     max_modified: str | None = None  # ISO 8601 UTC of the newest record on the page
     total: int | None = None  # records the listing holds, when the source says
 
+    @property
+    def listed(self) -> int:
+        """Items the page listed, whatever became of them (records, withdrawals, failures)."""
+        return len(self.records) + len(self.withdrawals) + len(self.failures)
+
+    def take(self, source: str, source_id: str, modified: Callable[[], str | None], withdrawn: Callable[[], bool],
+             record: Callable[[str | None], Record], errors: tuple[type[Exception], ...] = ()) -> None:
+        """One listed item: a withdrawal, a record, or (when reading it raises one of the usual
+        parse errors or ``errors``) a failure that does not stop the page."""
+        try:
+            when = modified()
+            self.max_modified = max_iso(self.max_modified, when)
+            if withdrawn():
+                self.withdrawals.append(Withdrawal(source=source, source_id=source_id, modified=when))
+            else:
+                self.records.append(record(when))
+        except (ValueError, ValidationError, TypeError, *errors) as exc:
+            self.failures.append((source_id, type(exc).__name__))
+
 
 class SourceAdapter(Protocol):
     name: str
@@ -57,6 +78,22 @@ class SourceAdapter(Protocol):
 
 def utc_iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_to_compact(value: str) -> str:
+    """An ISO 8601 instant as the ``YYYYmmddHHMMSS`` (UTC) that NTIS and ZEUS filter on."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+
+
+def compact_to_iso(value: str | None) -> str | None:
+    """``YYYYmmddHHMMSS`` (UTC, as NTIS and ZEUS send it) as ISO 8601; None when there is none."""
+    if not value:
+        return None
+    if len(value) == 14 and value.isascii() and value.isdigit():  # the usual shape, without strptime
+        v = value
+        datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:]))  # ValueError if not a time
+        return f"{v[:4]}-{v[4:6]}-{v[6:8]}T{v[8:10]}:{v[10:12]}:{v[12:]}Z"
+    return datetime.strptime(value, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(value: str) -> datetime:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from pydantic import ValidationError
-
 from ..institutes import InstituteResolver
-from ..models import PaperRecord, Withdrawal
-from .base import HttpSource, Page, SourceRejected, SourceUnavailable, max_iso, parse_iso, utc_iso
+from ..models import PaperRecord
+from .base import HttpSource, Page, SourceRejected, SourceUnavailable, parse_iso, utc_iso
 
 _NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/",
        "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/"}
+
+
+def _stamp(stamp: str | None) -> str | None:
+    return utc_iso(parse_iso(stamp)) if stamp else None
 
 
 def _t(element, path: str) -> str | None:
@@ -56,16 +58,10 @@ class LibraryAdapter:
             header = rec.find("oai:header", _NS)
             ident = _t(header, "oai:identifier") or "?"
             local_id = ident.rsplit(":", 1)[-1]
-            try:
-                stamp = _t(header, "oai:datestamp")
-                modified = utc_iso(parse_iso(stamp)) if stamp else None
-                page.max_modified = max_iso(page.max_modified, modified)
-                if header.get("status") == "deleted":
-                    page.withdrawals.append(Withdrawal(source="library", source_id=local_id, modified=modified))
-                    continue
-                page.records.append(self._record(rec.find("oai:metadata/oai_dc:dc", _NS), local_id, modified))
-            except (ValueError, ValidationError, TypeError, AttributeError) as exc:
-                page.failures.append((local_id, type(exc).__name__))
+            page.take("library", local_id, lambda: _stamp(_t(header, "oai:datestamp")),
+                      lambda: header.get("status") == "deleted",
+                      lambda modified: self._record(rec.find("oai:metadata/oai_dc:dc", _NS), local_id, modified),
+                      errors=(AttributeError,))
         token = listing.find("oai:resumptionToken", _NS)
         page.next_cursor = token.text.strip() if token is not None and token.text and token.text.strip() else None
         if token is not None and token.get("completeListSize"):

@@ -7,13 +7,11 @@ back as ``RESULT/ERROR`` inside HTTP 200, so the status code alone proves nothin
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
-
-from pydantic import ValidationError
 
 from ..institutes import InstituteResolver
-from ..models import PaperRecord, Withdrawal
-from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, max_iso, text_of
+from ..models import PaperRecord
+from .base import (HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, compact_to_iso, int_or_none,
+                   iso_to_compact, text_of)
 
 MAX_DISPLAY = 100
 _THROTTLE_CODES = {"E0010", "E0011"}  # call frequency / daily quota
@@ -34,12 +32,10 @@ class NtisAdapter:
         params = {"apprvKey": self.key, "collection": "project", "startPosition": str(start),
                   "displayCnt": str(self.page_size)}
         if since:
-            params["modDate"] = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(
-                timezone.utc).strftime("%Y%m%d%H%M%S")
+            params["modDate"] = iso_to_compact(since)
         page = self.http.call(lambda: self.parse(self.http.get(self.path, params)))
-        consumed = len(page.records) + len(page.withdrawals) + len(page.failures)
-        nxt = start + consumed
-        page.next_cursor = str(nxt) if consumed and page.total is not None and nxt <= page.total else None
+        nxt = start + page.listed
+        page.next_cursor = str(nxt) if page.listed and page.total is not None and nxt <= page.total else None
         return page
 
     def parse(self, body: bytes) -> Page:
@@ -56,16 +52,8 @@ class NtisAdapter:
         page = Page(total=int_or_none(text_of(root, "TOTALHITS")))
         for hit in root.iterfind("RESULTSET/HIT"):
             number = text_of(hit, "ProjectNumber") or "?"
-            try:
-                raw_mod = text_of(hit, "ModifiedDate")
-                modified = datetime.strptime(raw_mod, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ") if raw_mod else None
-                page.max_modified = max_iso(page.max_modified, modified)
-                if text_of(hit, "DeleteFlag") == "Y":
-                    page.withdrawals.append(Withdrawal(source="ntis", source_id=number, modified=modified))
-                    continue
-                page.records.append(self._record(hit, number, modified))
-            except (ValueError, ValidationError, TypeError) as exc:
-                page.failures.append((number, type(exc).__name__))
+            page.take("ntis", number, lambda: compact_to_iso(text_of(hit, "ModifiedDate")),
+                      lambda: text_of(hit, "DeleteFlag") == "Y", lambda modified: self._record(hit, number, modified))
         return page
 
     def _record(self, hit, number: str, modified: str | None) -> PaperRecord:

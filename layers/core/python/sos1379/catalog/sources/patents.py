@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pydantic import ValidationError
-
 from ..institutes import InstituteResolver, region_of
-from ..models import PatentRecord, Withdrawal
-from .base import HttpSource, Page, SourceUnavailable, max_iso, parse_iso, utc_iso
+from ..models import PatentRecord
+from .base import HttpSource, Page, SourceUnavailable, parse_iso, utc_iso
 
 
 class PatentsAdapter:
@@ -37,15 +35,9 @@ class PatentsAdapter:
         page = Page(next_cursor=doc.get("nextCursor") or None, total=doc.get("total"))
         for item in items:
             appl = str(item.get("applNo") or "?")
-            try:
-                modified = utc_iso(parse_iso(item["updatedAt"])) if item.get("updatedAt") else None
-                page.max_modified = max_iso(page.max_modified, modified)
-                if item.get("status") == "WITHDRAWN":
-                    page.withdrawals.append(Withdrawal(source="patents", source_id=appl, modified=modified))
-                    continue
-                page.records.append(self._record(item, appl, modified))
-            except (ValueError, ValidationError, TypeError, KeyError) as exc:
-                page.failures.append((appl, type(exc).__name__))
+            page.take("patents", appl, lambda: utc_iso(parse_iso(item["updatedAt"])) if item.get("updatedAt") else None,
+                      lambda: item.get("status") == "WITHDRAWN", lambda modified: self._record(item, appl, modified),
+                      errors=(KeyError,))
         return page
 
     def _record(self, item: dict, appl: str, modified: str | None) -> PatentRecord:

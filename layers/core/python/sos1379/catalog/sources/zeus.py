@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
-
-from pydantic import ValidationError
 
 from ..institutes import InstituteResolver, region_of
-from ..models import EquipmentRecord, Withdrawal
-from .base import HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, int_or_none, max_iso, text_of
+from ..models import EquipmentRecord
+from .base import (HttpSource, Page, SourceRejected, SourceThrottled, SourceUnavailable, compact_to_iso, int_or_none,
+                   iso_to_compact, text_of)
 
 _THROTTLE_CODES = {"22"}  # LIMITED NUMBER OF SERVICE REQUESTS EXCEEDS
 _DISPOSED = {"불용", "폐기", "매각"}
-
-
-def _compact_to_iso(value: str) -> str:
-    return datetime.strptime(value, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _iso_to_compact(value: str) -> str:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
 
 
 class ZeusAdapter:
@@ -35,9 +25,9 @@ class ZeusAdapter:
         page_no = int(cursor or 1)
         params = {"serviceKey": self.key, "pageNo": str(page_no), "numOfRows": str(self.page_size)}
         if since:
-            params["modifiedSince"] = _iso_to_compact(since)
+            params["modifiedSince"] = iso_to_compact(since)
         page = self.http.call(lambda: self.parse(self.http.get(self.path, params)))
-        seen = (page_no - 1) * self.page_size + len(page.records) + len(page.withdrawals) + len(page.failures)
+        seen = (page_no - 1) * self.page_size + page.listed
         page.next_cursor = str(page_no + 1) if page.total is not None and seen < page.total else None
         return page
 
@@ -55,15 +45,10 @@ class ZeusAdapter:
         page = Page(total=int_or_none(text_of(root, "body/totalCount")))
         for item in root.iterfind("body/items/item"):
             equip_id = text_of(item, "equipId") or "?"
-            try:
-                modified = _compact_to_iso(text_of(item, "modDt")) if text_of(item, "modDt") else None
-                page.max_modified = max_iso(page.max_modified, modified)
-                if (text_of(item, "status") or "") in _DISPOSED:
-                    page.withdrawals.append(Withdrawal(source="zeus", source_id=equip_id, modified=modified))
-                    continue
-                page.records.append(self._record(item, equip_id, modified))
-            except (ValueError, ValidationError, TypeError) as exc:
-                page.failures.append((equip_id, type(exc).__name__))
+            page.take("zeus", equip_id,
+                      lambda: compact_to_iso(text_of(item, "modDt")),
+                      lambda: (text_of(item, "status") or "") in _DISPOSED,
+                      lambda modified: self._record(item, equip_id, modified))
         return page
 
     def _record(self, item, equip_id: str, modified: str | None) -> EquipmentRecord:
