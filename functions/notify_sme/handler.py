@@ -5,15 +5,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
 from sos1379.batch import LoggedBatchProcessor
-from sos1379.notify.runtime import handle_record, idempotency_config
+from sos1379.events import CaseMessage
+from sos1379.notify.runtime import get_notifier, handle_message, idempotency_config
 
 logger = Logger()
 metrics = Metrics()
 processor = LoggedBatchProcessor(EventType.SQS, logger)
 
 
+def _dependencies():
+    """The Notifier, built once per execution environment from the settings (``notify`` group) and
+    AWS clients, with Powertools idempotency (sos1379.notify.runtime)."""
+    return get_notifier()
+
+
 def record_handler(record):
-    result = handle_record(record)
+    message = CaseMessage.from_body(record.body)  # MalformedMessage: this record fails alone
+    result = handle_message(message, record.raw_event, _dependencies())
     # ids and statuses only: recipients never reach the logs
     logger.info("notification handled", extra=result)
     for channel in result["channels"]:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 
 from sos1379 import attachments
 from sos1379.batch import LoggedBatchProcessor
-from sos1379.events import parse_iso
+from sos1379.events import ScheduledRun
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
 
@@ -26,6 +26,7 @@ processor = LoggedBatchProcessor(EventType.SQS, logger)
 
 @lru_cache(maxsize=1)
 def _dependencies() -> tuple[CaseStore, attachments.Bucket]:
+    """Built once per execution environment from the settings and AWS clients."""
     settings = get_settings()
     return CaseStore(settings.cases_table), attachments.Bucket(settings.attachments_bucket)
 
@@ -44,9 +45,9 @@ def lambda_handler(event, context):
     if isinstance(event, dict) and "Records" in event:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
+    request = ScheduledRun.from_event(event)
     store, bucket = _dependencies()
-    when = (event or {}).get("now") or (event or {}).get("time")
-    run = attachments.purge_expired(store, bucket, parse_iso(when) if when else None)
+    run = attachments.purge_expired(store, bucket, request.instant)
     metrics.add_metric(name="AttachmentsPurged", unit=MetricUnit.Count, value=run.deleted_files)
     logger.info("attachment retention pass", now=run.now, examined_cases=run.examined_cases,
                 purged_cases=run.purged_cases, deleted_files=run.deleted_files)

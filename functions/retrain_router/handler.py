@@ -4,12 +4,14 @@ a labelled example (resolved/accepted positive, declined and superseded negative
 rebuilt from the masked case text and published as a versioned artefact to the model bucket,
 where every RouteCaseFunction picks it up within minutes, without a redeploy
 (``sos1379.routing.learning``)."""
+from functools import lru_cache
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sos1379.aws import client
-from sos1379.events import parse_iso
-from sos1379.routing.learning import model_bucket, retrain
+from sos1379.events import ScheduledRun
+from sos1379.routing.learning import retrain
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
 
@@ -17,15 +19,21 @@ logger = Logger()
 metrics = Metrics()
 
 
+@lru_cache(maxsize=1)
+def _dependencies() -> tuple[CaseStore, object, str]:
+    """Built once per execution environment from the settings (``routing`` group) and AWS clients."""
+    settings = get_settings()
+    if not settings.routing.model_bucket:
+        raise RuntimeError("ROUTER_MODEL_BUCKET is not configured")
+    return CaseStore(settings.cases_table), client("s3"), settings.routing.model_bucket
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event, context):
-    event = event or {}
-    now = parse_iso(event["time"]) if event.get("time") else None
-    bucket = model_bucket()
-    if not bucket:
-        raise RuntimeError("ROUTER_MODEL_BUCKET is not configured")
-    result = retrain(CaseStore(get_settings().cases_table), client("s3"), bucket, now=now)
+    request = ScheduledRun.from_event(event)
+    store, s3, bucket = _dependencies()
+    result = retrain(store, s3, bucket, now=request.instant)
     metrics.add_metric(name="RouterModelExamples", unit=MetricUnit.Count, value=result["examples"])
     logger.info("router model published", version=result["version"], examples=result["examples"],
                 positives=result["positives"], negatives=result["negatives"], ms=result["ms"])

@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
 from sos1379.batch import LoggedBatchProcessor
+from sos1379.events import CaseMessage
 from sos1379.referrals.fanout import ReferralSender, route_case_event
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
@@ -24,12 +25,14 @@ _OUTCOME_METRICS = {"refer": "CaseReferred", "handoff": "CaseHandedOff", "coordi
 
 @lru_cache(maxsize=1)
 def _dependencies() -> tuple[CaseStore, ReferralSender]:
+    """Built once per execution environment from the settings and AWS clients."""
     return CaseStore(get_settings().cases_table), ReferralSender()
 
 
 def record_handler(record) -> None:
+    message = CaseMessage.from_body(record.body)  # MalformedMessage: this record fails alone
     store, sender = _dependencies()
-    outcome = route_case_event(store, record.json_body, sender=sender)
+    outcome = route_case_event(store, message, sender=sender)
     metrics.add_metric(name="RoutingReplay" if outcome.replay else _OUTCOME_METRICS[outcome.decision],
                        unit=MetricUnit.Count, value=1)
     if outcome.sent:

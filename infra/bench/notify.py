@@ -168,7 +168,7 @@ def run(events: int = 1000, duplicate_rate: float = 0.10, fault_rate: float = 0.
                     for type_, data in (("case.referred", {"institutes": ["KITECH"]}),
                                         ("case.accepted", {"institute": "KITECH"}),
                                         ("case.resolved", {"summary": "열처리 조건을 바꾸어 해결했습니다."})):
-                        bodies.append(CaseEvent(case_id=case_id, type=type_, data=data, at=iso(day)).message())
+                        bodies.append(CaseEvent(case_id=case_id, type=type_, data=data, at=iso(day)).message().wire())
                     normalized = "+82" + phone.replace("-", "")[1:]
                     if "sms" in channels:
                         expected[("sms", normalized)] += 4

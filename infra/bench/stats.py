@@ -165,7 +165,6 @@ def run() -> dict:
     from sos1379.api.common import get_store
     from sos1379.coordinators import auth
     from sos1379.coordinators.reporting import compute_stats
-    from sos1379.coordinators.settings import get_staff_settings
     from sos1379.settings import get_settings
 
     n = int(os.environ.get("STATS_BENCH_CASES", "10000"))
@@ -179,7 +178,6 @@ def run() -> dict:
         os.environ["COORDINATOR_DEV_JWT_SECRET"] = secret
         get_settings.cache_clear()
         get_store.cache_clear()
-        get_staff_settings.cache_clear()
         store = get_store()
         filled = _fill(store, n, month_start, rng)
         from app import app

@@ -23,11 +23,9 @@ def _stack():
         return None
     apply_stack_env(state)
     from sos1379.aws import reset_clients
-    from sos1379.coordinators.settings import get_staff_settings
     from sos1379.settings import get_settings
 
     get_settings.cache_clear()
-    get_staff_settings.cache_clear()
     reset_clients()
     return state
 
@@ -80,12 +78,12 @@ def cmd_sla_run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
     from sos1379.sla.flagger import MemoryAlertSink, SnsAlertSink, flag_due_cases
 
     if _stack() is None:
         return 1
-    topic = get_staff_settings().alerts_topic_arn
+    topic = get_settings().sla.alerts_topic_arn
     alerts = _Recording(SnsAlertSink(topic) if topic else MemoryAlertSink())
     run = flag_due_cases(_store(), _now(args.now), alerts)
     if args.json:
@@ -183,7 +181,7 @@ def print_report(stats: dict) -> None:
 
 def cmd_report(args) -> int:
     from sos1379.coordinators.reporting import compute_stats, write_monthly_report
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
 
     if _stack() is None:
         return 1
@@ -193,7 +191,7 @@ def cmd_report(args) -> int:
     else:
         print_report(stats)
     if args.write:
-        bucket = get_staff_settings().reports_bucket
+        bucket = get_settings().coordinators.reports_bucket
         if not bucket:
             print("error: no ReportsBucket in the running stack", file=sys.stderr)
             return 1

@@ -344,6 +344,9 @@ class InProcessInvoker:
                 # The same variables a worker gets (Powertools derives idempotency keys from
                 # AWS_LAMBDA_FUNCTION_NAME; AWS_SAM_LOCAL keeps its tracer off).
                 os.environ.update(lambda_runtime_env(fn, region=self._region, base_env={}))
+                from sos1379.settings import get_settings
+
+                get_settings.cache_clear()  # this function's own variables (a bucket, a topic)
             for path in reversed([fn.code_dir, *fn.layer_dirs]):
                 if str(path) not in sys.path:
                     sys.path.insert(0, str(path))

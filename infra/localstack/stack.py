@@ -477,6 +477,9 @@ class LocalStack:
             if self.options.apply_env:
                 os.environ.update(self.aws_env)
                 os.environ.update(merged_env)
+                from sos1379.settings import get_settings
+
+                get_settings.cache_clear()  # the deploy read them (data paths) before the API's variables were set
             base_env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
             base_env.update({k: v for k, v in os.environ.items() if k.startswith("SOS1379_")})
             base_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), base_env.get("PYTHONPATH")]))

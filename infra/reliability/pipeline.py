@@ -271,18 +271,6 @@ class PipelineHarness:
         from sos1379.settings import get_settings
 
         get_settings.cache_clear()
-        try:
-            from sos1379.notify.settings import get_notify_settings
-
-            get_notify_settings.cache_clear()
-        except ImportError:
-            pass
-        try:
-            from sos1379.coordinators.settings import get_staff_settings
-
-            get_staff_settings.cache_clear()
-        except ImportError:
-            pass
         reset_known_clients()
         for module in getattr(self, "modules", {}).values():
             deps = getattr(module, "_dependencies", None)

@@ -9,15 +9,15 @@ from chalice.test import Client
 
 @pytest.fixture
 def app(aws, monkeypatch, request):
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
 
     for name, value in getattr(request.module, "APP_ENV", {}).items():
         monkeypatch.setenv(name, value)
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     from app import app as application
 
     yield application
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -33,11 +33,11 @@ def test_sme_gets_an_upload_slot_and_a_422_problem_per_bad_field(client, store, 
 def test_files_open_for_the_referred_institute_and_staff_only(client, store, keys, bucket, scanner, sample_case,
                                                               monkeypatch):
     from sos1379.coordinators import auth
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
 
     secret = "attachments-test-secret-of-at-least-32-bytes"
     monkeypatch.setenv("COORDINATOR_DEV_JWT_SECRET", secret)
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
 
     receipt = referred_case(store, sample_case)
     case_id = receipt["case_id"]

@@ -9,7 +9,7 @@ import pytest
 
 from sos1379 import intake
 from sos1379.coordinators import auth
-from sos1379.coordinators.settings import get_staff_settings
+from sos1379.settings import get_settings
 from sos1379.outbox import relay_record
 from tests.integration.test_outbox import stream_records
 
@@ -24,10 +24,10 @@ def settings_env(aws, monkeypatch):
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        get_staff_settings.cache_clear()
+        get_settings.cache_clear()
 
     yield apply
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def dev_login(client, **body):

@@ -11,7 +11,7 @@ import jwt
 
 from sos1379 import intake
 from sos1379.coordinators import auth
-from sos1379.coordinators.settings import get_staff_settings
+from sos1379.settings import get_settings
 from sos1379.events import utcnow
 
 SECRET = "x" * 40
@@ -79,7 +79,7 @@ def test_expired_token_is_refused_when_presented(client):
 
 def test_dev_token_is_refused_when_no_dev_secret_is_configured(client, monkeypatch):
     monkeypatch.delenv("COORDINATOR_DEV_JWT_SECRET")
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     assert client.http.get("/coordinator/queue", headers=LEAD).status_code == 401
 
 
@@ -276,7 +276,7 @@ def test_cognito_access_token_is_accepted_when_signed_by_the_pool_key(client, mo
     issuer = "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_TEST"
     monkeypatch.setenv("COORDINATOR_JWT_ISSUER", issuer)
     monkeypatch.setenv("COORDINATOR_JWT_AUDIENCE", "client123")
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     monkeypatch.setattr(auth, "_jwks_client", lambda url: SimpleNamespace(
         get_signing_key_from_jwt=lambda token: SimpleNamespace(key=key.public_key())))
     now = int(time.time())

@@ -308,8 +308,10 @@ def test_openapi_documents_the_equipment_routes(client):
 
 def test_reservation_routes_are_rate_limited_like_other_token_lookups(client, store, sample_case, monkeypatch):
     from sos1379 import ratelimit
+    from sos1379.settings import get_settings
 
     monkeypatch.setenv("SOS1379_RATE_LIMITS", "lookup=2/60")
+    get_settings.cache_clear()  # settings are read once per process
     monkeypatch.setattr(ratelimit, "_clock", lambda: 1_800_000_000.0)
     receipt = new_case(store, sample_case)
     path = f"/cases/{receipt['case_id']}/reservations"

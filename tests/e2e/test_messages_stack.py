@@ -36,13 +36,13 @@ def test_korean_receipt_falls_back_to_lms_with_case_number_and_due_date_when_pho
     requests.post(f"{standin(stack)}/_standin/faults", json={"not_kakao_users": ["+821031415926"]},
                   timeout=10).raise_for_status()
     receipt = requests.post(f"{stack.api_url}/cases", json=case, timeout=30).json()
-    # the receipt's rows (only a receipt states the due date): the referral notice can follow at
-    # once, since routing now takes less than the notify queue's batching window
+    # the receipt's rows only: the referral notice ("[1379] 전문기관 연결") may follow it at once
     rows = wait_for(lambda: [r for r in phone_rows(stack, receipt["case_number"])
-                             if "첫 안내 기한" in r["text"]])
-    assert [r["channel"] for r in rows] == ["lms"]
+                             if r["subject"] == "[1379] 접수 완료"])
+    assert [r["channel"] for r in rows] == ["lms"]  # once, and by LMS
+    assert {r["channel"] for r in phone_rows(stack, receipt["case_number"])} == {"lms"}  # nothing by AlimTalk
     lms = rows[0]
-    assert lms["fallback"] == "not_kakao_user" and lms["subject"] == "[1379] 접수 완료"
+    assert lms["fallback"] == "not_kakao_user"
     assert receipt["case_number"] in lms["text"] and "첫 안내 기한" in lms["text"]
     assert f"{stack.api_url}/t/" in lms["text"] and case["title"] not in lms["text"]
     assert lms["recipient"] == "+82-10-****-5926"

@@ -27,16 +27,16 @@ SUBMISSIONS = 500
 def limited(aws, monkeypatch):
     monkeypatch.setenv("RATE_LIMITS", "intake=10/60,lookup=30/60,institute=20/60,staff=20/60")
     monkeypatch.setenv("COORDINATOR_DEV_JWT_SECRET", "edge-secret-" + "x" * 40)
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
 
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     now = {"t": T0 - T0 % 60}
     monkeypatch.setattr(ratelimit, "_clock", lambda: now["t"])
     from app import app
 
     with Client(app) as client:
         yield client, now
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def _post_case(client, body, ip=None):

@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from sos1379 import aws, text
+from sos1379.settings import get_settings
 
 REGION = "ap-northeast-2"
 
@@ -47,11 +48,13 @@ def test_model_path_uses_s3_only_when_the_model_package_is_not_installed(s3, tmp
     assert text.kiwi_model_path() is None  # installed here (local stack, tests)
     monkeypatch.setitem(sys.modules, "kiwipiepy_model", None)  # as in the Lambda layer
     monkeypatch.delenv("KIWI_MODEL_S3_URI", raising=False)
+    get_settings.cache_clear()  # settings are read once per process
     with pytest.raises(RuntimeError, match="KIWI_MODEL_S3_URI"):
         text.kiwi_model_path()
     s3.put_object(Bucket="cat", Key="models/kiwi/cong.mdl", Body=b"x")
     monkeypatch.setenv("KIWI_MODEL_S3_URI", "s3://cat/models/kiwi/")
     monkeypatch.setenv("KIWI_MODEL_DIR", str(tmp_path / "tmp-model"))
+    get_settings.cache_clear()
     assert text.kiwi_model_path() == str(tmp_path / "tmp-model")
     assert (tmp_path / "tmp-model" / "cong.mdl").read_bytes() == b"x"
 

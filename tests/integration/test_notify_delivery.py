@@ -48,7 +48,7 @@ def submit(aws, payload: dict, when: datetime | None = None) -> tuple[dict, dict
 
 def event_body(case_id: str, type_: str, data: dict | None = None, at: datetime | None = None) -> dict:
     return CaseEvent(case_id=case_id, type=type_, data=data or {},
-                     at=(at or at_kst(10)).isoformat().replace("+00:00", "Z")).message()
+                     at=(at or at_kst(10)).isoformat().replace("+00:00", "Z")).message().wire()
 
 
 def attempts(aws, case_id: str) -> list[dict]:

@@ -69,7 +69,7 @@ def test_thousand_notifications_with_20_percent_alimtalk_failures_give_one_deliv
                                    "type": kind, "at": event["at"], "actor": event["actor"], "data": event["data"]})
                 else:
                     bodies.append(CaseEvent(case_id=receipt["case_id"], type=kind, data=data,
-                                            at="2026-11-26T01:00:00.000Z").message())
+                                            at="2026-11-26T01:00:00.000Z").message().wire())
         assert len(bodies) == 4 * CASES
         keys = [f"{b['case_id']}:{b['event_id']}" for b in rng.sample(bodies, k=len(bodies))]
         plan, start = {}, 0

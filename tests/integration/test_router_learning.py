@@ -24,6 +24,9 @@ def bucket(aws, monkeypatch) -> str:
     boto3.client("s3", region_name="ap-northeast-2").create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
     monkeypatch.setenv("ROUTER_MODEL_BUCKET", BUCKET)
+    from sos1379.settings import get_settings
+
+    get_settings.cache_clear()  # settings are read once per process
     return BUCKET
 
 
@@ -38,7 +41,8 @@ def _settle(store, sample_case, *, title: str, description: str, decline: str | 
         institute_service.decline(store, decline, case_id, {"reason": "not our field"})
         # the coordinator (or the re-route) sends it to the institute that solves it
         referrals.route_case_event(store, {"event_id": f"reroute-{case_id}", "case_id": case_id,
-                                           "type": "case.route_requested", "data": {"targets": [resolve]}},
+                                           "type": "case.route_requested", "at": "2026-11-26T01:00:00.000Z",
+                                           "data": {"targets": [resolve]}},
                                    router=FixedRouter([resolve]), sender=_NoSend())
     institute_service.accept(store, resolve, case_id)
     institute_service.resolve(store, resolve, case_id, {"summary": "플라즈마 살균 장치로 해결했습니다"})

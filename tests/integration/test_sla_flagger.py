@@ -144,12 +144,12 @@ def test_alerts_reach_the_sns_topic_with_filterable_attributes_when_run_schedule
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
                   Attributes={"FilterPolicy": json.dumps({"audience": ["lead"]}), "RawMessageDelivery": "true"})
     monkeypatch.setenv("COORDINATOR_ALERTS_TOPIC_ARN", topic)
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
 
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     submit(store, sample_case)
     run = run_scheduled(AFTER_DUE, store=store)
     assert run.breached == 1
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["audience"] for m in messages] == ["lead"]
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()

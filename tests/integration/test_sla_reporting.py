@@ -12,7 +12,7 @@ import pytest
 
 from sos1379 import intake, korea
 from sos1379.coordinators.reporting import compute_stats, previous_month, to_svg, write_monthly_report
-from sos1379.coordinators.settings import get_staff_settings
+from sos1379.settings import get_settings
 from sos1379.events import Actor, CaseEvent, iso
 from tests.conftest import ROOT
 
@@ -63,7 +63,7 @@ def test_monthly_report_writes_csv_chart_and_json_when_scheduled(store, month_of
     s3 = boto3.client("s3", region_name="ap-northeast-2")
     s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
     monkeypatch.setenv("REPORTS_BUCKET", "reports")
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     spec = importlib.util.spec_from_file_location("monthly_report_handler",
                                                   ROOT / "functions" / "monthly_report" / "handler.py")
     handler = importlib.util.module_from_spec(spec)
@@ -77,7 +77,7 @@ def test_monthly_report_writes_csv_chart_and_json_when_scheduled(store, month_of
     assert svg["ContentType"] == "image/svg+xml" and svg["Body"].read().startswith(b"<svg")
     assert json.loads(s3.get_object(Bucket="reports", Key="reports/2026-11/stats.json")["Body"].read())["total"] == 3
     assert s3.head_object(Bucket="reports", Key="reports/2026-11/stats.csv")["ServerSideEncryption"] == "AES256"
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     assert write_monthly_report(store, "reports", "2026-11", s3=s3)["keys"] == result["keys"]  # rerun: same keys
 
 

@@ -24,7 +24,7 @@ from sos1379.referrals import fanout as referrals
 from sos1379.api.openapi import document
 from sos1379.coordinators import auth
 from sos1379.coordinators.auth import DEV_AUDIENCE, mint_dev_token
-from sos1379.coordinators.settings import DEV_ISSUER
+from sos1379.settings import DEV_ISSUER
 from sos1379.routing import InstituteScore, RoutingResult
 from sos1379.store import CaseStore
 
@@ -116,10 +116,10 @@ class World:
 
 @pytest.fixture
 def world(aws, sample_case, monkeypatch):
-    from sos1379.coordinators.settings import get_staff_settings
+    from sos1379.settings import get_settings
 
     monkeypatch.setenv("COORDINATOR_DEV_JWT_SECRET", SECRET)
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
     store = CaseStore(aws.tables["CasesTable"])
     receipt, _ = intake.submit_case(store, sample_case)
     other_case = {**sample_case, "title": "다른 회사의 다른 사례",
@@ -137,7 +137,7 @@ def world(aws, sample_case, monkeypatch):
         yield World(client, receipt["case_id"], receipt["tracking_token"], other["tracking_token"], owner_key,
                     other_key, [sample_case["title"], contact["email"], contact["phone"], "1234-5678",
                                 "+821012345678", sample_case["company"]["business_number"]], partner_key)
-    get_staff_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def staff_token(role: str | None, *, secret: str = SECRET, expired: bool = False) -> str:

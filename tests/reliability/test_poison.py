@@ -50,9 +50,9 @@ def consumers(aws, monkeypatch):
     monkeypatch.setenv("NOTIFY_QUIET_START_HOUR", "0")  # start == end: never quiet (the clock is real)
     monkeypatch.setenv("NOTIFY_QUIET_END_HOUR", "0")
     from sos1379.notify import runtime
-    from sos1379.notify.settings import get_notify_settings
+    from sos1379.settings import get_settings
 
-    get_notify_settings.cache_clear()
+    get_settings.cache_clear()
     runtime.reset()
     boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
     yield {"route": load_handler("route_case"), "notify": load_handler("notify_sme"),
@@ -105,6 +105,25 @@ def test_batch_fails_exactly_the_poison_records_when_an_sqs_consumer_gets_them(c
     warnings = [r for r in caplog.records if r.getMessage() == "record failed; left for retry"]
     assert {r.record_id for r in warnings} == poison_ids
     assert all(r.levelno == logging.WARNING and r.error for r in warnings)
+
+
+@pytest.mark.parametrize("consumer,queue", [("route", "test-IntakeQueue"), ("notify", "test-NotifyQueue")])
+def test_malformed_body_is_a_typed_failure_of_its_record_only_when_parsed_at_the_handler_edge(consumers, consumer,
+                                                                                              queue, caplog):
+    """The body is parsed once, into sos1379.events.CaseMessage, before any service code runs: each
+    kind of malformed body fails as ``MalformedMessage`` (the record alone; the queue then retries
+    it and, after maxReceiveCount, moves it to the DLQ), and the healthy records beside it pass."""
+    records = [_sqs_record(body, queue) for body in _POISON] + [_sqs_record(_healthy_body(i), queue) for i in range(3)]
+    handler = consumers[consumer]
+    function_logger = logging.getLogger(handler.logger.name)
+    function_logger.addHandler(caplog.handler)
+    try:
+        failed = _failed_ids(handler, {"Records": records})
+    finally:
+        function_logger.removeHandler(caplog.handler)
+    assert failed == {r["messageId"] for r in records[:len(_POISON)]}
+    warnings = [r for r in caplog.records if r.getMessage() == "record failed; left for retry"]
+    assert {r.record_id for r in warnings} == failed and {r.error for r in warnings} == {"MalformedMessage"}
 
 
 def _stream_records(table_name: str) -> list[dict]:

@@ -212,11 +212,11 @@ def test_retry_backoff_grows_and_stays_within_sqs_limits_when_retrying():
 def test_sample_notify_queue_event_parses_as_notify_messages_when_loaded():
     import json
 
-    from sos1379.notify.service import NotifyMessage
+    from sos1379.events import CaseMessage
     from tests.conftest import load_event
 
     records = load_event("sqs/notify_case_referred.json")["Records"]
-    first, deferred = (NotifyMessage(**json.loads(r["body"])) for r in records)
+    first, deferred = (CaseMessage.from_body(r["body"]) for r in records)
     assert first.type == deferred.type == "case.referred" and first.event_id == deferred.event_id
     assert first.deliver_after is None and deferred.deliver_after == "2026-11-26T23:00:00.000Z"
     assert "phone" not in records[0]["body"] and "email" not in records[0]["body"]

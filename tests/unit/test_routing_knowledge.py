@@ -10,6 +10,7 @@ from sos1379.directory import load_directory
 from sos1379.routing import Router, RoutingInput
 from sos1379.routing.knowledge import SCHEMA_VERSION, Fact, InstituteKnowledge, knowledge_dir, load_knowledge
 from sos1379.routing.profiles import load_profiles
+from sos1379.settings import get_settings
 
 
 def test_every_directory_code_has_knowledge_in_both_languages_with_a_source():
@@ -73,6 +74,7 @@ def test_an_operator_adds_a_fact_and_the_router_uses_and_cites_it(tmp_path: Path
         encoding="utf-8",
     )
     monkeypatch.setenv("SOS1379_KNOWLEDGE_DIR", str(tmp_path))
+    get_settings.cache_clear()  # settings are read once per process
     with_facts = _router(codes, None)
     assert set(with_facts.knowledge) == {"KFE"}
     ranked = with_facts.route(case).institutes

@@ -13,6 +13,7 @@ from sos1379.routing.knowledge import SCHEMA_VERSION as KNOWLEDGE_VERSION
 from sos1379.routing.knowledge import Fact, InstituteKnowledge, source_site, without_sites
 from sos1379.routing.lexicon import SCHEMA_VERSION, Lexicon, LexiconEntry, LexiconFile, lexicon_path, load_lexicon
 from sos1379.routing.profiles import load_profiles
+from sos1379.settings import get_settings
 
 HANGUL = ("\uac00", "\ud7a3")
 
@@ -77,6 +78,7 @@ def test_an_operator_copy_replaces_the_package_lexicon(tmp_path: Path, monkeypat
     path.write_text(f'schema_version = {SCHEMA_VERSION}\n[[entries]]\nwords = ["삐걱"]\nterms = ["마찰", "소음"]\n',
                     encoding="utf-8")
     monkeypatch.setenv("SOS1379_LEXICON_PATH", str(path))
+    get_settings.cache_clear()  # settings are read once per process
     lexicon = load_lexicon()
     assert len(lexicon) == 1
     assert lexicon.expand("문이 삐걱거려요").terms == ("마찰", "소음")

@@ -9,6 +9,7 @@ import pytest
 from sos1379.directory import load_directory
 from sos1379.routing import Router, RoutingInput
 from sos1379.routing.profiles import Profile, load_profiles, profiles_dir
+from sos1379.settings import get_settings
 
 
 def test_every_directory_code_has_a_profile_when_loaded():
@@ -50,6 +51,7 @@ def test_env_var_points_the_router_at_an_operator_copy(tmp_path: Path, monkeypat
         encoding="utf-8",
     )
     monkeypatch.setenv("SOS1379_PROFILES_DIR", str(tmp_path))
+    get_settings.cache_clear()  # settings are read once per process
     profiles = load_profiles()
     assert set(profiles) == {"KITECH", "KFRI", "BIZINFO1357"}
     directory = {c: i for c, i in load_directory().items() if c in profiles}

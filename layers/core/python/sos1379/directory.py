@@ -4,7 +4,6 @@ Defaults ship in ``sos1379/data``; ``SOS1379_DATA_DIR`` points at an operator-ma
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,7 +13,9 @@ _PACKAGE_DATA = Path(__file__).parent / "data"
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("SOS1379_DATA_DIR") or _PACKAGE_DATA)
+    from .settings import get_settings
+
+    return Path(get_settings().routing.data_dir or _PACKAGE_DATA)
 
 
 class Institute(BaseModel):

@@ -128,6 +128,17 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class MalformedMessage(ValueError):
+    """A queue message that is not JSON or does not fit its contract (sos1379.events). Raised at the
+    handler edge: the record fails alone and, after the queue's retries, waits in its DLQ. The
+    message names the fields and error kinds only, never the rejected values."""
+
+    def __init__(self, contract: str, problems: list[str]) -> None:
+        super().__init__(f"malformed {contract}: {', '.join(problems) or 'invalid'}")
+        self.contract = contract
+        self.problems = problems
+
+
 class TransientError(Exception):
     """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""
 

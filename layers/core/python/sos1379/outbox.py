@@ -1,13 +1,12 @@
 """The outbox relay: history events published from the table's stream to the SQS queues."""
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from .aws import client
-from .events import event_message
+from .events import CaseMessage, HandoffMessageV1
 from .settings import get_settings
 from .store import from_dynamo
 
@@ -50,7 +49,7 @@ def _count(item: dict) -> None:
 
 
 def _send(item: dict) -> None:
-    body = json.dumps(event_message(item), ensure_ascii=False)
+    body = CaseMessage.of_event(item).to_json()
     urls = _queue_urls()
     sqs = client("sqs")
     for target in item["publish_to"]:
@@ -65,13 +64,6 @@ def _handoff_queue_url(code: str) -> str:
     return client("sqs").get_queue_url(QueueName=get_settings().handoff_queue_prefix + code)["QueueUrl"]
 
 
-def handoff_message(item: dict, code: str) -> dict:
-    """``handoff.v1`` (events/schemas/handoff.v1.json): which case was handed to whom and when; the
-    partner reads the request through its API. No contact details, no staff notes."""
-    return {"version": 1, "type": "handoff.v1", "handoff_id": item["event_id"], "case_id": item["case_id"],
-            "partner": code, "handed_off_at": item["at"], "api_path": f"/partner/handoffs/{item['case_id']}"}
-
-
 def _send_handoff(sqs, item: dict) -> None:
     """The partner's hand-off queue; partners deduplicate on ``handoff_id`` (a retried stream
     record may send twice). A hand-off without a known partner queue (a CCEI hand-off of a case
@@ -81,5 +73,5 @@ def _send_handoff(sqs, item: dict) -> None:
     code = partner_code_for((item.get("data") or {}).get("partner"))
     if code is None:
         return
-    sqs.send_message(QueueUrl=_handoff_queue_url(code), MessageBody=json.dumps(handoff_message(item, code)),
+    sqs.send_message(QueueUrl=_handoff_queue_url(code), MessageBody=HandoffMessageV1.of_event(item, code).to_json(),
                      MessageAttributes={"event_type": {"DataType": "String", "StringValue": "handoff.v1"}})

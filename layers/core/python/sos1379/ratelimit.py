@@ -16,7 +16,6 @@ and hold on the local stack too. docs/security.md lists every limit.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -50,7 +49,9 @@ def parse_limits(spec: str) -> dict[str, Limit]:
 def configured_limits() -> dict[str, Limit]:
     """``SOS1379_RATE_LIMITS`` (an operator's or a test run's override; ``off`` disables every
     limit, e.g. for a load test from one address) or else ``RATE_LIMITS`` (template.yaml)."""
-    spec = os.environ.get("SOS1379_RATE_LIMITS") or os.environ.get("RATE_LIMITS") or ""
+    from .settings import get_settings
+
+    spec = get_settings().limits.rate_limits
     return {} if spec.strip().lower() == "off" else parse_limits(spec)
 
 

@@ -20,7 +20,6 @@ lock. Kiwi's native tokenizer holds the GIL, so concurrent calls serialise but a
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import unicodedata
@@ -129,10 +128,13 @@ def kiwi_model_path() -> str | None:
         return None
     except ImportError:
         pass
-    uri = os.environ.get("KIWI_MODEL_S3_URI", "")
+    from .settings import get_settings
+
+    routing = get_settings().routing
+    uri = routing.kiwi_model_s3_uri
     if not uri.startswith("s3://"):
         raise RuntimeError("Kiwi's model is missing: install kiwipiepy_model or set KIWI_MODEL_S3_URI")
-    return fetch_kiwi_model(uri, os.environ.get("KIWI_MODEL_DIR", "/tmp/kiwi-model"))
+    return fetch_kiwi_model(uri, routing.kiwi_model_dir)
 
 
 def fetch_kiwi_model(uri: str, directory: str) -> str:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -72,10 +71,10 @@ _clock = utcnow  # tests replace it (no wall-clock dependence)
 RECEIPT_LIKE = frozenset({EventType.SUBMITTED, EventType.CODE_REQUESTED, EventType.LINK_REQUESTED})
 
 
-def enabled(env: Any = None) -> bool:
-    env = os.environ if env is None else env
-    raw = env.get("SOS1379_NOTIFY_VERIFY_CONTACTS") or env.get("NOTIFY_VERIFY_CONTACTS") or "off"
-    return raw.strip().lower() in ("on", "1", "true", "yes")
+def enabled() -> bool:
+    from .settings import get_settings
+
+    return get_settings().limits.verify_contacts.strip().lower() in ("on", "1", "true", "yes")
 
 
 def verified_channels(case: dict) -> set[str]:

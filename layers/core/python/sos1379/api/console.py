@@ -42,10 +42,10 @@ def statistics():
 
 @route(bp, "/console", methods=["GET"])
 def console():
-    from ..coordinators.settings import get_staff_settings
+    from ..settings import get_settings
 
     query = bp.current_request.query_params or {}
-    settings = get_staff_settings()
+    settings = get_settings().coordinators
     body = console_page.render(web.language(query.get("lang")), _base(), console_page.login_config(settings))
     headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", **web.SECURITY_HEADERS,
                "Content-Security-Policy": console_page.csp(settings)}
@@ -62,10 +62,10 @@ class DevLogin(BaseModel):
 @route(bp, "/console/dev-login", methods=["POST"], content_types=["application/json"])
 def dev_login():
     from ..coordinators import auth
-    from ..coordinators.settings import get_staff_settings
+    from ..settings import get_settings
     from ..directory import referral_codes
 
-    settings = get_staff_settings()
+    settings = get_settings().coordinators
     if not (settings.local_stack and len(settings.dev_jwt_secret) >= auth.MIN_DEV_SECRET_LENGTH):
         raise NotFound("No development login here", "개발용 로그인이 없습니다")
     body = parse_model(DevLogin, json_body(bp.current_request))

@@ -22,7 +22,6 @@ import html
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import tarfile
@@ -301,7 +300,9 @@ def unpack(data: bytes, directory: Path) -> None:
 
 def scratch_dir(name: str) -> Path:
     """A writable place for snapshots (/tmp on Lambda)."""
-    base = Path(os.environ.get("CATALOG_SCRATCH_DIR") or tempfile.gettempdir()) / "sos1379-catalog"
+    from ..settings import get_settings
+
+    base = Path(get_settings().catalog.scratch_dir or tempfile.gettempdir()) / "sos1379-catalog"
     path = base / name
     if path.exists():
         shutil.rmtree(path)

@@ -1,6 +1,6 @@
 """Catalog service functions: what the sync Lambda, the API, the router and the CLI call.
 
-Settings come from the environment through a cached getter (nothing is read at import time):
+Settings are the ``catalog`` group of sos1379.settings (nothing is read at import time):
 ``CATALOG_TABLE``, ``CATALOG_BUCKET``, ``CATALOG_SOURCE_{ZEUS,NTIS,PATENTS,LIBRARY}_URL``. The source
 API keys are secrets: in AWS an SSM SecureString named by ``CATALOG_SOURCE_KEYS_PARAMETER`` holding
 JSON ``{"zeus_key": ..., "ntis_key": ...}``, read at run time (sos1379.runtime_secrets); locally
@@ -9,18 +9,17 @@ JSON ``{"zeus_key": ..., "ntis_key": ...}``, read at run time (sos1379.runtime_s
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FieldError, ValidationFailed
+from ..settings import CatalogSettings, get_settings
 from .models import RECORD_TYPES, SOURCES, SyncResult
 from .store import DynamoCatalogStore, LeaseHeld, S3Blobs
 
@@ -30,25 +29,12 @@ if TYPE_CHECKING:  # numpy and bm25s load only when the index is first used
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CatalogSettings:
-    table: str = "sos1379-catalog"
-    bucket: str = ""
-    source_urls: dict[str, str] = field(default_factory=dict)
-    zeus_key: str = ""
-    ntis_key: str = ""
-    index_refresh_seconds: int = 300
-
-
-@lru_cache(maxsize=1)
 def get_catalog_settings() -> CatalogSettings:
-    env = os.environ
-    return CatalogSettings(
-        table=env.get("CATALOG_TABLE", "sos1379-catalog"), bucket=env.get("CATALOG_BUCKET", ""),
-        source_urls={s: env[f"CATALOG_SOURCE_{s.upper()}_URL"] for s in SOURCES if env.get(f"CATALOG_SOURCE_{s.upper()}_URL")},
-        zeus_key=env.get("CATALOG_SOURCE_ZEUS_KEY", ""), ntis_key=env.get("CATALOG_SOURCE_NTIS_KEY", ""),
-        index_refresh_seconds=int(env.get("CATALOG_INDEX_REFRESH_SECONDS", "300")),
-    )
+    """The catalog's group of the process settings (sos1379.settings)."""
+    return get_settings().catalog
+
+
+get_catalog_settings.cache_clear = get_settings.cache_clear  # type: ignore[attr-defined]
 
 
 def source_keys() -> dict[str, str]:

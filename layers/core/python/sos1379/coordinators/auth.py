@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from ..errors import Forbidden, Unauthorized
 from ..events import Actor
-from .settings import DEV_ISSUER, get_staff_settings
+from ..settings import DEV_ISSUER, get_settings
 
 ROLES = ("counselor", "coordinator", "lead")
 _RANK = {role: i for i, role in enumerate(ROLES)}
@@ -103,7 +103,7 @@ def verify(authorization: str | None) -> dict:
     import jwt
 
     token = _bearer(authorization)
-    settings = get_staff_settings()
+    settings = get_settings().coordinators
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") == "HS256":

@@ -35,7 +35,7 @@ from ..sla.clocks import ClockState
 from ..sla.flagger import FLAGGED_STATUSES
 from ..store import CaseStore, retry_on_concurrent_update, without_storage_fields
 from .auth import Staff, require
-from .settings import get_staff_settings
+from ..settings import get_settings
 
 log = logging.getLogger("sos1379.coordinators")
 
@@ -131,7 +131,7 @@ def triage_queue(store: CaseStore, staff: Staff, now: datetime | None = None, *,
     day), never the whole table."""
     require(staff, "counselor")
     now = now or utcnow()
-    stale = iso(now - timedelta(minutes=get_staff_settings().queue_new_after_minutes))
+    stale = iso(now - timedelta(minutes=get_settings().coordinators.queue_new_after_minutes))
     sections: dict[str, list] = {"new": [], "low_confidence": [], "declined_by_all": [], "at_risk": [],
                                  "breached": []}
     for case in store.open_cases_due_before("~", statuses=[Status.RECEIVED.value]):

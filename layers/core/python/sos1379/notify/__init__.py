@@ -12,7 +12,7 @@ _EXPORTS = {
                  "SnsSmsSender", "TransientSendError"],
     "links": ["build_links", "resolve_link_token", "verify_link_token"],
     "quiet": ["in_quiet_hours", "release_at"],
-    "service": ["Notifier", "NotifyMessage", "chosen_channels"],
+    "service": ["Notifier", "chosen_channels"],
     "templates": ["Templates", "euckr_bytes", "load_templates", "sms_length"],
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}

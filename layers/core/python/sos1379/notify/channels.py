@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from .settings import get_notify_settings
+from ..settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,6 @@ def provider_client(service: str):
     import boto3
     from botocore.config import Config
 
-    from ..settings import get_settings
-
     config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
     return boto3.session.Session().client(service, region_name=get_settings().region, config=config)
 
@@ -226,7 +224,7 @@ def default_text_sender() -> TextSender:
     - ``sns``: SNS Publish (moto and in-process tests; an international route for Korea).
     Unset: ``kr_http`` when NOTIFY_PROVIDER_URL is set, else ``sms_voice`` when a phone pool is
     set, else ``sns``."""
-    settings = get_notify_settings()
+    settings = get_settings().notify
     provider = settings.text_provider or ("kr_http" if settings.provider_url else
                                           "sms_voice" if settings.sms_origination_identity else "sns")
     if provider == "kr_http":
@@ -242,5 +240,5 @@ default_sms_sender = default_text_sender  # the former name
 
 
 def default_email_sender() -> EmailSender:
-    settings = get_notify_settings()
+    settings = get_settings().notify
     return SesEmailSender(settings.sender_email, settings.email_configuration_set)

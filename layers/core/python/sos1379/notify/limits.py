@@ -16,7 +16,6 @@ The cap comes from ``NOTIFY_RECIPIENT_DAILY_CAP`` (template.yaml sets it for eve
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from .. import korea
@@ -26,8 +25,9 @@ REASON_CAP = "recipient_daily_cap"
 
 
 def daily_cap() -> int:
-    raw = os.environ.get("SOS1379_NOTIFY_RECIPIENT_DAILY_CAP") or os.environ.get("NOTIFY_RECIPIENT_DAILY_CAP") or "0"
-    return max(0, int(raw))
+    from ..settings import get_settings
+
+    return max(0, get_settings().limits.recipient_daily_cap)
 
 
 def count_message(store, channel: str, recipient: str, now: datetime, cap: int) -> bool:

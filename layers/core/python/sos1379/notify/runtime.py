@@ -2,14 +2,13 @@
 lazily (no env reads or clients at import time) and cached per execution environment."""
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
+from ..events import CaseMessage
 from ..settings import get_settings
 from .channels import default_email_sender, default_text_sender
 from .service import Notifier, NotifyTransientError, backoff_seconds, requeue_message
-from .settings import get_notify_settings
 from .templates import load_templates
 
 IDEMPOTENCY_KEY_PREFIX = "sos1379.notify.deliver"
@@ -22,7 +21,7 @@ def idempotency_config():
     # the key is (case, event, channel): the rendered text may differ between tries (a new link
     # token), which must not make a second send look like a new request
     return IdempotencyConfig(event_key_jmespath="[case_id, event_id, channel]", raise_on_no_idempotency_key=True,
-                             expires_after_seconds=get_notify_settings().idempotency_expiry_seconds)
+                             expires_after_seconds=get_settings().notify.idempotency_expiry_seconds)
 
 
 @lru_cache(maxsize=1)
@@ -47,30 +46,34 @@ def get_notifier() -> Notifier:
 
     settings = get_settings()
     return Notifier(store=CaseStore(settings.cases_table), sms=default_text_sender(), email=default_email_sender(),
-                    templates=load_templates(), settings=get_notify_settings(),
+                    templates=load_templates(), settings=settings.notify,
                     requeue=requeue_message(settings.notify_queue_url), idempotent=powertools_idempotent)
 
 
 def reset() -> None:
     """Forget cached wiring (tests that switch tables or endpoints)."""
     from .channels import provider_client
-    from .settings import get_notify_settings as gns
     from .templates import load_templates as lt
 
-    for cached in (get_notifier, persistence_layer, idempotency_config, provider_client, gns, lt):
+    for cached in (get_notifier, persistence_layer, idempotency_config, provider_client, lt):
         cached.cache_clear()
 
 
 def handle_record(record, notifier: Notifier | None = None) -> dict[str, Any]:
-    """BatchProcessor record handler: one SQS record of the notification queue.
+    """One SQS record of the notification queue: its body parsed (``MalformedMessage`` when it
+    does not fit), then :func:`handle_message`."""
+    raw = record.raw_event if hasattr(record, "raw_event") else record
+    return handle_message(CaseMessage.from_body(raw["body"]), raw, notifier)
+
+
+def handle_message(message: CaseMessage, raw: dict, notifier: Notifier | None = None) -> dict[str, Any]:
+    """Deliver one notification-queue message; ``raw`` is its SQS record (for the retry delay).
 
     On a transient provider failure the record's visibility is stretched with exponential backoff
     before the failure is reported, so SQS retries later rather than after the fixed timeout."""
     notifier = notifier or get_notifier()
-    raw = record.raw_event if hasattr(record, "raw_event") else record
-    body = json.loads(raw["body"])
     try:
-        outcome = notifier.handle(body)
+        outcome = notifier.handle(message)
     except NotifyTransientError:
         _delay_retry(raw)
         raise

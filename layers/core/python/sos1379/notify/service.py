@@ -30,19 +30,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict
-
 from .. import korea, verification
 from ..directory import load_directory
 from ..errors import CaseNotFound
-from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
+from ..events import Actor, CaseEvent, CaseMessage, iso, parse_iso, utcnow
 from ..lifecycle import EventType
 from ..store import CaseStore
 from . import limits
 from .channels import EmailSender, PermanentSendError, TextMessage, TextSender, TransientSendError
 from .links import TrackingLinks, mint_link
 from .quiet import next_hop_seconds, release_at
-from .settings import NotifySettings
+from ..settings import NotifySettings
 from .templates import QUESTION_MAX_CHARS, Rendered, Templates
 
 CHANNELS = ("sms", "email")
@@ -50,21 +48,6 @@ ACTOR = Actor(kind="system", id="notify_sme")
 #: The receipt to a contact not yet confirmed: the same news plus a one-time code (its own
 #: approved AlimTalk template, notifications.toml).
 RECEIPT_WITH_CODE = "case.submitted:verify"
-
-
-class NotifyMessage(BaseModel):
-    """A notification-queue body: CaseEvent.message(), plus ``deliver_after`` on deferred copies."""
-
-    model_config = ConfigDict(extra="allow")
-
-    version: int = 1
-    event_id: str
-    case_id: str
-    type: str
-    at: str
-    actor: dict[str, Any] = {}
-    data: dict[str, Any] = {}
-    deliver_after: str | None = None
 
 
 class NotifyTransientError(Exception):
@@ -144,7 +127,7 @@ def _bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def personalise(case: dict, message: NotifyMessage, links: TrackingLinks, templates: Templates,
+def personalise(case: dict, message: CaseMessage, links: TrackingLinks, templates: Templates,
                 language: str) -> dict[str, str]:
     """The variable values for one event, in ``language``. Nothing here is contact data, and
     nothing is text the submitter typed (title, company name): only the case number, dates,
@@ -221,8 +204,8 @@ class Notifier:
         self._deliver = idempotent(self.deliver) if idempotent else self.deliver
 
     # --- one message ------------------------------------------------------------------------------
-    def handle(self, body: dict) -> Outcome:
-        message = NotifyMessage(**body)
+    def handle(self, message: CaseMessage) -> Outcome:
+        """One notification-queue message (parsed at the handler edge, sos1379.events)."""
         outcome = Outcome(message.case_id, message.event_id, message.type, "ignored")
         if message.type == EventType.CONTACT_VERIFIED:
             return self._release_held(message, outcome)
@@ -289,7 +272,7 @@ class Notifier:
             raise NotifyTransientError(transient)
         return outcome
 
-    def _code_template(self, message: NotifyMessage, case: dict, channel: str) -> str | None:
+    def _code_template(self, message: CaseMessage, case: dict, channel: str) -> str | None:
         """The template carrying a verification code, when this channel's message needs one: the
         receipt to an unconfirmed contact (while verification is on), and every code re-send."""
         if message.type == EventType.CODE_REQUESTED:
@@ -300,7 +283,7 @@ class Notifier:
         return None
 
     # --- contact verification: held notices ---------------------------------------------------------
-    def _hold(self, message: NotifyMessage, channels: list[str], case: dict, now: datetime) -> None:
+    def _hold(self, message: CaseMessage, channels: list[str], case: dict, now: datetime) -> None:
         """Keep the notice for an unconfirmed contact until it is confirmed (once per event and
         channel: a redelivery or a deferred copy finds it held already)."""
         contact = case.get("contact") or {}
@@ -315,7 +298,7 @@ class Notifier:
                                         recipient=mask_recipient(channel, address[channel]))
             self.store.hold_notice(message.case_id, message.event_id, channel, notice, event)  # False: held already
 
-    def _release_held(self, message: NotifyMessage, outcome: Outcome) -> Outcome:
+    def _release_held(self, message: CaseMessage, outcome: Outcome) -> Outcome:
         """``contact.verified``: handle every notice held for the confirmed channels again (they go
         now, or at 08:00 after the quiet hours), then forget them. A failure leaves them held and
         the event is retried; the markers keep every notice to one delivery."""
@@ -325,14 +308,14 @@ class Notifier:
             if item.get("channel") in confirmed:
                 by_event.setdefault(str(item["event_id"]), []).append(item)
         for items in by_event.values():
-            self.handle(json.loads(items[0]["message"]))
+            self.handle(CaseMessage.from_body(items[0]["message"]))
             for item in items:
                 self.store.forget_held_notice(item)
             outcome.released += 1
         outcome.action = "released"
         return outcome
 
-    def _job(self, case: dict, message: NotifyMessage, channel: str, rendered: Rendered) -> dict:
+    def _job(self, case: dict, message: CaseMessage, channel: str, rendered: Rendered) -> dict:
         contact = case["contact"]
         job = {"case_id": case["case_id"], "event_id": message.event_id, "event_type": message.type,
                "channel": channel, "language": rendered.language}
@@ -348,7 +331,7 @@ class Notifier:
         return job
 
     # --- quiet hours ------------------------------------------------------------------------------
-    def _defer_if_quiet(self, message: NotifyMessage, now: datetime, channels: list[str],
+    def _defer_if_quiet(self, message: CaseMessage, now: datetime, channels: list[str],
                         case: dict) -> str | None:
         """Return the deliver-after instant when the message must wait, after re-enqueueing it."""
         if message.deliver_after:
@@ -364,8 +347,7 @@ class Notifier:
                 return None
             deliver_after, first = release, True
         delay = next_hop_seconds(now, deliver_after, self.settings.defer_chunk_seconds)
-        body = {**message.model_dump(), "deliver_after": iso(deliver_after)}
-        self.requeue(body, delay)
+        self.requeue(message.model_copy(update={"deliver_after": iso(deliver_after)}).wire(), delay)
         if first:
             contact = case.get("contact") or {}
             address = {"sms": contact.get("phone", ""), "email": contact.get("email", "")}

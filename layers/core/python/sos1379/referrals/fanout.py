@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 from ..directory import load_directory
 from ..errors import ConcurrentUpdate, InvalidTransition
-from ..events import Actor, CaseEvent, iso, utcnow
+from ..events import Actor, CaseEvent, CaseMessage, iso, utcnow
 from ..lazy import lazy_module
 from ..lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
 from ..routing.evidence import EVIDENCE_LIMIT
@@ -76,12 +76,46 @@ _PARTNER_CCEI = "CCEI"
 Evidence = Callable[[str, int], list[dict]]
 
 
-class RouterLike(Protocol):
-    """What route_case needs of a router. A router that also has ``evidence_for(hits)`` (the real
-    one does) is given the case's catalog hits as ``route(..., evidence=hits)``; a plain ranking
-    (coordinator tools, test doubles) is called without them."""
+class Ranking(Protocol):
+    """A plain ranking of institutes for a case (coordinator tools, test doubles)."""
 
     def route(self, inp, *, exclude: Iterable[str] = ...) -> Any: ...
+
+
+class CaseRouter(Protocol):
+    """What route_case asks of a router: a ranking that scores with the case's catalog hits, and
+    which of those hits it counted for each institute (the evidence a referral carries).
+    sos1379.routing.Router is one; :class:`RankingOnly` makes one of a plain :class:`Ranking`."""
+
+    def route(self, inp, *, exclude: Iterable[str] = ..., evidence: Iterable[dict] | None = None) -> Any: ...
+
+    def evidence_for(self, hits: Iterable[dict]) -> dict: ...
+
+
+@dataclass(frozen=True)
+class RankingOnly:
+    """A plain ranking as a :class:`CaseRouter`: it ranks without the catalog hits, and the hits
+    that count per institute follow the default router settings (same floor and depth)."""
+
+    ranking: Ranking
+
+    def route(self, inp, *, exclude: Iterable[str] = (), evidence: Iterable[dict] | None = None) -> Any:
+        return self.ranking.route(inp, exclude=exclude)
+
+    def evidence_for(self, hits: Iterable[dict]) -> dict:
+        from ..routing import RouterConfig
+        from ..routing.evidence import evidence_by_institute
+
+        cfg = RouterConfig()
+        return evidence_by_institute(hits, floor=cfg.evidence_floor, depth=cfg.evidence_depth)
+
+
+def as_case_router(router: CaseRouter | Ranking) -> CaseRouter:
+    """The router as route_case uses it: sos1379.routing.Router (and RankingOnly) as they are, any
+    other ranking wrapped in :class:`RankingOnly`."""
+    from ..routing import Router
+
+    return router if isinstance(router, (Router, RankingOnly)) else RankingOnly(router)
 
 
 @dataclass
@@ -216,7 +250,7 @@ def routing_input(case: dict):
                         region=(case.get("company") or {}).get("region"), lang=case.get("language", "ko"))
 
 
-def _default_router() -> RouterLike:
+def _default_router() -> CaseRouter:
     from ..routing import get_router
 
     return get_router()
@@ -234,24 +268,15 @@ def _case_text(case: dict) -> str:
     return f"{case.get('title', '')}\n{case.get('description', '')}"
 
 
-def _route(router: RouterLike, inp, exclude: Iterable[str], hits: list[dict]):
-    if hits and hasattr(router, "evidence_for"):
-        return router.route(inp, exclude=exclude, evidence=hits)
-    return router.route(inp, exclude=exclude)
+def _route(router: CaseRouter, inp, exclude: Iterable[str], hits: list[dict]):
+    return router.route(inp, exclude=exclude, evidence=hits) if hits else router.route(inp, exclude=exclude)
 
 
-def _evidence_by_institute(hits: list[dict], codes: set[str], router: RouterLike) -> dict[str, list[dict]]:
+def _evidence_by_institute(hits: list[dict], codes: set[str], router: CaseRouter) -> dict[str, list[dict]]:
     """Per target: the hits the router counted for it (same floor and depth), best first."""
     if not hits:
         return {}
-    if hasattr(router, "evidence_for"):
-        counted = router.evidence_for(hits)
-    else:
-        from ..routing import RouterConfig
-        from ..routing.evidence import evidence_by_institute
-
-        cfg = RouterConfig()
-        counted = evidence_by_institute(hits, floor=cfg.evidence_floor, depth=cfg.evidence_depth)
+    counted = router.evidence_for(hits)
     return {code: [{"type": str(h.get("type") or "item"), "id": str(h.get("id") or ""),
                     "title": str(h.get("title") or ""), "link": h.get("link") or h.get("url")}
                    for h in counted[code].hits[:EVIDENCE_PER_REFERRAL]]
@@ -286,13 +311,13 @@ class _Plan:
     probability: float | None = None   # calibrated P(top-1 right), when the router gives one
 
 
-def _plan(case: dict, message: dict, router: RouterLike, hits: list[dict]) -> _Plan:
+def _plan(case: dict, message: CaseMessage, router: CaseRouter, hits: list[dict]) -> _Plan:
     directory = load_directory()
     declined = set(case.get("declined_by") or [])
-    data = message.get("data") or {}
+    data = message.data
     inp = routing_input(case)
     forced = [c for c in (data.get("targets") or []) if c in directory]
-    if message["type"] == EventType.ROUTE_REQUESTED and forced:
+    if message.type == EventType.ROUTE_REQUESTED and forced:
         # a coordinator override: route to exactly these, ranked by the router for the reasons
         result = _route(router, inp, (), hits)
         ranking = [s.model_dump() for s in result.institutes]
@@ -304,7 +329,7 @@ def _plan(case: dict, message: dict, router: RouterLike, hits: list[dict]) -> _P
     result = _route(router, inp, declined, hits)
     ranking = [s.model_dump() for s in result.institutes]
     decision, targets = result.decision, [c for c in result.targets if c not in declined]
-    rerouting = message["type"] == EventType.ROUTE_REQUESTED and bool(declined)
+    rerouting = message.type == EventType.ROUTE_REQUESTED and bool(declined)
     if decision == "refer":
         targets = [c for c in targets if c in directory and directory[c].receives_referrals]
         if not targets:
@@ -333,11 +358,11 @@ def _ranked(plan: _Plan, code: str) -> dict:
             "forced": plan.forced}
 
 
-def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datetime,
+def _commit(store: CaseStore, case: dict, message: CaseMessage, plan: _Plan, now: datetime,
             evidence: dict[str, list[dict]]) -> tuple[dict, list[dict]] | None:
     """One transaction for the whole decision. Returns (new case, new referrals) or None when the
     case can no longer take this decision (it moved on: withdrawn, closed, ...)."""
-    event_id = message["event_id"]
+    event_id = message.event_id
     at = iso(now)
     status_now = case["status"]
     target_status = {"refer": Status.REFERRED, "handoff": Status.HANDED_OFF, "coordinator": Status.TRIAGED}[plan.decision]
@@ -348,7 +373,7 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
            for s in plan.ranking[:RANKING_RECORDED]]
     routing = {"decision": plan.decision, "confidence": round(float(plan.confidence), 4), "institutes": top,
                "targets": plan.targets, "forced": plan.forced, "reason": plan.reason, "routed_at": at,
-               "event_id": event_id, "trigger": message["type"]}
+               "event_id": event_id, "trigger": message.type}
     if plan.probability is not None:
         routing["probability"] = round(float(plan.probability), 3)
     seen = [e for e in (case.get("routing_events") or []) if e != event_id][-(ROUTING_EVENTS_KEPT - 1):]
@@ -379,7 +404,7 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
         changes["referred_to"] = plan.targets
         names = [{"code": c, "name_ko": directory[c].name_ko, "name_en": directory[c].name_en} for c in plan.targets]
         events.append(CaseEvent(case_id=case["case_id"], type=EventType.REFERRED, at=later, actor=ROUTER_ACTOR,
-                                data={"institutes": names, "reroute": message["type"] == EventType.ROUTE_REQUESTED,
+                                data={"institutes": names, "reroute": message.type == EventType.ROUTE_REQUESTED,
                                       "forced": plan.forced}))
     elif plan.decision == "handoff":
         partner = partner_for(plan.targets[0] if plan.targets else _PARTNER_BIZINFO, case)
@@ -394,7 +419,7 @@ def _commit(store: CaseStore, case: dict, message: dict, plan: _Plan, now: datet
     return new_case, new_referrals
 
 
-def route_case_event(store: CaseStore, message: dict, *, router: RouterLike | None = None,
+def route_case_event(store: CaseStore, message: CaseMessage, *, router: CaseRouter | Ranking | None = None,
                      sender: ReferralSender | None = None, evidence: Evidence | None = None,
                      now: datetime | None = None, max_attempts: int = 4) -> RouteOutcome:
     """Route the case named by an intake event (``case.submitted`` / ``case.route_requested``).
@@ -403,10 +428,11 @@ def route_case_event(store: CaseStore, message: dict, *, router: RouterLike | No
     of that event. Raises on infrastructure failures so the queue retries the event.
 
     ``evidence(text, limit)`` looks up catalog hits (default: the loaded catalog snapshot, if
-    any); it is called at most once per call, and only when the event is routed."""
-    event_id, case_id, kind = message.get("event_id"), message.get("case_id"), message.get("type")
-    if not event_id or not case_id or not kind:
-        raise ValueError("intake message without event_id, case_id or type")
+    any); it is called at most once per call, and only when the event is routed. ``message`` is
+    parsed at the handler edge; a mapping (the CLI, tests) is parsed here the same way
+    (``MalformedMessage`` when it does not fit)."""
+    message = CaseMessage.from_body(message)
+    event_id, case_id, kind = message.event_id, message.case_id, message.type
     if kind not in INTAKE_EVENTS:
         logger.info("intake event ignored", extra={"case_id": case_id, "event_type": kind})
         return RouteOutcome(case_id, event_id, "skipped", reason="not_an_intake_event")
@@ -424,7 +450,7 @@ def route_case_event(store: CaseStore, message: dict, *, router: RouterLike | No
             return RouteOutcome(case_id, event_id, "skipped", reason=f"status_{case['status']}")
         if hits is None:  # once per event: a retry after a lost race reuses the same hits
             hits = (evidence or catalog_evidence)(_case_text(case), EVIDENCE_LIMIT)
-        routing = router or _default_router()  # not before: a replay needs no router
+        routing = as_case_router(router) if router is not None else _default_router()  # a replay needs none
         plan = _plan(case, message, routing, hits)
         by_institute = _evidence_by_institute(hits, set(plan.targets), routing) if plan.decision == "refer" else {}
         try:

@@ -14,7 +14,6 @@ a source, so an edit error fails loudly at load time rather than silently routin
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -74,7 +73,9 @@ class InstituteKnowledge(BaseModel):
 
 
 def knowledge_dir() -> Path:
-    return Path(os.environ.get("SOS1379_KNOWLEDGE_DIR") or _PACKAGE_KNOWLEDGE)
+    from ..settings import get_settings
+
+    return Path(get_settings().routing.knowledge_dir or _PACKAGE_KNOWLEDGE)
 
 
 def load_knowledge(directory: Path | None = None) -> dict[str, InstituteKnowledge]:

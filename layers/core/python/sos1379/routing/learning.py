@@ -352,20 +352,20 @@ _sources_lock = threading.Lock()
 
 
 def model_bucket() -> str:
-    import os
+    from ..settings import get_settings
 
-    return os.environ.get("ROUTER_MODEL_BUCKET") or os.environ.get("CATALOG_BUCKET", "")
+    return get_settings().routing.model_bucket
 
 
 def default_source() -> ModelSource:
     """The process-wide model source on ``ROUTER_MODEL_BUCKET`` (default: the catalog bucket)."""
-    import os
+    from ..settings import get_settings
 
-    bucket = model_bucket()
+    routing = get_settings().routing
+    bucket = routing.model_bucket
     with _sources_lock:
         if bucket not in _sources:
-            _sources[bucket] = ModelSource(bucket, refresh_seconds=float(
-                os.environ.get("ROUTER_MODEL_REFRESH_SECONDS", "300")))
+            _sources[bucket] = ModelSource(bucket, refresh_seconds=routing.model_refresh_seconds)
         return _sources[bucket]
 
 

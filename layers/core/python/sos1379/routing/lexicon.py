@@ -18,7 +18,6 @@ Matching is deliberately literal and explainable:
 """
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -128,7 +127,9 @@ class Lexicon:
 
 
 def lexicon_path() -> Path:
-    return Path(os.environ.get("SOS1379_LEXICON_PATH") or _PACKAGE_LEXICON)
+    from ..settings import get_settings
+
+    return Path(get_settings().routing.lexicon_path or _PACKAGE_LEXICON)
 
 
 def load_lexicon(path: Path | None = None) -> Lexicon:

@@ -7,7 +7,6 @@ institute solves, its services, equipment classes, industries and regions.
 """
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -47,7 +46,9 @@ class Profile(BaseModel):
 
 
 def profiles_dir() -> Path:
-    return Path(os.environ.get("SOS1379_PROFILES_DIR") or _PACKAGE_PROFILES)
+    from ..settings import get_settings
+
+    return Path(get_settings().routing.profiles_dir or _PACKAGE_PROFILES)
 
 
 def load_code_files(folder: Path, model: type[CodedModel], what: str) -> dict[str, CodedModel]:

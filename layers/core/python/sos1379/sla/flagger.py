@@ -210,13 +210,12 @@ def flag_due_cases(store: CaseStore, now: datetime, alerts: AlertSink) -> FlagRu
 def run_scheduled(now: datetime | None = None, *, store: CaseStore | None = None,
                   alerts: AlertSink | None = None) -> FlagRun:
     """The scheduled entry point: the store and the alert topic from settings."""
-    from ..coordinators.settings import get_staff_settings
     from ..events import utcnow
     from ..settings import get_settings
 
     store = store or CaseStore(get_settings().cases_table)
     if alerts is None:
-        topic = get_staff_settings().alerts_topic_arn
+        topic = get_settings().sla.alerts_topic_arn
         alerts = SnsAlertSink(topic) if topic else MemoryAlertSink()
     now = now or utcnow()
     run = flag_due_cases(store, now, alerts)
