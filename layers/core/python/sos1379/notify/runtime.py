@@ -51,11 +51,11 @@ def get_notifier() -> Notifier:
 
 
 def reset() -> None:
-    """Forget cached wiring (tests that switch tables or endpoints)."""
+    """Forget cached wiring and the settings it was built from (tests that switch tables or endpoints)."""
     from .channels import provider_client
     from .templates import load_templates as lt
 
-    for cached in (get_notifier, persistence_layer, idempotency_config, provider_client, lt):
+    for cached in (get_settings, get_notifier, persistence_layer, idempotency_config, provider_client, lt):
         cached.cache_clear()
 
 
