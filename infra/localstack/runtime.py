@@ -165,12 +165,20 @@ class _Worker:
         return self.process.poll() is None
 
     def stop(self, grace: float = 2.0) -> None:
+        self.hang_up()
+        self.reap(grace)
+
+    def hang_up(self) -> None:
+        """EOF on the request stream: an idle worker exits on its own."""
         try:
             self._requests.close()
         except OSError:
             pass
+
+    def reap(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the process to exit, kill it otherwise, close its replies."""
         try:
-            self.process.wait(timeout=grace)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
@@ -304,21 +312,10 @@ class WorkerPool:
             if worker.alive:
                 worker.process.kill()
         for worker in idle:
-            try:
-                worker._requests.close()
-            except OSError:
-                pass
+            worker.hang_up()
         deadline = time.monotonic() + grace
         for worker in idle + busy:
-            try:
-                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait(timeout=5)
-            try:
-                worker._replies.close()
-            except OSError:
-                pass
+            worker.reap(max(0.0, deadline - time.monotonic()))
 
 
 class InProcessInvoker:

@@ -1,14 +1,15 @@
 """What a sync skips when it cannot matter (sos1379.catalog.sync): a source's first load reads no
 content hashes and keeps no set of keys seen; a resumed or later run still does both; the same
-record head is analysed once per run."""
+record head is analysed once per run, a page's new heads in one batch."""
 from __future__ import annotations
 
 import pytest
 
 from infra.standins.generator import SCALES
+from sos1379.catalog.index import index_tokens
 from sos1379.catalog.store import DynamoCatalogStore
 from sos1379.catalog.sync import SyncService
-from sos1379.text import analyze
+from sos1379.text import analyze, analyze_many
 from tests.integration.test_catalog_sync import (SCALE, Crash, CrashingStore, _zeus_service, blobs, catalog,  # noqa: F401
                                                  malformed, table_keys)
 
@@ -66,6 +67,29 @@ def test_the_same_head_text_is_analysed_once_per_run(catalog):
     result = service.run()
     assert result.metrics.changed > len(calls) > 0
     assert len(calls) == len(set(calls))
+
+
+def test_a_pages_new_heads_are_analysed_in_one_batch_with_the_tokens_of_one_call_each(catalog):
+    batches: list[list[str]] = []
+
+    def one_text(text: str) -> list[str]:
+        raise AssertionError("heads go through the batch")
+
+    def batch(texts: list[str]) -> list[list[str]]:
+        batches.append(list(texts))
+        return analyze_many(texts)
+
+    template, _ = _zeus_service(catalog)
+    service = SyncService(template.adapter, template.store, template.blobs, analyzer=one_text, analyze_many=batch)
+    result = service.run()
+    heads = [h for b in batches for h in b]
+    assert 0 < len(batches) <= result.pages and len(heads) == len(set(heads)) < result.metrics.changed
+    records = {r.key: r for p in (template.adapter.fetch(None, str(n)) for n in range(1, result.pages + 1))
+               for r in p.records}
+    docs = [d for key in blobs().list("index/pending/") for d in blobs().get_json(key)["upserts"]]
+    assert len(docs) == result.metrics.changed
+    for doc in docs:
+        assert doc["tokens"] == index_tokens(records[doc["key"]], analyze)
 
 
 def test_records_written_in_wire_form_read_back_as_item_of_builds_them_when_a_key_repeats(catalog):

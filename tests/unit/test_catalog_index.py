@@ -98,3 +98,16 @@ def test_bad_search_parameters_are_all_reported_when_invalid():
 def test_region_and_institute_parameters_are_normalised_when_valid():
     query = parse_search_params({"q": "용접", "region": "강원도", "institute": "kitech", "page_size": "20"})
     assert (query.region, query.institute, query.page_size) == ("gangwon", "KITECH", 20)
+
+
+def test_content_hash_keeps_the_stored_value_when_only_the_modification_stamp_moves():
+    # Stored hashes decide what an incremental sync rewrites: the hashed bytes must never drift
+    # (sorted compact JSON, UTF-8, as json.dumps wrote them when these hashes were first stored).
+    record = PatentRecord(source="patents", source_id="1020120086766", application_number="1020120086766",
+                          title="알루미늄 다이캐스팅 \"기공\" 저감\t방법", title_en="Reducing porosity",
+                          summary="줄바꿈\n포함 😀 요약", keywords=["다이캐스팅", "B22D 17/00"], ipc=["B22D 17/00"],
+                          institution="한국생산기술연구원", institute="KITECH", region="chungnam",
+                          url="https://example.org/t/1", modified="2026-11-01T00:00:00Z", trl=6)
+    assert record.content_hash() == "9bbbf57a2bd313ea5552f837006b493a"
+    assert record.model_copy(update={"modified": "2027-01-01T00:00:00Z"}).content_hash() == record.content_hash()
+    assert record.model_copy(update={"trl": 7}).content_hash() != record.content_hash()

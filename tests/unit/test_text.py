@@ -90,3 +90,20 @@ def test_concurrent_calls_give_the_same_terms_when_threaded():
         t.join()
     assert len(results) == 160
     assert all(r == expected for r in results)
+
+
+def test_analyze_many_gives_each_texts_own_terms_when_texts_are_batched():
+    samples = ["금형 수명이 짧아서 표면처리를 알아보고 있습니다", "", "SUS304 용접부에 균열이 생깁니다",
+               "NMR spectra of polymers", "ＮＭＲ 분석", "ㅠㅠ 도와주세요", "열처리 변형\n주조 결함"]
+    for name in text.analyzer_names():
+        assert text.analyze_many(samples, name) == [text.get_analyzer(name)(s) for s in samples]
+    assert text.analyze_many(samples) == [text.analyze(s) for s in samples]
+    assert text.analyze_many([]) == []
+
+
+def test_ngram_terms_are_the_hybrid_terms_without_morphemes_when_text_mixes_scripts():
+    sample = "열처리 변형 heat-treated ＳＵＳ３０４ parts 열처리"
+    hybrid = text.get_analyzer("hybrid")(sample)
+    assert text.ngram_terms(sample) == ["#열처", "#처리", "#변형", "heat-treated", "heat", "treat", "sus304",
+                                        "part", "#열처", "#처리"]
+    assert set(text.ngram_terms(sample)) <= set(hybrid)

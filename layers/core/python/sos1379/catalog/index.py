@@ -51,9 +51,14 @@ def index_tokens(record, analyzer) -> list[str]:
     """
     from ..text import ngram_terms
 
-    head = analyzer("\n".join(filter(None, (record.title, " ".join(record.keywords)))))
+    head = analyzer(head_text(record))
     tail = ngram_terms(" ".join(filter(None, (record.title_en, record.summary[:400]))))
     return head + head + tail
+
+
+def head_text(record) -> str:
+    """What the shared analyzer (Kiwi) reads of a record: its title and keywords."""
+    return "\n".join(filter(None, (record.title, " ".join(record.keywords))))
 
 
 def doc_of(record, tokens: list[str]) -> dict:

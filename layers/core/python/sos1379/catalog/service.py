@@ -79,14 +79,14 @@ def build_adapter(source: str, settings: CatalogSettings, **http_options: Any):
 def sync_source(source: str, *, mode: str = "auto", deadline: float | None = None, progress=None,
                 rebuild: bool = True, http_options: dict | None = None) -> SyncResult:
     """Run one source's sync; then, if anything changed (or deltas are pending), rebuild the index."""
-    from ..text import analyze
+    from ..text import analyze, analyze_many
     from .sync import SyncService
 
     if source not in SOURCES:
         raise ValidationFailed([FieldError("source", "알 수 없는 원천입니다", f"unknown source {source!r}")])
     settings = get_catalog_settings()
     service = SyncService(build_adapter(source, settings, **(http_options or {})), _store(settings),
-                          _blobs(settings), analyzer=analyze)
+                          _blobs(settings), analyzer=analyze, analyze_many=analyze_many)
     result = service.run(mode=mode, deadline=deadline, progress=progress)
     if rebuild and result.status != "busy":
         result.index_rebuilt = rebuild_index() is not None
