@@ -21,9 +21,10 @@ Most functions load boto3 with their first AWS client (sos1379.aws), not at impo
 alone can measure below a bare ``import boto3``: ``with_boto3_ms`` is the import followed by
 ``import boto3``, what every function has loaded once its first event has talked to AWS (the
 honest cold-start figure). Where a function builds on its first record what it needs for every
-record (the message model of route_case and notify_sme: ``defer_build``), ``first_record_ms`` also
-parses the sample records of events/sqs: the cost moved, not removed, from the import to the first
-event."""
+record (route_case and notify_sme: the message model and the institute directory's records are
+built with ``defer_build``), ``first_record_ms`` also parses the sample records of events/sqs and
+reads the directory: the cost moved, not removed, from the import to the first event (route_case's
+first record also builds the referral message and loads the router, which dwarfs all of this)."""
 from __future__ import annotations
 
 import ast
@@ -40,7 +41,8 @@ HEAVY_PACKAGES = ("sos1379.routing", "sos1379.catalog", "sos1379.notify")
 SAMPLE_RECORDS = ROOT / "events" / "sqs" / "notify_case_referred.json"
 #: functions that parse every record into a model built on first use: import + first record
 FIRST_RECORD = {name: ("import handler, json, boto3; from sos1379.messages import CaseMessage; "
-                       f"[CaseMessage.from_body(r['body']) for r in json.load(open({str(SAMPLE_RECORDS)!r}))['Records']]")
+                       f"[CaseMessage.from_body(r['body']) for r in json.load(open({str(SAMPLE_RECORDS)!r}))['Records']]; "
+                       "from sos1379.directory import load_directory, load_services; load_directory(); load_services()")
                 for name in ("notify_sme", "route_case")}
 #: where the timed interpreters find the project's bytecode (None: compile from source)
 _pycache_prefix: str | None = None

@@ -115,8 +115,18 @@ def test_settings_events_and_the_store_load_no_pydantic_when_imported():
 
 
 @pytest.mark.parametrize("function", ["notify_sme", "route_case"])
-def test_a_consumer_builds_its_message_model_on_the_first_record_not_when_its_handler_is_imported(function):
+def test_a_consumer_builds_its_models_on_the_first_record_not_when_its_handler_is_imported(function):
+    # the message, the directory's records and the referral message: built by the first record that
+    # needs them (the bench's first_record figure), none by the import
     loaded_after("import handler\n"
+                 "from pydantic import BaseModel\n"
+                 "def subclasses(c):\n"
+                 "    for s in c.__subclasses__():\n"
+                 "        yield s\n"
+                 "        yield from subclasses(s)\n"
+                 "built = [s.__name__ for s in subclasses(BaseModel) if s.__module__.startswith('sos1379') "
+                 "and s.__pydantic_complete__]\n"
+                 "assert built == [], built\n"
                  "from sos1379.messages import CaseMessage\n"
                  "assert not CaseMessage.__pydantic_complete__\n"
                  "CaseMessage.from_body('{\"version\": 1, \"event_id\": \"e\", \"case_id\": \"c\", \"type\": \"t\", "
