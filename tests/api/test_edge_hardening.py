@@ -225,13 +225,16 @@ def _operations(store, action) -> list[str]:
     def record(model, **_):
         calls.append(model.name)
 
-    store.client.meta.events.register("before-call.dynamodb", record)
+    clients = (store.client, store.raw)  # the resource's client and the plain one
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", record)
     try:
         action()
     except Exception:  # noqa: BLE001 - the 404 is expected; the work done is what is measured
         pass
     finally:
-        store.client.meta.events.unregister("before-call.dynamodb", record)
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", record)
     return calls
 
 

@@ -122,7 +122,7 @@ def test_aws_throttling_that_outlives_retries_answers_503_with_retry_after(clien
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
                            "ResponseMetadata": {"HTTPStatusCode": 400}}, "TransactWriteItems")
 
-    monkeypatch.setattr(get_store().client, "transact_write_items", throttled)
+    monkeypatch.setattr(get_store().raw, "transact_write_items", throttled)  # intake writes through the plain client
     resp = post_case(client, sample_case)
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] and resp.json_body["type"].endswith("unavailable")

@@ -13,17 +13,30 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWri
 
 @pytest.fixture
 def writes(store):
-    """Every DynamoDB write the store's client makes, as (operation, params), in order."""
+    """Every DynamoDB write the store makes, through its resource's client or its plain one
+    (items in DynamoDB's format, shown here as Python values), as (operation, params), in order."""
+    from sos1379.store.items import from_item
+
     seen: list[tuple[str, dict]] = []
+
+    def python(value):
+        if isinstance(value, dict):
+            return {k: from_item(v) if k in ("Key", "Item") else python(v) for k, v in value.items()}
+        return [python(v) for v in value] if isinstance(value, list) else value
 
     def record(model, params, **_):
         if model.name in WRITES:
             seen.append((model.name, params))
 
-    events = store.client.meta.events
-    events.register("provide-client-params.dynamodb.*", record)
+    def record_plain(model, params, **_):
+        if model.name in WRITES:
+            seen.append((model.name, python(params)))
+
+    store.client.meta.events.register("provide-client-params.dynamodb.*", record)
+    store.raw.meta.events.register("provide-client-params.dynamodb.*", record_plain)
     yield seen
-    events.unregister("provide-client-params.dynamodb.*", record)
+    store.client.meta.events.unregister("provide-client-params.dynamodb.*", record)
+    store.raw.meta.events.unregister("provide-client-params.dynamodb.*", record_plain)
 
 
 def _call(sample_case, channel="call_center") -> dict:
@@ -69,7 +82,7 @@ def test_nothing_is_stored_when_the_case_transaction_fails(store, sample_case, m
         raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected"}},
                           "TransactWriteItems")
 
-    monkeypatch.setattr(store.client, "transact_write_items", refuse)
+    monkeypatch.setattr(store.raw, "transact_write_items", refuse)
     with pytest.raises(ClientError):
         counselor_intake(store, CAROL, _call(sample_case))
     monkeypatch.undo()

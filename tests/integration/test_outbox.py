@@ -42,15 +42,15 @@ def test_submitted_event_reaches_intake_queue_after_the_writer_died(aws, sample_
 
 def test_failed_transaction_leaves_neither_case_nor_event(aws, sample_case, monkeypatch):
     store = CaseStore(aws.tables["CasesTable"])
-    real = store.client.transact_write_items
+    real = store.raw.transact_write_items
 
     def broken(**kwargs):
         raise RuntimeError("connection reset after send")
 
-    monkeypatch.setattr(store.client, "transact_write_items", broken)
+    monkeypatch.setattr(store.raw, "transact_write_items", broken)
     with pytest.raises(RuntimeError):
         intake.submit_case(store, sample_case)
-    monkeypatch.setattr(store.client, "transact_write_items", real)
+    monkeypatch.setattr(store.raw, "transact_write_items", real)
     items = boto3.resource("dynamodb").Table(aws.tables["CasesTable"]).scan()["Items"]
     assert not [i for i in items if i.get("kind") in ("case", "event")]
     assert not [r for r in stream_records(aws.tables["CasesTable"]) if "EVENT#" in r["dynamodb"]["Keys"]["SK"]["S"]]

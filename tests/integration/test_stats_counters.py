@@ -87,6 +87,7 @@ def test_month_stats_reads_one_item_when_asked(aws, store, november):
     calls = []
     store.client.meta.events.register("before-call.dynamodb.*", lambda model, **kw: calls.append(model.name))
     store.table.meta.client.meta.events.register("before-call.dynamodb.*", lambda model, **kw: calls.append(model.name))
+    store.raw.meta.events.register("before-call.dynamodb.*", lambda model, **kw: calls.append(model.name))
     counters.month_stats(store, "2026-11", NOW)
     assert calls in (["GetItem"], ["GetItem", "GetItem"])  # client and resource share one client
     calls.clear()

@@ -46,7 +46,7 @@ def offences(source: str, *, error_codes_too: bool = True) -> list[str]:
         elif isinstance(node, ast.keyword) and node.arg in TABLE_WORDS:
             found.append(f"{node.value.lineno}: table word {node.arg}=")
         elif isinstance(node, ast.Attribute):
-            if node.attr in ("table", "client", "table_name") and _names_a_store(node.value):
+            if node.attr in ("table", "client", "raw", "table_name") and _names_a_store(node.value):
                 found.append(f"{node.lineno}: the store's raw {node.attr}")
             elif error_codes_too and ERROR_CODE.search(node.attr):
                 found.append(f"{node.lineno}: DynamoDB error code {node.attr}")

@@ -1,7 +1,9 @@
 """The case as the public API sees it: input validation, normalisation and bilingual field errors."""
 from __future__ import annotations
 
+import re
 import unicodedata
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StrictBool,
@@ -36,10 +38,28 @@ _BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066
 _LINE_BREAKS = frozenset("\n\r\t")
 
 
+@lru_cache(maxsize=2)
+def _suspects(multiline: bool) -> re.Pattern:
+    """Every character :func:`clean_text` may refuse (controls, line/paragraph separators, bidi
+    controls, surrogates, noncharacters): text without any skips the per-character walk. Built on
+    first use (a few milliseconds), not at import."""
+    controls = "\x00-\x08\x0b\x0c\x0e-\x1f" if multiline else "\x00-\x1f"
+    nonchars = "".join(f"\\U{p | 0xFFFE:08x}\\U{p | 0xFFFF:08x}" for p in range(0, 0x110000, 0x10000))
+    bidi = "".join(f"\\u{cp:04x}" for cp in sorted(_BIDI))
+    return re.compile(f"[{controls}\\x7f-\\x9f\\u2028\\u2029{bidi}\\ud800-\\udfff\\ufdd0-\\ufdef{nonchars}]")
+
+
 def clean_text(value: str, multiline: bool = False) -> str:
     """Refuse text a reader cannot see as typed: control characters (NUL included; only line
     breaks and tabs in multi-line fields), bidi controls, lone surrogates, Unicode
     noncharacters, and text made only of whitespace, format or filler characters."""
+    if _suspects(multiline).search(value) is None:  # the usual text: only visibility to check
+        for ch in value:
+            if not (ch.isspace() or unicodedata.category(ch) in ("Cf", "Mn", "Me") or ord(ch) in _INVISIBLE):
+                return value
+        if value:
+            raise PydanticCustomError("invisible_text", "the text has no visible characters")
+        return value
     visible = False
     for ch in value:
         cp = ord(ch)
@@ -172,6 +192,35 @@ class CounselorCaseSubmission(CaseSubmission):
     @classmethod
     def _unique_verified(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
+
+
+class UploadRequest(BaseModel):
+    """A file upload slot request (sos1379.attachments): the file's name, type and size; the service
+    checks the type and size against its limits."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str
+    size: int = Field(ge=1)
+    #: SME: intake | reply (default: reply while an information request is open); institute: answer
+    purpose: Literal["intake", "reply", "answer"] | None = None
+
+    @field_validator("filename")
+    @classmethod
+    def _clean_name(cls, value: str) -> str:
+        cleaned = safe_filename(value)
+        if not cleaned:
+            raise ValueError("file name has no usable characters")
+        return cleaned
+
+
+def safe_filename(name: str) -> str:
+    """A display name without paths, control or bidi characters (NFC, at most 120 characters)."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    return name[:120]
 
 
 # --- bilingual error messages ----------------------------------------------------------------------

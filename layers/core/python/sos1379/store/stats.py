@@ -3,7 +3,7 @@ the marks that make every contribution count once, and the cases of a month thro
 counters. A mixin of ``CaseStore``."""
 from __future__ import annotations
 
-from .items import (case_key, case_number_key, day_counter_key, day_of_counter, from_dynamo, month_of_stats,
+from .items import (case_key, case_number_key, day_counter_key, day_of_counter, month_of_stats,
                     stats_mark_key, stats_month_key)
 
 STATUS_MARK = "STATUS"
@@ -56,8 +56,8 @@ class StatsRecords:
     def cases_received_on(self, days: list[str]) -> list[dict]:
         """Every case received on the Seoul days ``yymmdd``, by case number (the day counters say
         how many numbers each day gave out: no scan)."""
-        counters = [from_dynamo(c) for c in self._batch_get([day_counter_key(d) for d in days])]
+        counters = list(self._batch_get([day_counter_key(d) for d in days]))
         numbers = [f"{day_of_counter(c)}-{n:04d}" for c in counters for n in range(1, int(c["value"]) + 1)]
-        lookups = [from_dynamo(i) for i in self._batch_get([case_number_key(n) for n in numbers])]
-        cases = [from_dynamo(i) for i in self._batch_get([case_key(i["case_id"]) for i in lookups])]
+        lookups = list(self._batch_get([case_number_key(n) for n in numbers]))
+        cases = list(self._batch_get([case_key(i["case_id"]) for i in lookups]))
         return sorted(cases, key=lambda c: c.get("case_number", ""))
