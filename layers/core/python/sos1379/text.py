@@ -16,7 +16,8 @@ Analyzers:
   oddly spaced word still shares bigrams.
 
 Import is cheap: the Kiwi model (~1 s, ~100 MB) loads on first use, once per process, behind a
-lock. Kiwi's native tokenizer holds the GIL, so concurrent calls serialise but are safe.
+lock. Kiwi's native tokenizer holds the GIL on a single text, so concurrent calls serialise but
+are safe; ``analyze_many`` uses Kiwi's batch API, whose worker threads run partly outside it.
 """
 from __future__ import annotations
 
