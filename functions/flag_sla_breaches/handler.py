@@ -8,7 +8,7 @@ from functools import lru_cache
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sos1379.events import ScheduledRun
+from sos1379.messages import ScheduledRun
 from sos1379.settings import get_settings
 from sos1379.sla.flagger import AlertSink, MemoryAlertSink, SnsAlertSink, run_scheduled
 from sos1379.store import CaseStore

@@ -8,7 +8,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 
 from sos1379.coordinators.reporting import previous_month, write_monthly_report
-from sos1379.events import ScheduledRun, utcnow
+from sos1379.events import utcnow
+from sos1379.messages import ScheduledRun
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
 

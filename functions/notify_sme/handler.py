@@ -5,7 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
 from sos1379.batch import LoggedBatchProcessor
-from sos1379.events import CaseMessage
+from sos1379.messages import CaseMessage
 from sos1379.notify.runtime import get_notifier, handle_message, idempotency_config
 
 logger = Logger()

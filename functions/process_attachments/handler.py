@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 
 from sos1379 import attachments
 from sos1379.batch import LoggedBatchProcessor
-from sos1379.events import ScheduledRun
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore
 
@@ -45,6 +44,8 @@ def lambda_handler(event, context):
     if isinstance(event, dict) and "Records" in event:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
+    from sos1379.messages import ScheduledRun  # the daily pass only: attachment events load no pydantic
+
     request = ScheduledRun.from_event(event)
     store, bucket = _dependencies()
     run = attachments.purge_expired(store, bucket, request.instant)

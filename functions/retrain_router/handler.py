@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sos1379.aws import client
-from sos1379.events import ScheduledRun
+from sos1379.messages import ScheduledRun
 from sos1379.routing.learning import retrain
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
 from sos1379.batch import LoggedBatchProcessor
-from sos1379.events import CaseMessage
+from sos1379.messages import CaseMessage
 from sos1379.referrals.fanout import ReferralSender, route_case_event
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore

@@ -6,7 +6,7 @@ from functools import lru_cache
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sos1379.events import ScheduledRun
+from sos1379.messages import ScheduledRun
 from sos1379.followups import send_due
 from sos1379.settings import get_settings
 from sos1379.store import CaseStore

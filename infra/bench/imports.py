@@ -8,7 +8,23 @@ idempotency for a worker), so the second ratio is what the project's own code ad
 
 Besides the time, each target reports what it loaded that its path should not need (the router,
 the catalog, the notifier) and its heaviest project modules from ``python -X importtime``
-(cumulative microseconds of one extra run), which is where to look when a ratio grows."""
+(cumulative microseconds of one extra run), which is where to look when a ratio grows.
+
+The project's modules are timed from bytecode, as Lambda loads them: the packaged layer and
+functions carry .pyc files compiled for the runtime (infra/package.py), and site-packages here is
+compiled too, so timing the project's modules from source (as a checkout does when
+``PYTHONDONTWRITEBYTECODE`` is set) would charge it a compile that no cold start pays. The bytecode
+goes to a temporary ``PYTHONPYCACHEPREFIX``, written by one untimed import of each statement;
+``IMPORTS_BENCH_BYTECODE=0`` times from source instead.
+
+Most functions load boto3 with their first AWS client (sos1379.aws), not at import, so their import
+alone can measure below a bare ``import boto3``: ``with_boto3_ms`` is the import followed by
+``import boto3``, what every function has loaded once its first event has talked to AWS (the
+honest cold-start figure). Where a function builds on its first record what it needs for every
+record (route_case and notify_sme: the message model and the institute directory's records are
+built with ``defer_build``), ``first_record_ms`` also parses the sample records of events/sqs and
+reads the directory: the cost moved, not removed, from the import to the first event (route_case's
+first record also builds the referral message and loads the router, which dwarfs all of this)."""
 from __future__ import annotations
 
 import ast
@@ -17,10 +33,19 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY_PACKAGES = ("sos1379.routing", "sos1379.catalog", "sos1379.notify")
+SAMPLE_RECORDS = ROOT / "events" / "sqs" / "notify_case_referred.json"
+#: functions that parse every record into a model built on first use: import + first record
+FIRST_RECORD = {name: ("import handler, json, boto3; from sos1379.messages import CaseMessage; "
+                       f"[CaseMessage.from_body(r['body']) for r in json.load(open({str(SAMPLE_RECORDS)!r}))['Records']]; "
+                       "from sos1379.directory import load_directory, load_services; load_directory(); load_services()")
+                for name in ("notify_sme", "route_case")}
+#: where the timed interpreters find the project's bytecode (None: compile from source)
+_pycache_prefix: str | None = None
 
 
 def floor_statement(entry: Path) -> str:
@@ -46,8 +71,12 @@ def targets() -> dict[str, tuple[str, Path]]:
 
 
 def _env(cwd: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core/python"), str(cwd), str(ROOT)]),
-            "POWERTOOLS_METRICS_DISABLED": "true", "AWS_DEFAULT_REGION": "ap-northeast-2"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core/python"), str(cwd), str(ROOT)]),
+           "POWERTOOLS_METRICS_DISABLED": "true", "AWS_DEFAULT_REGION": "ap-northeast-2"}
+    if _pycache_prefix:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = _pycache_prefix
+    return env
 
 
 def _run(code: str, cwd: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -99,24 +128,48 @@ def heaviest_modules(statement: str, cwd: Path, top: int = 5) -> list[dict]:
     return sorted(rows, key=lambda r: -r["cumulative_us"])[:top]
 
 
-def cold_imports(runs: int = 5) -> dict:
+def cold_imports(runs: int = 5, bytecode: bool | None = None) -> dict:
+    global _pycache_prefix
+    if bytecode is None:
+        bytecode = os.environ.get("IMPORTS_BENCH_BYTECODE", "1") != "0"
+    with tempfile.TemporaryDirectory(prefix="sos1379-pycache-") as prefix:
+        _pycache_prefix = prefix if bytecode else None
+        try:
+            return _cold_imports(runs, bytecode)
+        finally:
+            _pycache_prefix = None
+
+
+def _cold_imports(runs: int, bytecode: bool) -> dict:
     found = targets()
     statements: dict[str, tuple[str, Path]] = {"": ("import boto3", ROOT)}
     for name, (statement, cwd) in found.items():
         entry = cwd / ("app.py" if statement == "import app" else "handler.py")
         statements[name] = (statement, cwd)
         statements[f"{name} floor"] = (floor_statement(entry), cwd)
+        statements[f"{name} with boto3"] = (f"{statement}; import boto3", cwd)
+        if name in FIRST_RECORD:
+            statements[f"{name} first record"] = (FIRST_RECORD[name], cwd)
+    if bytecode:
+        for statement, cwd in statements.values():
+            _run(statement, cwd)  # writes the bytecode, untimed
     times = interleaved_ms(statements, runs)
     floor = times[""]
-    results = {"bare_import_boto3_ms": floor, "functions": {}}
+    results = {"bare_import_boto3_ms": floor, "bytecode": bytecode, "functions": {}}
     for name, (statement, cwd) in found.items():
         ms, platform = times[name], times[f"{name} floor"]
         results["functions"][name] = {"import_ms": ms, "ratio_vs_boto3": round(ms / floor, 2),
                                       "platform_floor_ms": platform, "ratio_vs_platform": round(ms / platform, 2),
+                                      "with_boto3_ms": times[f"{name} with boto3"],
+                                      "with_boto3_ratio_vs_boto3": round(times[f"{name} with boto3"] / floor, 2),
                                       "loads": loaded_heavy(statement, cwd),
                                       "heaviest": heaviest_modules(statement, cwd)}
+        if name in FIRST_RECORD:
+            first = times[f"{name} first record"]
+            results["functions"][name].update(first_record_ms=first, first_record_ratio_vs_boto3=round(first / floor, 2))
     ratios = [f["ratio_vs_boto3"] for f in results["functions"].values()]
     results["max_ratio_vs_boto3"] = max(ratios)
+    results["max_with_boto3_ratio_vs_boto3"] = max(f["with_boto3_ratio_vs_boto3"] for f in results["functions"].values())
     return results
 
 

@@ -89,7 +89,7 @@ def _fill(store, n: int, month_start: datetime, rng: random.Random) -> dict:
     for case, events in cases[:relayed]:
         counters.record_case_status(store, case)
         for event in events:
-            counters.record_item(store, {**event.model_dump(mode="json"), "kind": "event"})
+            counters.record_item(store, {**event.as_dict(), "kind": "event"})
             fed["events"] += 1
     counting = time.perf_counter() - start
     exact_sample = _sample_check(store, cases[:relayed])

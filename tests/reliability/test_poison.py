@@ -110,7 +110,7 @@ def test_batch_fails_exactly_the_poison_records_when_an_sqs_consumer_gets_them(c
 @pytest.mark.parametrize("consumer,queue", [("route", "test-IntakeQueue"), ("notify", "test-NotifyQueue")])
 def test_malformed_body_is_a_typed_failure_of_its_record_only_when_parsed_at_the_handler_edge(consumers, consumer,
                                                                                               queue, caplog):
-    """The body is parsed once, into sos1379.events.CaseMessage, before any service code runs: each
+    """The body is parsed once, into sos1379.messages.CaseMessage, before any service code runs: each
     kind of malformed body fails as ``MalformedMessage`` (the record alone; the queue then retries
     it and, after maxReceiveCount, moves it to the DLQ), and the healthy records beside it pass."""
     records = [_sqs_record(body, queue) for body in _POISON] + [_sqs_record(_healthy_body(i), queue) for i in range(3)]

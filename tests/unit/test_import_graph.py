@@ -68,7 +68,7 @@ def test_the_api_document_lists_every_request_model_when_the_services_load_lazil
     assert "sos1379.institutes.service" in modules
 
 
-@pytest.mark.parametrize("function", ["send_follow_ups", "process_attachments", "monthly_report"])
+@pytest.mark.parametrize("function", ["send_follow_ups", "monthly_report"])  # process_attachments: no pydantic at all (below)
 def test_a_worker_loads_no_email_validator_when_its_handler_is_imported(function):
     # they import helpers (parse_model, Text) from modules that also hold the API's request models;
     # those models are built on first validation (defer_build), so EmailStr's validator stays out
@@ -99,3 +99,45 @@ def test_the_api_builds_its_request_models_on_first_validation_not_when_app_py_i
                  "else:\n"
                  "    raise AssertionError('an empty submission was accepted')\n"
                  "assert models.PublicCaseSubmission.__pydantic_complete__")
+
+
+def test_the_outbox_relay_loads_no_pydantic_when_its_handler_is_imported():
+    # it copies table items to queues: the wire bodies come from sos1379.events, not the models
+    modules = loaded_after("import handler", ROOT / "functions" / "relay_outbox")
+    assert {"sos1379.outbox", "sos1379.settings", "sos1379.events", "sos1379.store"} <= modules
+    assert not {m for m in modules if m == "pydantic" or m.startswith("pydantic.")}
+
+
+def test_settings_events_and_the_store_load_no_pydantic_when_imported():
+    modules = loaded_after("import sos1379.settings, sos1379.events, sos1379.store, sos1379.outbox\n"
+                           "from sos1379.settings import get_settings\nget_settings()")
+    assert "pydantic" not in modules
+
+
+@pytest.mark.parametrize("function", ["notify_sme", "route_case"])
+def test_a_consumer_builds_its_models_on_the_first_record_not_when_its_handler_is_imported(function):
+    # the message, the directory's records and the referral message: built by the first record that
+    # needs them (the bench's first_record figure), none by the import
+    loaded_after("import handler\n"
+                 "from pydantic import BaseModel\n"
+                 "def subclasses(c):\n"
+                 "    for s in c.__subclasses__():\n"
+                 "        yield s\n"
+                 "        yield from subclasses(s)\n"
+                 "built = [s.__name__ for s in subclasses(BaseModel) if s.__module__.startswith('sos1379') "
+                 "and s.__pydantic_complete__]\n"
+                 "assert built == [], built\n"
+                 "from sos1379.messages import CaseMessage\n"
+                 "assert not CaseMessage.__pydantic_complete__\n"
+                 "CaseMessage.from_body('{\"version\": 1, \"event_id\": \"e\", \"case_id\": \"c\", \"type\": \"t\", "
+                 "\"at\": \"2026-11-26T01:00:00.000Z\"}')\n"
+                 "assert CaseMessage.__pydantic_complete__", ROOT / "functions" / function)
+
+
+def test_the_attachment_worker_loads_no_pydantic_until_an_upload_request_or_the_daily_pass_needs_it():
+    modules = loaded_after("import handler", ROOT / "functions" / "process_attachments")
+    assert "sos1379.attachments" in modules and "pydantic" not in modules
+    assert "pydantic" in loaded_after("import sos1379.attachments as a\n"
+                                      "from sos1379.errors import ValidationFailed\n"
+                                      "try:\n    a._upload_request({'filename': 'x.png'})\n"
+                                      "except ValidationFailed:\n    pass")

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from sos1379.errors import MalformedMessage
-from sos1379.events import Actor, CaseEvent, CaseMessage, HandoffMessageV1, ScheduledRun
+from sos1379.events import Actor, CaseEvent, case_message_json, handoff_message_json
+from sos1379.messages import CaseMessage, HandoffMessageV1, ScheduledRun
 
 # history items as the stream relay reads them (after from_dynamo)
 ITEMS = [
@@ -49,7 +50,9 @@ BEFORE = [
 
 @pytest.mark.parametrize("item, before", list(zip(ITEMS, BEFORE)), ids=[i["type"] for i in ITEMS])
 def test_relayed_case_message_is_byte_identical_to_the_earlier_wire_format_when_built_from_a_table_item(item, before):
+    assert case_message_json(item) == before  # what the relay sends, without the model
     assert CaseMessage.of_event(item).to_json() == before
+    assert CaseMessage.from_body(before).to_json() == before
 
 
 def test_case_event_message_is_byte_identical_to_the_earlier_wire_format_when_built_from_an_event():
@@ -70,6 +73,7 @@ def test_handoff_message_is_byte_identical_to_the_earlier_wire_format_and_fits_i
              "actor": {"kind": "system", "id": "router"},
              "data": {"partner": {"code": "CCEI", "region": "daejeon", "name_ko": "대전창조경제혁신센터"}}}
     body = HandoffMessageV1.of_event(event, "CCEI-DAEJEON").to_json()
+    assert handoff_message_json(event, "CCEI-DAEJEON") == body  # what the relay sends, without the model
     assert body == ('{"version": 1, "type": "handoff.v1", "handoff_id": "e-handoff", "case_id": "c-0004", '
                     '"partner": "CCEI-DAEJEON", "handed_off_at": "2026-11-26T05:00:00.000Z", '
                     '"api_path": "/partner/handoffs/c-0004"}')

@@ -3,7 +3,7 @@ must render it (a regression: it once called str methods on it and every hand-of
 import pytest
 
 from sos1379.notify.links import build_links
-from sos1379.events import CaseMessage
+from sos1379.messages import CaseMessage
 from sos1379.notify.service import personalise
 from sos1379.notify.templates import load_templates
 from sos1379.referrals.fanout import partner_for

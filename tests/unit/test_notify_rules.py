@@ -212,7 +212,7 @@ def test_retry_backoff_grows_and_stays_within_sqs_limits_when_retrying():
 def test_sample_notify_queue_event_parses_as_notify_messages_when_loaded():
     import json
 
-    from sos1379.events import CaseMessage
+    from sos1379.messages import CaseMessage
     from tests.conftest import load_event
 
     records = load_event("sqs/notify_case_referred.json")["Records"]

@@ -18,19 +18,6 @@ NOT_SETTINGS = re.compile(r"^(POWERTOOLS_.*|.*_PARAMETER)$")
 ENV_READERS = {"settings.py", "runtime_secrets.py", "notify/provider_kr.py"}
 
 
-def _aliases(cls) -> set[str]:
-    names: set[str] = set()
-    for field in cls.model_fields.values():
-        alias = field.validation_alias
-        if alias is None and isinstance(field.annotation, type) and issubclass(field.annotation, settings_module._Group):
-            names |= _aliases(field.annotation)
-        elif isinstance(alias, str):
-            names.add(alias)
-        elif alias is not None:
-            names.update(alias.choices)
-    return names
-
-
 def _template_variables(template: dict) -> set[str]:
     names = set(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
     for resource in template["Resources"].values():
@@ -40,7 +27,7 @@ def _template_variables(template: dict) -> set[str]:
 
 
 def test_every_variable_the_template_sets_is_a_settings_field_when_it_is_configuration(template):
-    readable = _aliases(Settings) | {f"CATALOG_SOURCE_{s.upper()}_URL" for s in settings_module.CATALOG_SOURCES}
+    readable = settings_module.variables() | {f"CATALOG_SOURCE_{s.upper()}_URL" for s in settings_module.CATALOG_SOURCES}
     missing = sorted(n for n in _template_variables(template) if n not in readable and not NOT_SETTINGS.match(n))
     assert missing == []
 
@@ -85,6 +72,15 @@ def test_settings_are_read_once_and_override_restores_them_when_the_block_ends(m
         assert get_settings().catalog.table == "t" and get_settings().cases_table == "sos1379-cases"
     get_settings.cache_clear()
     assert get_settings().cases_table == "second"
+
+
+def test_a_value_of_the_wrong_type_names_its_variable_not_the_value_when_loaded():
+    with pytest.raises(settings_module.SettingsError, match="NOTIFY_QUIET_START_HOUR") as err:
+        Settings.from_env({"NOTIFY_QUIET_START_HOUR": "nine-ish"})
+    assert "nine-ish" not in str(err.value)
+    with pytest.raises(settings_module.SettingsError, match="SOS1379_LOCAL_STACK"):
+        Settings.from_env({"SOS1379_LOCAL_STACK": "maybe"})
+    assert Settings.from_env({"SOS1379_LOCAL_STACK": "off"}).coordinators.local_stack is False
 
 
 def test_settings_are_immutable_when_a_module_tries_to_change_them():

@@ -43,21 +43,20 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import CaseNotFound, Conflict, FieldError, NotFound, ValidationFailed
 from .events import iso, parse_iso, utcnow
 from .lifecycle import OPEN_STATUSES, Status
-from .models import parse_model
 from .store import CaseStore
+
+if TYPE_CHECKING:  # the API's request model: pydantic, loaded by the first upload request only
+    from .models import UploadRequest
 
 MB = 1024 * 1024
 #: type -> (upload limit in bytes, magic-number prefixes, image format for Pillow or None)
@@ -87,34 +86,15 @@ class UploadClosed(Conflict):
     title_ko = "지금은 파일을 올릴 수 없습니다"
 
 
-class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
-
-    filename: str = Field(min_length=1, max_length=200)
-    content_type: str
-    size: int = Field(ge=1)
-    #: SME: intake | reply (default: reply while an information request is open); institute: answer
-    purpose: Literal["intake", "reply", "answer"] | None = None
-
-    @field_validator("filename")
-    @classmethod
-    def _clean_name(cls, value: str) -> str:
-        cleaned = safe_filename(value)
-        if not cleaned:
-            raise ValueError("file name has no usable characters")
-        return cleaned
-
-
-def safe_filename(name: str) -> str:
-    """A display name without paths, control or bidi characters (NFC, at most 120 characters)."""
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = re.sub(r"\s+", " ", name).strip(" .")
-    return name[:120]
-
-
 def _error(field_name: str, code: str, ko: str, en: str) -> ValidationFailed:
     return ValidationFailed([FieldError(field_name, ko, en, code)])
+
+
+def _upload_request(payload) -> UploadRequest:
+    # the worker (process_attachments) never parses an upload request: it loads no pydantic
+    from .models import UploadRequest, parse_model
+
+    return parse_model(UploadRequest, payload)
 
 
 def _check_type_and_size(body: UploadRequest) -> int:
@@ -233,7 +213,7 @@ def create_sme_upload(store: CaseStore, case_id: str, token: str | None, payload
     while an information request is open (the default then)."""
     from .intake import load_case_for_sme
 
-    body = parse_model(UploadRequest, payload)
+    body = _upload_request(payload)
     case = load_case_for_sme(store, case_id, token)
     purpose = body.purpose or ("reply" if case["status"] == Status.INFO_REQUESTED else "intake")
     if purpose not in ("intake", "reply"):
@@ -262,7 +242,7 @@ def _institute_referral(store: CaseStore, code: str, case_id: str) -> dict:
 def create_institute_upload(store: CaseStore, code: str, case_id: str, payload, *, where: Bucket | None = None,
                             now: datetime | None = None) -> dict:
     """An upload slot for the institute's answer (its referral must be accepted)."""
-    body = parse_model(UploadRequest, payload)
+    body = _upload_request(payload)
     referral = _institute_referral(store, code, case_id)
     if body.purpose not in (None, "answer"):
         raise _error("purpose", "literal_error", "허용된 값: answer", "Must be: answer")

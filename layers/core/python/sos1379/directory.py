@@ -7,7 +7,11 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+# defer_build: the records are built when the data files are first read, not when a cold start
+# imports this module (every path that routes, notifies or serves the API does)
+_DEFERRED = ConfigDict(defer_build=True)
 
 _PACKAGE_DATA = Path(__file__).parent / "data"
 
@@ -19,6 +23,8 @@ def data_dir() -> Path:
 
 
 class Institute(BaseModel):
+    model_config = _DEFERRED
+
     code: str
     kind: str  # gri (research institute) | agency | partner
     name_ko: str
@@ -32,6 +38,8 @@ class Institute(BaseModel):
 
 
 class ServiceType(BaseModel):
+    model_config = _DEFERRED
+
     code: str
     name_ko: str
     name_en: str

@@ -1,13 +1,17 @@
-"""Case events: the append-only history items, also the outbox the stream relay publishes."""
+"""Case events: the append-only history items, also the outbox the stream relay publishes.
+
+Plain dataclasses, not pydantic models: every path imports this module (the store writes these
+items), and the outbox relay, which only copies table items to queues, then needs no pydantic at
+all. Events are built by the service code itself, never from outside input; what comes from a
+queue is parsed by the message models of sos1379.messages."""
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
 from collections.abc import Mapping
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, get_args
 
 from .lifecycle import INTAKE_EVENTS, INTERNAL_EVENTS, NOTIFY_EVENTS, EventType
 
@@ -24,18 +28,44 @@ def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class Actor(BaseModel):
-    kind: Literal["sme", "system", "institute", "counselor", "coordinator", "lead"]
+ActorKind = Literal["sme", "system", "institute", "counselor", "coordinator", "lead"]
+_ACTOR_KINDS = frozenset(get_args(ActorKind))
+
+
+@dataclass
+class Actor:
+    kind: ActorKind
     id: str = "-"
 
+    def __post_init__(self) -> None:
+        if self.kind not in _ACTOR_KINDS:
+            raise ValueError(f"unknown actor kind {self.kind!r}")
 
-class CaseEvent(BaseModel):
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id}
+
+
+def _new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now_iso() -> str:
+    return iso(utcnow())
+
+
+@dataclass(kw_only=True)
+class CaseEvent:
+    event_id: str = field(default_factory=_new_event_id)
     case_id: str
     type: str
-    at: str = Field(default_factory=lambda: iso(utcnow()))
-    actor: Actor = Actor(kind="system", id="sos1379")
-    data: dict[str, Any] = Field(default_factory=dict)
+    at: str = field(default_factory=_now_iso)
+    actor: Actor = field(default_factory=lambda: Actor(kind="system", id="sos1379"))
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.type = str(self.type)  # an EventType member is stored as its plain value
+        if isinstance(self.actor, Mapping):  # an event read back from the table
+            self.actor = Actor(**self.actor)
 
     @property
     def visibility(self) -> str:
@@ -53,122 +83,53 @@ class CaseEvent(BaseModel):
             targets.append("partner")  # the partner's own hand-off queue (sos1379.outbox)
         return targets
 
-    def message(self) -> "CaseMessage":
-        """This event as the intake/notify queue message."""
-        return CaseMessage.of_event(self.model_dump())
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "case_id": self.case_id, "type": self.type, "at": self.at,
+                "actor": self.actor.as_dict(), "data": self.data}
+
+    def message(self):
+        """This event as the intake/notify queue message (a sos1379.messages.CaseMessage)."""
+        from .messages import CaseMessage
+
+        return CaseMessage.of_event(self.as_dict())
 
 
-# --------------------------------------------------------------------------- queue messages
+# --------------------------------------------------------------------------- wire bodies
 #
-# The queue messages SOS 1379 sends, defined once here: producers build these models and consumers
-# parse an SQS record's body into them at the handler edge (``from_body``), so services receive
-# typed objects. A body that is not JSON or does not fit the model raises ``MalformedMessage``: the
-# record fails alone (partial batch response) and, after the queue's maxReceiveCount, waits in its
-# DLQ. What goes on the wire is fixed (institutes' and partners' developers consume these queues;
-# docs/ and events/schemas/ describe them): ``to_json`` renders exactly what earlier versions sent,
-# and tests/unit/test_message_contract.py pins it. The referral message (``referral.v1``, per
-# institute) is sos1379.referrals.message.ReferralMessageV1, whose JSON Schema is published.
+# What the relay puts on the queues, defined here once: the message models of sos1379.messages
+# build their instances from these bodies (``of_event``), and the relay sends them as they are,
+# without loading pydantic. The order of the keys is the wire format (institutes' and partners'
+# developers consume these queues; tests/unit/test_message_contract.py pins the bytes).
 
 
-def _parse(model, body: Any):
-    from pydantic import ValidationError
-
-    from .errors import MalformedMessage
-
-    try:
-        if isinstance(body, (str, bytes, bytearray)):
-            return model.model_validate_json(body)
-        return model.model_validate(body)
-    except ValidationError as exc:
-        # where and what kind, never the rejected values (they may be personal data)
-        problems = sorted({f"{'.'.join(str(p) for p in e['loc']) or '(body)'}:{e['type']}" for e in exc.errors()})
-        raise MalformedMessage(model.__name__, problems) from None
+def case_message_body(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The intake/notify queue message, version 1, of a history event (a CaseEvent's fields or its
+    table item as the stream relay reads it): ids and event data only, never contact details."""
+    actor = event["actor"]
+    return {"version": 1, "event_id": event["event_id"], "case_id": event["case_id"], "type": event["type"],
+            "at": event["at"], "actor": {"kind": actor["kind"], "id": actor.get("id", "-")},
+            "data": event.get("data") or {}}
 
 
-class CaseMessage(BaseModel):
-    """Intake and notify queue message, version 1: one history event, ids and event data only, never
-    contact details. The relay sends it for the events of ``CaseEvent.publish_to``; route_case and
-    notify_sme consume it, deduplicating on ``event_id``. ``deliver_after`` appears only on the
-    copies the notifier re-queues itself during quiet hours. Unknown fields are kept (a v1 message
-    may gain optional fields) and travel on with a re-queued copy."""
-
-    model_config = ConfigDict(extra="allow")
-
-    version: Literal[1] = 1
-    event_id: str = Field(min_length=1)
-    case_id: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    at: str
-    actor: Actor = Actor(kind="system", id="sos1379")
-    data: dict[str, Any] = Field(default_factory=dict)
-    deliver_after: str | None = None
-
-    @classmethod
-    def of_event(cls, event: Mapping[str, Any]) -> "CaseMessage":
-        """From a CaseEvent's fields or its table item as the stream relay reads it."""
-        return cls(event_id=event["event_id"], case_id=event["case_id"], type=event["type"], at=event["at"],
-                   actor=event["actor"], data=event.get("data") or {})
-
-    @classmethod
-    def from_body(cls, body: str | bytes | Mapping[str, Any]) -> "CaseMessage":
-        """Parse an SQS body (or an already decoded one); ``MalformedMessage`` if it does not fit."""
-        if isinstance(body, cls):
-            return body
-        return _parse(cls, body)
-
-    def wire(self) -> dict[str, Any]:
-        """The body as a dict: ``deliver_after`` only when set."""
-        return self.model_dump(exclude={"deliver_after"} if self.deliver_after is None else None)
-
-    def to_json(self) -> str:
-        return json.dumps(self.wire(), ensure_ascii=False)
+def case_message_json(event: Mapping[str, Any]) -> str:
+    return json.dumps(case_message_body(event), ensure_ascii=False)
 
 
-class HandoffMessageV1(BaseModel):
-    """``handoff.v1`` (events/schemas/handoff.v1.json), on the partner's own queue: which case was
-    handed to whom and when; the partner reads the request through its API. No contact details, no
-    staff notes. Partners deduplicate on ``handoff_id`` (a retried stream record may send twice)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    version: Literal[1] = 1
-    type: Literal["handoff.v1"] = "handoff.v1"
-    handoff_id: str = Field(min_length=1)
-    case_id: str = Field(min_length=1)
-    partner: str = Field(pattern=r"^(BIZINFO1357|CCEI-[A-Z]+)$")
-    handed_off_at: str
-    api_path: str
-
-    @classmethod
-    def of_event(cls, event: Mapping[str, Any], partner: str) -> "HandoffMessageV1":
-        """For the ``case.handed_off`` history item ``event``, to ``partner`` (its queue code)."""
-        return cls(handoff_id=event["event_id"], case_id=event["case_id"], partner=partner,
-                   handed_off_at=event["at"], api_path=f"/partner/handoffs/{event['case_id']}")
-
-    @classmethod
-    def from_body(cls, body: str | bytes | Mapping[str, Any]) -> "HandoffMessageV1":
-        return _parse(cls, body)
-
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump())
+def handoff_message_body(event: Mapping[str, Any], partner: str) -> dict[str, Any]:
+    """``handoff.v1`` for the ``case.handed_off`` history item ``event``, to ``partner`` (its queue code)."""
+    return {"version": 1, "type": "handoff.v1", "handoff_id": event["event_id"], "case_id": event["case_id"],
+            "partner": partner, "handed_off_at": event["at"], "api_path": f"/partner/handoffs/{event['case_id']}"}
 
 
-class ScheduledRun(BaseModel):
-    """The input of a scheduled function: EventBridge's event, whose ``time`` is the run's instant
-    (a retried invocation recomputes the same one), or a drill's ``{"now": ISO}``, which wins.
-    Other fields (``month``, ``source``, ...) are the function's own."""
+def handoff_message_json(event: Mapping[str, Any], partner: str) -> str:
+    return json.dumps(handoff_message_body(event, partner))
 
-    model_config = ConfigDict(extra="allow")
 
-    time: str | None = None
-    now: str | None = None
+def __getattr__(name: str) -> Any:
+    # the queue message models moved to sos1379.messages (they load pydantic); the old import
+    # path keeps working for code that has not moved yet
+    if name in ("CaseMessage", "HandoffMessageV1", "ScheduledRun"):
+        from . import messages
 
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any] | None) -> "ScheduledRun":
-        return _parse(cls, event or {})
-
-    @property
-    def instant(self) -> datetime | None:
-        """The run's ``now``; None when neither is given (the service then uses the clock)."""
-        when = self.now or self.time
-        return parse_iso(when) if when else None
+        return getattr(messages, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -194,6 +194,35 @@ class CounselorCaseSubmission(CaseSubmission):
         return sorted(set(value))
 
 
+class UploadRequest(BaseModel):
+    """A file upload slot request (sos1379.attachments): the file's name, type and size; the service
+    checks the type and size against its limits."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str
+    size: int = Field(ge=1)
+    #: SME: intake | reply (default: reply while an information request is open); institute: answer
+    purpose: Literal["intake", "reply", "answer"] | None = None
+
+    @field_validator("filename")
+    @classmethod
+    def _clean_name(cls, value: str) -> str:
+        cleaned = safe_filename(value)
+        if not cleaned:
+            raise ValueError("file name has no usable characters")
+        return cleaned
+
+
+def safe_filename(name: str) -> str:
+    """A display name without paths, control or bidi characters (NFC, at most 120 characters)."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    return name[:120]
+
+
 # --- bilingual error messages ----------------------------------------------------------------------
 
 _MESSAGES: dict[str, tuple[str, str]] = {

@@ -1,16 +1,18 @@
-"""The outbox relay: history events published from the table's stream to the SQS queues."""
+"""The outbox relay: history events published from the table's stream to the SQS queues.
+
+The relay copies items its own services wrote, so it renders the wire bodies straight from the
+table item (sos1379.events.case_message_json, handoff_message_json: the same bodies the message
+models of sos1379.messages parse) and loads no pydantic (tests/unit/test_import_graph.py)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
-from boto3.dynamodb.types import TypeDeserializer
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from .aws import client
-from .events import CaseMessage, HandoffMessageV1
+from .events import case_message_json, handoff_message_json
 from .settings import get_settings
 from .store import from_dynamo
-
-_deserializer = TypeDeserializer()
 
 
 @lru_cache(maxsize=1)
@@ -27,11 +29,14 @@ def _queue_urls() -> dict[str, str]:
 
 def relay_record(record) -> None:
     """Send one stream record's event to its queues, then count it in the monthly statistics."""
-    raw = record.raw_event if hasattr(record, "raw_event") else record
+    if not isinstance(record, DynamoDBRecord):
+        record = DynamoDBRecord(record)
+    raw = record.raw_event
     if raw.get("eventName") not in ("INSERT", "MODIFY"):
         return
-    image = raw["dynamodb"].get("NewImage") or {}
-    item = from_dynamo({k: _deserializer.deserialize(v) for k, v in image.items()})
+    # Powertools' deserializer (boto3's, with bytes for binary): like every other function, the
+    # relay loads boto3 with its first client (sos1379.aws), not at import
+    item = from_dynamo(record.dynamodb.new_image)
     # Count first: the counters are idempotent per contribution, the queues' consumers per event
     # id, so a record retried after either step fails is harmless, but a failed count then never
     # re-sends messages that already went out.
@@ -49,7 +54,7 @@ def _count(item: dict) -> None:
 
 
 def _send(item: dict) -> None:
-    body = CaseMessage.of_event(item).to_json()
+    body = case_message_json(item)
     urls = _queue_urls()
     sqs = client("sqs")
     for target in item["publish_to"]:
@@ -73,5 +78,5 @@ def _send_handoff(sqs, item: dict) -> None:
     code = partner_code_for((item.get("data") or {}).get("partner"))
     if code is None:
         return
-    sqs.send_message(QueueUrl=_handoff_queue_url(code), MessageBody=HandoffMessageV1.of_event(item, code).to_json(),
+    sqs.send_message(QueueUrl=_handoff_queue_url(code), MessageBody=handoff_message_json(item, code),
                      MessageAttributes={"event_type": {"DataType": "String", "StringValue": "handoff.v1"}})

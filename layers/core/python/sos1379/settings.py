@@ -6,23 +6,25 @@ the public URL) and each area has its own group (``notify``, ``coordinators``, `
 ``catalog``, ``routing``, ``limits``), so a module reads only its own area's settings (the SLA
 pass reads ``sla``, not the coordinators' API settings).
 
-Why a hand-rolled loader rather than pydantic-settings: the environment names are fixed by
-template.yaml and the local stack (``CASES_TABLE``, ``NOTIFY_SENDER_EMAIL``, ...), so each field
-names its variable with ``validation_alias`` and one small function reads the environment; an
-empty variable counts as unset (template.yaml passes ``""`` for optional parameters).
+Why frozen dataclasses and a small loader rather than pydantic(-settings): every Lambda function
+and the API import this module on their cold start, and most of them (the outbox relay, the
+scheduled passes) use no other pydantic model: a pydantic settings model alone made them import
+pydantic (about 0.3x a bare ``import boto3``). The variables are plain strings, integers, numbers
+and switches whose names are fixed by template.yaml and the local stack (``CASES_TABLE``,
+``NOTIFY_SENDER_EMAIL``, ...), so each field names its variable (``_env``) and
+``_Group.from_env`` converts by the field's type; an empty variable counts as unset (template.yaml
+passes ``""`` for optional parameters) and a value of the wrong type raises ``SettingsError``
+naming the variable (never the value).
 
-Annotations are evaluated at class creation (no ``from __future__ import annotations``): pydantic
-would otherwise compile each one from its string, which tripled the cost of importing this module
-on every cold start. Nothing reads the environment at import time; the object is built on first use and cached for
+Nothing reads the environment at import time; the object is built on first use and cached for
 the life of the process (a Lambda execution environment). Tests either change variables and call
 ``get_settings.cache_clear()``, or build an object directly (``Settings(cases_table="t")``, fields
 by name) and install it for a block with :func:`override`."""
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Catalog sources whose base URL is configured by ``CATALOG_SOURCE_{NAME}_URL``.
 CATALOG_SOURCES = ("zeus", "ntis", "patents", "library")
@@ -31,25 +33,62 @@ CATALOG_SOURCES = ("zeus", "ntis", "patents", "library")
 #: which template.yaml leaves empty in AWS and the local stack fills with a per-stack secret.
 DEV_ISSUER = "sos1379-local-dev"
 
+# what pydantic accepted for a bool, so existing stacks' values keep their meaning
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+class SettingsError(ValueError):
+    """A configuration variable holds a value its field cannot take."""
+
 
 def _env(name: str, default: Any, *more: str) -> Any:
     """A field read from ``name`` (or, failing that, from the ``more`` names, in order)."""
-    from pydantic import AliasChoices
-
-    alias = AliasChoices(name, *more) if more else name
-    return Field(default, validation_alias=alias)
+    return field(default=default, metadata={"env": (name, *more)})
 
 
-class _Group(BaseModel):
-    # defer_build: the validators are built on first use, not on import (cold starts import this
-    # module on every path; about 60 fields cost ~5 ms of CPU to build)
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
+def _convert(kind: type, name: str, raw: str) -> Any:
+    if kind is str:
+        return raw
+    value = raw.strip()
+    if kind is bool:
+        if value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+    else:
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    # the name and the expected kind, not the value (a mistyped secret must not reach the logs)
+    raise SettingsError(f"{name}: expected {'a switch (true/false)' if kind is bool else kind.__name__}")
 
+
+def _is_group(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, _Group)
+
+
+class _Group:
     @classmethod
     def from_env(cls, env: Mapping[str, str]):
-        return cls.model_validate({k: v for k, v in env.items() if v})
+        """This group read from ``env``: the first non-empty variable of each field, converted to
+        the field's type; a group field is read as a whole group."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if _is_group(f.type):
+                values[f.name] = f.type.from_env(env)
+                continue
+            name = next((n for n in f.metadata.get("env", ()) if env.get(n)), None)
+            if name is not None:
+                values[f.name] = _convert(f.type, name, env[name])
+        return cls(**values)
 
 
+def _group(cls):
+    # frozen: a module cannot change the process's settings; kw_only: fields by name only
+    return dataclass(frozen=True, kw_only=True)(cls)
+
+
+@_group
 class NotifySettings(_Group):
     """The SME notifications (sos1379.notify)."""
 
@@ -81,6 +120,7 @@ class NotifySettings(_Group):
     idempotency_expiry_seconds: int = 7 * 24 * 3600
 
 
+@_group
 class CoordinatorSettings(_Group):
     """The coordinator API, the staff console's sign-in and the monthly report."""
 
@@ -97,35 +137,35 @@ class CoordinatorSettings(_Group):
     queue_new_after_minutes: int = _env("QUEUE_NEW_AFTER_MINUTES", 30)  # "received" longer: shown in the queue
 
 
+@_group
 class SlaSettings(_Group):
     """The scheduled SLA pass (sos1379.sla): where its alerts go."""
 
     alerts_topic_arn: str = _env("COORDINATOR_ALERTS_TOPIC_ARN", "")
 
 
+@_group
 class CatalogSettings(_Group):
     """The catalog (sos1379.catalog, sos1379.equipment). The source API keys are secrets: in AWS an
     SSM SecureString (sos1379.runtime_secrets); locally these variables win."""
 
     table: str = _env("CATALOG_TABLE", "sos1379-catalog")
     bucket: str = _env("CATALOG_BUCKET", "")
-    source_urls: dict[str, str] = Field(default_factory=dict)
+    source_urls: dict[str, str] = field(default_factory=dict)
     zeus_key: str = _env("CATALOG_SOURCE_ZEUS_KEY", "")
     ntis_key: str = _env("CATALOG_SOURCE_NTIS_KEY", "")
     index_refresh_seconds: int = _env("CATALOG_INDEX_REFRESH_SECONDS", 300)
     scratch_dir: str = _env("CATALOG_SCRATCH_DIR", "")  # "" = the system temp dir
 
-    @model_validator(mode="before")
     @classmethod
-    def _source_urls(cls, values: Any) -> Any:
-        if isinstance(values, Mapping) and "source_urls" not in values:
-            urls = {s: values[f"CATALOG_SOURCE_{s.upper()}_URL"] for s in CATALOG_SOURCES
-                    if values.get(f"CATALOG_SOURCE_{s.upper()}_URL")}
-            if urls:
-                return {**values, "source_urls": urls}
-        return values
+    def from_env(cls, env: Mapping[str, str]) -> "CatalogSettings":
+        loaded = super().from_env(env)
+        urls = {s: env[f"CATALOG_SOURCE_{s.upper()}_URL"] for s in CATALOG_SOURCES
+                if env.get(f"CATALOG_SOURCE_{s.upper()}_URL")}
+        return replace(loaded, source_urls=urls) if urls else loaded
 
 
+@_group
 class RoutingSettings(_Group):
     """The router's data and published model (sos1379.routing); the ``*_dir``/``*_path`` fields
     override the data shipped in the package ("" = the package's own)."""
@@ -140,6 +180,7 @@ class RoutingSettings(_Group):
     kiwi_model_dir: str = _env("KIWI_MODEL_DIR", "/tmp/kiwi-model")
 
 
+@_group
 class LimitSettings(_Group):
     """Abuse limits. The ``SOS1379_*`` names are an operator's or a test run's override of the
     template's values (``off`` disables the rate limits, e.g. for a load test from one address)."""
@@ -149,6 +190,7 @@ class LimitSettings(_Group):
     verify_contacts: str = _env("SOS1379_NOTIFY_VERIFY_CONTACTS", "off", "NOTIFY_VERIFY_CONTACTS")
 
 
+@_group
 class Settings(_Group):
     """The process's configuration: shared resources at the root, one group per area."""
 
@@ -163,19 +205,21 @@ class Settings(_Group):
     idempotency_ttl_seconds: int = 24 * 3600
     attachments_bucket: str = _env("ATTACHMENTS_BUCKET", "")
 
-    notify: NotifySettings = Field(default_factory=NotifySettings)
-    coordinators: CoordinatorSettings = Field(default_factory=CoordinatorSettings)
-    sla: SlaSettings = Field(default_factory=SlaSettings)
-    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    coordinators: CoordinatorSettings = field(default_factory=CoordinatorSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
-        present = {k: v for k, v in env.items() if v and k not in cls.model_fields}
-        groups = {name: field.annotation.from_env(present) for name, field in cls.model_fields.items()
-                  if isinstance(field.annotation, type) and issubclass(field.annotation, _Group)}
-        return cls.model_validate({**present, **groups})
+
+def variables(group: type = Settings) -> set[str]:
+    """Every environment variable ``group`` (and its groups) reads, besides the catalog sources'
+    ``CATALOG_SOURCE_{NAME}_URL``."""
+    names: set[str] = set()
+    for f in fields(group):
+        names |= variables(f.type) if _is_group(f.type) else set(f.metadata.get("env", ()))
+    return names
 
 
 _current: Settings | None = None
@@ -207,8 +251,8 @@ def override(settings: Settings | None = None, **changes: Any) -> Iterator[Setti
     global _current
     base = settings or get_settings()
     if changes:
-        merged = {k: (getattr(base, k).model_copy(update=v) if isinstance(v, dict) else v) for k, v in changes.items()}
-        base = base.model_copy(update=merged)
+        merged = {k: (replace(getattr(base, k), **v) if isinstance(v, dict) else v) for k, v in changes.items()}
+        base = replace(base, **merged)
     saved, _current = _current, base
     try:
         yield base

@@ -119,7 +119,9 @@ _SLOT = {"description": "Upload slot: POST the file to `upload.url` as multipart
 
 
 def openapi_models() -> dict:
-    return {"AttachmentUpload": attachments.UploadRequest}
+    from ..models import UploadRequest
+
+    return {"AttachmentUpload": UploadRequest}
 
 
 def __getattr__(name: str):

@@ -243,7 +243,7 @@ def request_info(store: CaseStore, staff: Staff, case_id: str, payload) -> dict:
         event = _event(staff, case, EventType.INFO_REQUESTED, at,
                        {"question": body.question, "resume_status": case["status"]})
         changes = {"status": Status.INFO_REQUESTED.value, "resume_status": case["status"], "updated_at": at,
-                   "open_request": {"question": body.question, "asked_by": staff.actor.model_dump(), "asked_at": at}}
+                   "open_request": {"question": body.question, "asked_by": staff.actor.as_dict(), "asked_at": at}}
         new = store.update_case(case, changes, events=[event])
         return {"case_id": case_id, "status": new["status"], "resume_status": case["status"]}
 
@@ -270,7 +270,7 @@ def record_guidance(store: CaseStore, staff: Staff, case_id: str, payload) -> di
             events.append(_event(staff, case, EventType.RESOLVED, later, {"summary": body.summary,
                                                                           "outcome": "guidance"}))
             changes.update(status=Status.RESOLVED.value, open_request=None, resume_status=None,
-                           outcome={"summary": body.summary, "by": staff.actor.model_dump(), "resolved_at": later,
+                           outcome={"summary": body.summary, "by": staff.actor.as_dict(), "resolved_at": later,
                                     "result": "guidance"})
         changes.update(_sla_changes(store, case, events, now, changes))
         from ..followups import schedule_actions  # 30/90-business-day check-ins after a resolution

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from ..events import CaseMessage
+from ..messages import CaseMessage
 from ..settings import get_settings
 from .channels import default_email_sender, default_text_sender
 from .service import Notifier, NotifyTransientError, backoff_seconds, requeue_message

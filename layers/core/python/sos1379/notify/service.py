@@ -33,7 +33,8 @@ from typing import Any, Callable
 from .. import korea, verification
 from ..directory import load_directory
 from ..errors import CaseNotFound
-from ..events import Actor, CaseEvent, CaseMessage, iso, parse_iso, utcnow
+from ..events import Actor, CaseEvent, iso, parse_iso, utcnow
+from ..messages import CaseMessage
 from ..lifecycle import EventType
 from ..store import CaseStore
 from . import limits

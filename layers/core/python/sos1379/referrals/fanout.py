@@ -51,7 +51,8 @@ from typing import Any, Protocol
 
 from ..directory import load_directory
 from ..errors import ConcurrentUpdate, InvalidTransition
-from ..events import Actor, CaseEvent, CaseMessage, iso, utcnow
+from ..events import Actor, CaseEvent, iso, utcnow
+from ..messages import CaseMessage
 from ..lazy import lazy_module
 from ..lifecycle import INTAKE_EVENTS, EventType, Status, check_transition
 from ..routing.evidence import EVIDENCE_LIMIT

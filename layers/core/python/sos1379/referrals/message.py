@@ -31,7 +31,8 @@ InstituteCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,19}$", descripti
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # defer_build: built by the first referral, not on route_case's import (tests/unit/test_import_graph.py)
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class ReferralCompany(_Part):
@@ -69,7 +70,7 @@ class ReferralMessageV1(BaseModel):
     least once, and the same referral may (rarely) arrive twice with the same id."""
 
     model_config = ConfigDict(
-        extra="ignore", title="ReferralMessageV1",
+        extra="ignore", title="ReferralMessageV1", defer_build=True,
         json_schema_extra={
             "$id": SCHEMA_ID,
             "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -131,7 +131,7 @@ def event_item(event: CaseEvent) -> dict:
     return to_dynamo({
         "PK": f"CASE#{event.case_id}", "SK": f"EVENT#{ms:013d}#{event.event_id}", "kind": "event",
         "event_id": event.event_id, "case_id": event.case_id, "type": event.type, "at": event.at,
-        "actor": event.actor.model_dump(), "data": event.data, "visibility": event.visibility,
+        "actor": event.actor.as_dict(), "data": event.data, "visibility": event.visibility,
         "publish_to": event.publish_to,
     })
 
