@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -114,8 +115,45 @@ class _InterleavedFloor:
                 "low_level_cpu_seconds": round(self.low_level_cpu_seconds, 2), "method": "interleaved page by page"}
 
 
-def _with_floor(put_records, floor: _InterleavedFloor | None):
-    """put_records followed, outside the sync's timing, by the floor's writes of the same items."""
+class _ReadAhead:
+    """Tracks the sync's worker thread, which prepares page n+1 while page n is written, so the
+    floor's writes can wait until it is idle: the floor then runs with nothing of the sync beside
+    it (the wait itself counts as the sync's time). SyncService submits page n+1's preparation
+    before it writes page n exactly when page n has a next cursor; pages are prepared in order."""
+
+    def __init__(self, service) -> None:
+        self.done = self.taken = self.target = 0
+        self.more: dict[int, bool] = {}
+        self.cond = threading.Condition()
+        prepare_page, commit_page = service._prepare, service._commit
+
+        def prepare(*args, **kwargs):
+            try:
+                page, plan = prepare_page(*args, **kwargs)
+                with self.cond:
+                    self.more[id(plan)] = service.read_ahead and page.next_cursor is not None
+                return page, plan
+            finally:
+                with self.cond:
+                    self.done += 1
+                    self.cond.notify_all()
+
+        def commit(plan):
+            with self.cond:  # pages 1..n prepared and taken; n+1 submitted when page n has more
+                self.taken += 1
+                self.target = self.taken + self.more.pop(id(plan), False)
+            return commit_page(plan)
+
+        service._prepare, service._commit = prepare, commit
+
+    def wait_idle(self) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.done >= self.target)
+
+
+def _with_floor(put_records, floor: _InterleavedFloor | None, ahead: list):
+    """put_records followed, outside the sync's timing, by the floor's writes of the same items
+    (once the sync's read-ahead is idle)."""
 
     def wrapped(records, synced_at):
         records = list(records)
@@ -123,6 +161,8 @@ def _with_floor(put_records, floor: _InterleavedFloor | None):
             return put_records(records, synced_at)
         finally:
             if floor is not None:
+                for tracker in ahead:
+                    tracker.wait_idle()
                 floor.write([(r, h, synced_at) for r, h in records])
 
     return wrapped
@@ -138,7 +178,7 @@ def _progress(source, metrics, total) -> None:
         print(f"  {source}: {metrics.fetched}/{total} fetched, {metrics.changed} changed", file=sys.stderr, flush=True)
 
 
-def _sync_all(handle, mode: str, floor: _InterleavedFloor | None = None) -> dict:
+def _sync_all(handle, mode: str, floor: _InterleavedFloor | None = None, read_ahead: bool = True) -> dict:
     """Sync every source through SyncService with its parts timed (and, when given, the floor
     interleaved page by page); then publish the index."""
     from sos1379 import aws
@@ -155,12 +195,15 @@ def _sync_all(handle, mode: str, floor: _InterleavedFloor | None = None) -> dict
         adapter = service.build_adapter(source, settings, base_delay=0.05)
         adapter.fetch = fetch = _Timed(adapter.fetch)
         store = DynamoCatalogStore(aws.resource("dynamodb").Table(settings.table))
+        ahead: list[_ReadAhead] = []
         hashes, puts = _Timed(store.hashes), _Timed(store.put_records)
-        store.hashes, store.put_records = hashes, _with_floor(puts, floor)
+        store.hashes, store.put_records = hashes, _with_floor(puts, floor, ahead)
+        sync = SyncService(adapter, store, S3Blobs(aws.client("s3"), settings.bucket), analyzer=analyzer,
+                           analyze_many=many, read_ahead=read_ahead)
+        ahead.append(_ReadAhead(sync))
         t0, a0, f0 = time.perf_counter(), analyzer.seconds + many.seconds, floor.paused if floor else 0.0
         c0, ac0, fc0 = time.process_time(), analyzer.cpu_seconds + many.cpu_seconds, floor.paused_cpu if floor else 0.0
-        result = SyncService(adapter, store, S3Blobs(aws.client("s3"), settings.bucket), analyzer=analyzer,
-                             analyze_many=many).run(mode=mode, progress=_progress)
+        result = sync.run(mode=mode, progress=_progress)
         seconds = time.perf_counter() - t0 - (floor.paused - f0 if floor else 0.0)
         cpu = time.process_time() - c0 - (floor.paused_cpu - fc0 if floor else 0.0)
         out["sources"][source] = {**result.metrics.model_dump(), "status": result.status, "pages": result.pages,

@@ -103,3 +103,22 @@ def test_records_written_in_wire_form_read_back_as_item_of_builds_them_when_a_ke
     for record in [renamed, *records[1:]]:
         stored = store.table.get_item(Key={"PK": f"REC#{record.key}", "SK": "RECORD"})["Item"]
         assert stored == store.item_of(record, record.content_hash(), "2026-12-01T00:00:00Z")
+
+
+def test_a_deadline_drops_the_page_read_ahead_and_the_next_run_resumes_at_it(catalog):
+    now = [1_000.0]
+    template, store = _zeus_service(catalog)
+
+    def after_two_pages(source, metrics, total):
+        if metrics.fetched >= 40:  # pages of 20: page 3 is being read ahead by now
+            now[0] = 2_000.0
+
+    stopped = SyncService(template.adapter, store, template.blobs, analyzer=analyze, analyze_many=analyze_many,
+                          clock=lambda: now[0]).run(deadline=1_500.0, progress=after_two_pages)
+    assert stopped.status == "partial" and stopped.pages == 2 and stopped.metrics.fetched == 40
+    assert store.get_state("zeus")["run"]["cursor"] == "3"
+    resumed = SyncService(template.adapter, store, template.blobs, analyzer=analyze).run()
+    count = SCALES[SCALE]["zeus"]
+    assert resumed.status == "complete" and resumed.run_id == stopped.run_id
+    assert resumed.metrics.fetched == count and resumed.metrics.unchanged == 0
+    assert resumed.metrics.changed == count - malformed(count) == len(table_keys("zeus"))

@@ -8,7 +8,9 @@ under way, its checkpoint (mode, ``since``, the source's own cursor, metrics so 
    run is asked for), otherwise incremental from ``watermark - overlap``;
 3. per page: looks up stored content hashes (BatchGetItem), writes an index delta for what
    changed, then upserts changed records and deletes withdrawn ones (BatchWriteItem); unchanged
-   records cost one read and no write;
+   records cost one read and no write. The next page is fetched, hashed and analysed on a worker
+   thread while a page is written (reads only: the cursor moves with the writes, and a page read
+   ahead when the run stops is dropped);
 4. checkpoints every few pages and whenever it stops early (deadline, source failure); a killed run
    re-does at most those few pages, which the content hashes turn into no-ops;
 5. at the end of a full run sweeps records the source no longer lists (the set of keys seen is
@@ -40,6 +42,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -87,19 +91,32 @@ def _minus(iso: str, seconds: int) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass
+class _Plan:
+    """What one fetched page changes: records to upsert (with their hashes), keys to remove, the
+    index docs of the upserts, and the page's metrics."""
+
+    changed: list[tuple[Any, str]]
+    removed: list[str]
+    docs: list[dict]
+    metrics: SyncMetrics
+
+
 class SyncService:
     def __init__(self, adapter: SourceAdapter, store: DynamoCatalogStore, blobs: S3Blobs, *,
                  analyzer: Callable[[str], list[str]],
                  analyze_many: Callable[[list[str]], list[list[str]]] | None = None,
-                 clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.time, read_ahead: bool = True,
                  checkpoint_every: int = 5, overlap_seconds: int = 600, lease_seconds: int = 900) -> None:
         """``analyzer`` gives a text's index terms; ``analyze_many``, when given, the same for a
-        list of texts at once (``sos1379.text.analyze_many``: Kiwi's batch API)."""
+        list of texts at once (``sos1379.text.analyze_many``: Kiwi's batch API). ``read_ahead``:
+        prepare the next page on a worker thread while a page is written."""
         self.adapter, self.store, self.blobs = adapter, store, blobs
         self.analyzer = analyzer
         self.analyze_many = analyze_many or (lambda texts: [analyzer(t) for t in texts])
         self._heads: OrderedDict[str, list[str]] = OrderedDict()  # LRU; callers never mutate the tokens
         self.clock = clock
+        self.read_ahead = read_ahead
         self.checkpoint_every = checkpoint_every
         self.overlap_seconds = overlap_seconds
         self.lease_seconds = lease_seconds
@@ -166,29 +183,39 @@ class SyncService:
                                                           "status": status, "error": error, "pages": run["pages"]})
             return result
 
-        while True:
-            if deadline is not None and self.clock() >= deadline:
-                return stop("partial")
-            try:
-                page = self.adapter.fetch(run["since"], cursor)
-            except (TransientError, SourceRejected) as exc:
-                return stop("failed", f"{type(exc).__name__}: {exc}")
-            total = page.total if page.total is not None else total
-            metrics = metrics.add(self._apply(page, run["run_id"], lookups))
-            if sweep:
-                seen.update(r.key for r in page.records)
-                seen.update(f"{self.source}:{sid}" for sid, _ in page.failures)  # keep what we could not parse
-            run["max_modified"] = max(filter(None, (run["max_modified"], page.max_modified)), default=None)
-            run["pages"] += 1
-            cursor = page.next_cursor
-            if progress:
-                progress(self.source, metrics, total)
-            if cursor is None:
-                break
-            since_checkpoint += 1
-            if since_checkpoint >= self.checkpoint_every:
-                checkpoint()
-                since_checkpoint = 0
+        # One page ahead: while page n is written, page n+1 is fetched, hashed and analysed on a
+        # worker thread (a real source's latency and Kiwi's native work overlap the writes). Only
+        # what page n wrote moves the cursor; a page read ahead when the run stops is dropped.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{self.source}") as ahead:
+            pending: Future | None = None
+            while True:
+                if deadline is not None and self.clock() >= deadline:
+                    return stop("partial")
+                if pending is None:
+                    pending = ahead.submit(self._prepare, run["since"], cursor, run["run_id"], lookups)
+                try:
+                    page, plan = pending.result()
+                except (TransientError, SourceRejected) as exc:
+                    return stop("failed", f"{type(exc).__name__}: {exc}")
+                pending = None
+                if self.read_ahead and page.next_cursor is not None and (deadline is None or self.clock() < deadline):
+                    pending = ahead.submit(self._prepare, run["since"], page.next_cursor, run["run_id"], lookups)
+                total = page.total if page.total is not None else total
+                metrics = metrics.add(self._commit(plan))
+                if sweep:
+                    seen.update(r.key for r in page.records)
+                    seen.update(f"{self.source}:{sid}" for sid, _ in page.failures)  # keep what we could not parse
+                run["max_modified"] = max(filter(None, (run["max_modified"], page.max_modified)), default=None)
+                run["pages"] += 1
+                cursor = page.next_cursor
+                if progress:
+                    progress(self.source, metrics, total)
+                if cursor is None:
+                    break
+                since_checkpoint += 1
+                if since_checkpoint >= self.checkpoint_every:
+                    checkpoint()
+                    since_checkpoint = 0
 
         # The sweep scans the table, so it is skipped on a source's very first load (nothing of it
         # can be stale yet: a crashed first run resumes with its seen set, it never restarts).
@@ -211,7 +238,9 @@ class SyncService:
                                                     "mode": run["mode"], **metrics.model_dump()})
         return result
 
-    def _apply(self, page: Any, run_id: str, lookups: bool = True) -> SyncMetrics:
+    def _prepare(self, since: str | None, cursor: str | None, run_id: str, lookups: bool) -> tuple[Any, _Plan]:
+        """Fetch one page and work out what it changes (no writes: this runs a page ahead)."""
+        page = self.adapter.fetch(since, cursor)
         for source_id, reason in page.failures:
             logger.warning("catalog record rejected", extra={"source": self.source, "source_id": source_id,
                                                              "reason": reason, "run_id": run_id})
@@ -223,17 +252,25 @@ class SyncService:
             if existing.get(record.key) != digest:
                 changed.append((record, digest))
         removed = [w.key for w in page.withdrawals if w.key in existing]
-        if changed or removed:
+        docs: list[dict] = []
+        if changed:
             heads = self._analyse_heads([record for record, _ in changed])
             docs = [doc_of(record, index_tokens(record, heads)) for record, _ in changed]
-            self.blobs.put_delta(self.source, docs, removed)  # first: the outbox (see store.py)
-            if changed:
-                self.store.put_records(changed, _now_iso(self.clock))
-            if removed:
-                self.store.delete(removed)
-        return SyncMetrics(fetched=len(page.records) + len(page.withdrawals) + len(page.failures),
-                           changed=len(changed), unchanged=len(page.records) - len(changed),
-                           removed=len(removed), failed=len(page.failures))
+        metrics = SyncMetrics(fetched=len(page.records) + len(page.withdrawals) + len(page.failures),
+                              changed=len(changed), unchanged=len(page.records) - len(changed),
+                              removed=len(removed), failed=len(page.failures))
+        return page, _Plan(changed, removed, docs, metrics)
+
+    def _commit(self, plan: _Plan) -> SyncMetrics:
+        """Write what one page changed: the index delta first (the outbox, see store.py), then
+        the table."""
+        if plan.changed or plan.removed:
+            self.blobs.put_delta(self.source, plan.docs, plan.removed)
+            if plan.changed:
+                self.store.put_records(plan.changed, _now_iso(self.clock))
+            if plan.removed:
+                self.store.delete(plan.removed)
+        return plan.metrics
 
     def _analyse_heads(self, records: list[Any]) -> Callable[[str], list[str]]:
         """Analyse the heads of ``records`` not analysed yet in this run, all in one batch, and
