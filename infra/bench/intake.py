@@ -113,7 +113,8 @@ def _snake(operation: str) -> str:
 
 def _latency(n: int, scenario: str, warmup: int = WARMUP) -> dict:
     import boto3
-    from chalice.test import Client
+    from chalice.config import Config
+    from chalice.local import LambdaContext, LocalGateway
 
     from sos1379 import companies
     from sos1379.api.common import get_store
@@ -138,72 +139,78 @@ def _latency(n: int, scenario: str, warmup: int = WARMUP) -> dict:
         bare = boto3.client("dynamodb")
         state: dict = {"i": 0, "replay": []}
 
-        with Client(app) as client:
-            def prepare():
-                state["i"] += 1
-                case = body
-                if scenario == "distinct":
-                    case = {**body, "company": {**body["company"], "business_number": business_number(state["i"])}}
-                state["case"], state["key"] = case, uuid.uuid4().hex
-                state["request"] = json.dumps(case, ensure_ascii=False)
+        # The app is called as Lambda calls it: with API Gateway's proxy event (built, like API Gateway
+        # builds it, before the clock starts) and a context; timed is Chalice's routing, the
+        # middleware, the view and its response. (chalice.test.Client would also copy os.environ
+        # and rebuild the event inside every timed call: harness work no Lambda does.)
+        gateway = LocalGateway(app, Config())
 
-            def post():
-                state["resp"] = client.http.post(
-                    "/cases", headers={"Content-Type": "application/json", "Idempotency-Key": state["key"]},
-                    body=state["request"])
+        def prepare():
+            state["i"] += 1
+            case = body
+            if scenario == "distinct":
+                case = {**body, "company": {**body["company"], "business_number": business_number(state["i"])}}
+            state["case"], state["key"] = case, uuid.uuid4().hex
+            headers = {"Content-Type": "application/json", "Idempotency-Key": state["key"]}
+            state["event"] = gateway.event_converter.create_lambda_event(
+                method="POST", path="/cases", headers=headers, body=json.dumps(case, ensure_ascii=False).encode())
+            state["context"] = LambdaContext("api_handler", 1024, max_runtime_ms=30_000)
 
-            def check_and_plan_floor():
-                resp, case, key = state["resp"], state["case"], state["key"]
-                assert resp.status_code == 201, resp.body
-                receipt = resp.json_body
-                calls = capture.take()
-                assert [op for op, _ in calls] == expected, [op for op, _ in calls]
-                assert bool(receipt["possible_duplicates"]) == (scenario == "repeat_company"), receipt
-                # the same requests with fresh ids
-                swaps = {receipt["case_id"]: uuid.uuid4().hex,
-                         receipt["case_number"]: f"F{state['i']:0{len(receipt['case_number']) - 1}d}",
-                         store.idempotency_key(scoped_idempotency_key(PUBLIC_SCOPE, key))["PK"]:
-                             f"IDEMPOTENCY#{uuid.uuid4().hex}{uuid.uuid4().hex}"}
-                if scenario == "distinct":
-                    swaps[companies.company_key(case["company"]["business_number"])] = uuid.uuid4().hex
-                replay = []
-                for op, text in calls:
-                    for old, new in swaps.items():
-                        text = text.replace(old, new)
-                    params = json.loads(text)
-                    params.pop("ClientRequestToken", None)
-                    replay.append((getattr(bare, _snake(op)), params))
-                state["replay"] = replay
+        def post():
+            state["resp"] = app(state["event"], state["context"])
 
-            def floor():
-                for call, params in state["replay"]:
-                    call(**params)
+        def check_and_plan_floor():
+            resp, case, key = state["resp"], state["case"], state["key"]
+            assert resp["statusCode"] == 201, resp["body"]
+            receipt = json.loads(resp["body"])
+            calls = capture.take()
+            assert [op for op, _ in calls] == expected, [op for op, _ in calls]
+            assert bool(receipt["possible_duplicates"]) == (scenario == "repeat_company"), receipt
+            # the same requests with fresh ids
+            swaps = {receipt["case_id"]: uuid.uuid4().hex,
+                     receipt["case_number"]: f"F{state['i']:0{len(receipt['case_number']) - 1}d}",
+                     store.idempotency_key(scoped_idempotency_key(PUBLIC_SCOPE, key))["PK"]:
+                         f"IDEMPOTENCY#{uuid.uuid4().hex}{uuid.uuid4().hex}"}
+            if scenario == "distinct":
+                swaps[companies.company_key(case["company"]["business_number"])] = uuid.uuid4().hex
+            replay = []
+            for op, text in calls:
+                for old, new in swaps.items():
+                    text = text.replace(old, new)
+                params = json.loads(text)
+                params.pop("ClientRequestToken", None)
+                replay.append((getattr(bare, _snake(op)), params))
+            state["replay"] = replay
 
-            def pair(api: list, base: list) -> None:
-                # two POSTs, then their two floors: each side runs once after itself and once
-                # after the other, so neither always inherits the other's garbage or cold caches
-                plans = []
-                for _ in range(2):
-                    prepare()
-                    api += timed(post, 1)
-                    check_and_plan_floor()
-                    plans.append(state["replay"])
-                for plan in plans:
-                    state["replay"] = plan
-                    base += timed(floor, 1)
+        def floor():
+            for call, params in state["replay"]:
+                call(**params)
 
-            if scenario == "repeat_company":  # its first recent case: from here on, every POST has suggestions
+        def pair(api: list, base: list) -> None:
+            # two POSTs, then their two floors: each side runs once after itself and once
+            # after the other, so neither always inherits the other's garbage or cold caches
+            plans = []
+            for _ in range(2):
                 prepare()
-                post()
-                capture.take()
-            for _ in range(warmup // 2):
-                pair([], [])
-            # Interleaved in blocks of two, so a load spike from elsewhere on the machine and the
-            # table's growth (moto's queries and transactions slow down as it grows) reach both
-            # sides alike.
-            api, base = [], []
-            for _ in range(n // 2):
-                pair(api, base)
+                api += timed(post, 1)
+                check_and_plan_floor()
+                plans.append(state["replay"])
+            for plan in plans:
+                state["replay"] = plan
+                base += timed(floor, 1)
+
+        if scenario == "repeat_company":  # its first recent case: from here on, every POST has suggestions
+            prepare()
+            post()
+            capture.take()
+        for _ in range(warmup // 2):
+            pair([], [])
+        # Interleaved in blocks of two, so a load spike from elsewhere on the machine and the
+        # table's growth (moto's queries and transactions slow down as it grows) reach both
+        # sides alike.
+        api, base = [], []
+        for _ in range(n // 2):
+            pair(api, base)
     a, f = summarize(api), summarize(base)
     return {"api": a, "floor_bare_boto3": f, "floor_calls": expected,
             "ratio_median": round(a["median_ms"] / f["median_ms"], 2),

@@ -3,6 +3,8 @@ content hashes and keeps no set of keys seen; a resumed or later run still does 
 record head is analysed once per run, a page's new heads in one batch."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from infra.standins.generator import SCALES
@@ -122,3 +124,54 @@ def test_a_deadline_drops_the_page_read_ahead_and_the_next_run_resumes_at_it(cat
     assert resumed.status == "complete" and resumed.run_id == stopped.run_id
     assert resumed.metrics.fetched == count and resumed.metrics.unchanged == 0
     assert resumed.metrics.changed == count - malformed(count) == len(table_keys("zeus"))
+
+
+class ScriptedPages:
+    """Two pages: the first lists three new records, the second withdraws the first of them."""
+
+    name = "zeus"
+
+    def __init__(self, first):
+        self.records = [r.model_copy(update={"source_id": f"{r.source_id}-new"}) for r in first.records[:3]]
+
+    def fetch(self, since, cursor):
+        from sos1379.catalog.models import Withdrawal
+        from sos1379.catalog.sources.base import Page
+
+        if cursor is None:
+            return Page(records=self.records, next_cursor="2")
+        gone = self.records[0]
+        return Page(withdrawals=[Withdrawal(source=gone.source, source_id=gone.source_id)])
+
+
+class WritesAfterTheReadAhead(DynamoCatalogStore):
+    """Holds the first page's writes until the second page (read ahead) has looked up its hashes,
+    so the read-ahead always sees the table from before the first page was written."""
+
+    def __init__(self, table):
+        super().__init__(table)
+        self.lookups = 0
+        self.second_lookup = threading.Event()
+
+    def hashes(self, keys):
+        found = super().hashes(keys)
+        self.lookups += 1
+        if self.lookups == 2:
+            self.second_lookup.set()
+        return found
+
+    def put_records(self, records, synced_at):
+        assert self.second_lookup.wait(timeout=60)
+        return super().put_records(records, synced_at)
+
+
+def test_a_withdrawal_read_ahead_of_the_page_that_wrote_the_record_still_removes_it(catalog):
+    template, _ = _zeus_service(catalog)
+    assert template.run().status == "complete"  # a source synced before: the next run reads hashes
+    before = table_keys("zeus")
+    store = WritesAfterTheReadAhead(template.store.table)
+    adapter = ScriptedPages(template.adapter.fetch(None, None))
+    result = SyncService(adapter, store, template.blobs, analyzer=analyze).run()
+    assert store.second_lookup.is_set()  # the second page was planned before the first was written
+    assert result.status == "complete" and result.metrics.changed == 3 and result.metrics.removed == 1
+    assert table_keys("zeus") - before == {r.key for r in adapter.records[1:]}

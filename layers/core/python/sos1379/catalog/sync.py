@@ -100,6 +100,7 @@ class _Plan:
     removed: list[str]
     docs: list[dict]
     metrics: SyncMetrics
+    keys: frozenset[str]  # every key the page lists: its plan read their stored hashes
 
 
 class SyncService:
@@ -185,9 +186,11 @@ class SyncService:
 
         # One page ahead: while page n is written, page n+1 is fetched, hashed and analysed on a
         # worker thread (a real source's latency and Kiwi's native work overlap the writes). Only
-        # what page n wrote moves the cursor; a page read ahead when the run stops is dropped.
+        # what page n wrote moves the cursor; a page read ahead when the run stops is dropped, and
+        # one listing a key page n wrote or removed is planned again against the table as it is now.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{self.source}") as ahead:
             pending: Future | None = None
+            written: frozenset[str] = frozenset()  # keys the last committed page wrote or removed
             while True:
                 if deadline is not None and self.clock() >= deadline:
                     return stop("partial")
@@ -198,10 +201,13 @@ class SyncService:
                 except (TransientError, SourceRejected) as exc:
                     return stop("failed", f"{type(exc).__name__}: {exc}")
                 pending = None
+                if plan.keys & written:  # read ahead before the previous page wrote them: read again
+                    plan = self._plan(page, lookups)
                 if self.read_ahead and page.next_cursor is not None and (deadline is None or self.clock() < deadline):
                     pending = ahead.submit(self._prepare, run["since"], page.next_cursor, run["run_id"], lookups)
                 total = page.total if page.total is not None else total
                 metrics = metrics.add(self._commit(plan))
+                written = frozenset([record.key for record, _ in plan.changed] + plan.removed)
                 if sweep:
                     seen.update(r.key for r in page.records)
                     seen.update(f"{self.source}:{sid}" for sid, _ in page.failures)  # keep what we could not parse
@@ -244,6 +250,10 @@ class SyncService:
         for source_id, reason in page.failures:
             logger.warning("catalog record rejected", extra={"source": self.source, "source_id": source_id,
                                                              "reason": reason, "run_id": run_id})
+        return page, self._plan(page, lookups)
+
+    def _plan(self, page: Any, lookups: bool) -> _Plan:
+        """What ``page`` changes against the stored content hashes."""
         keys = [r.key for r in page.records] + [w.key for w in page.withdrawals]
         existing = self.store.hashes(keys) if keys and lookups else {}
         changed = []
@@ -259,7 +269,7 @@ class SyncService:
         metrics = SyncMetrics(fetched=len(page.records) + len(page.withdrawals) + len(page.failures),
                               changed=len(changed), unchanged=len(page.records) - len(changed),
                               removed=len(removed), failed=len(page.failures))
-        return page, _Plan(changed, removed, docs, metrics)
+        return _Plan(changed, removed, docs, metrics, frozenset(keys))
 
     def _commit(self, plan: _Plan) -> SyncMetrics:
         """Write what one page changed: the index delta first (the outbox, see store.py), then

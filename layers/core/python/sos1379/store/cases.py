@@ -85,7 +85,7 @@ class CaseStore(NoticeRecords, AccessRecords, StatsRecords, AttachmentRecords):
             puts.append(idempotency)
         if company_key is not None:
             puts.append(self.company_case_item(company_key, case, company_match_text))
-        actions = [{"Put": {"TableName": self.table_name, "Item": to_item(to_dynamo(p)),
+        actions = [{"Put": {"TableName": self.table_name, "Item": to_item(p),
                             "ConditionExpression": "attribute_not_exists(PK)"}} for p in puts]
         try:
             self.raw.transact_write_items(TransactItems=actions)
