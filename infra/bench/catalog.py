@@ -8,6 +8,7 @@ Everything talks to 127.0.0.1 only (a ThreadedMotoServer and the stand-in source
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -123,7 +124,7 @@ class _ReadAhead:
 
     def __init__(self, service) -> None:
         self.done = self.taken = self.target = 0
-        self.more: dict[int, bool] = {}
+        self.more: collections.deque[bool] = collections.deque()  # per prepared page, in order
         self.cond = threading.Condition()
         prepare_page, commit_page = service._prepare, service._commit
 
@@ -131,7 +132,7 @@ class _ReadAhead:
             try:
                 page, plan = prepare_page(*args, **kwargs)
                 with self.cond:
-                    self.more[id(plan)] = service.read_ahead and page.next_cursor is not None
+                    self.more.append(service.read_ahead and page.next_cursor is not None)
                 return page, plan
             finally:
                 with self.cond:
@@ -141,7 +142,7 @@ class _ReadAhead:
         def commit(plan):
             with self.cond:  # pages 1..n prepared and taken; n+1 submitted when page n has more
                 self.taken += 1
-                self.target = self.taken + self.more.pop(id(plan), False)
+                self.target = self.taken + (self.more.popleft() if self.more else False)
             return commit_page(plan)
 
         service._prepare, service._commit = prepare, commit
