@@ -124,12 +124,3 @@ def handoff_message_body(event: Mapping[str, Any], partner: str) -> dict[str, An
 def handoff_message_json(event: Mapping[str, Any], partner: str) -> str:
     return json.dumps(handoff_message_body(event, partner))
 
-
-def __getattr__(name: str) -> Any:
-    # the queue message models moved to sos1379.messages (they load pydantic); the old import
-    # path keeps working for code that has not moved yet
-    if name in ("CaseMessage", "HandoffMessageV1", "ScheduledRun"):
-        from . import messages
-
-        return getattr(messages, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
