@@ -7,7 +7,6 @@ import copy
 import json
 
 import pytest
-from chalice.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -58,7 +58,6 @@ def test_failed_transaction_leaves_neither_case_nor_event(aws, sample_case, monk
 
 def test_relay_handler_reports_failed_records_for_retry(aws, sample_case, monkeypatch):
     import importlib.util
-    from pathlib import Path
 
     from tests.conftest import ROOT
 

@@ -210,7 +210,6 @@ def test_retry_backoff_grows_and_stays_within_sqs_limits_when_retrying():
 
 
 def test_sample_notify_queue_event_parses_as_notify_messages_when_loaded():
-    import json
 
     from sos1379.messages import CaseMessage
     from tests.conftest import load_event

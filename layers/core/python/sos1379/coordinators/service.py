@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from .. import intake, korea
 from ..directory import load_directory
-from ..errors import AlreadyDone, ConcurrentUpdate, Conflict, FieldError, ValidationFailed
+from ..errors import AlreadyDone, Conflict, FieldError, ValidationFailed
 from ..events import Actor, CaseEvent, iso, utcnow
 from ..lifecycle import EventType, Status, check_transition
 from ..models import CaseSubmission, CounselorCaseSubmission, Text, parse_model

@@ -276,7 +276,6 @@ class CaseStore(NoticeRecords, AccessRecords, StatsRecords, AttachmentRecords):
     def company_cases(self, company_key: str, since_iso: str | None = None, *, limit: int | None = None) -> list[dict]:
         """Entries of a company's cases (newest first), optionally only those created since and at
         most ``limit`` of them."""
-        from boto3.dynamodb.conditions import Key
 
         query: dict[str, Any] = {
             "TableName": self.table_name, "ScanIndexForward": False, "ConsistentRead": True,
