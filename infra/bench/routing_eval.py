@@ -37,6 +37,18 @@ class EvalReport:
     coordinator: int = 0
     misses: list[Miss] = field(default_factory=list)
     confusion: Counter = field(default_factory=Counter)
+    # real cases (with a source_url) split by whether the router's knowledge cites the case's own
+    # page: (cases, top-1, top-3) with the story in the knowledge, and without it
+    story: list[int] = field(default_factory=lambda: [0, 0, 0])
+    no_story: list[int] = field(default_factory=lambda: [0, 0, 0])
+
+    def merge(self, part: EvalReport) -> None:
+        for name in ("n", "top1", "top3", "decision_ok", "handoff_expected", "handoff_ok", "coordinator"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.misses.extend(part.misses)
+        self.confusion.update(part.confusion)
+        self.story = [a + b for a, b in zip(self.story, part.story)]
+        self.no_story = [a + b for a, b in zip(self.no_story, part.no_story)]
 
     def rate(self, hits: int, total: int | None = None) -> float:
         total = self.n if total is None else total
@@ -52,6 +64,8 @@ class EvalReport:
             "coordinator": self.coordinator,
             "misses": [m.__dict__ for m in self.misses],
             "confusion": {f"{g}->{p}": c for (g, p), c in self.confusion.most_common()},
+            "story_in_knowledge": dict(zip(("cases", "top1", "top3"), self.story)),
+            "story_not_in_knowledge": dict(zip(("cases", "top1", "top3"), self.no_story)),
         }
 
 
@@ -66,7 +80,10 @@ def _decision_family(decision: str) -> str:
 
 
 def evaluate(router: Router, cases: Iterable[dict]) -> EvalReport:
+    from sos1379.routing.knowledge import page_key
+
     report = EvalReport()
+    pages: set[str] | None = None
     for case in cases:
         result = router.route(RoutingInput(**{k: v for k, v in case.items() if k != "gold"}))
         ranked = [s.code for s in result.institutes]
@@ -75,7 +92,15 @@ def evaluate(router: Router, cases: Iterable[dict]) -> EvalReport:
         report.n += 1
         hit1 = bool(ranked[:1]) and ranked[0] in gold
         report.top1 += hit1
-        report.top3 += any(code in gold for code in ranked[:3])
+        hit3 = any(code in gold for code in ranked[:3])
+        report.top3 += hit3
+        if case.get("source_url"):
+            if pages is None:
+                pages = {page_key(source) for source in router.fact_sources()}
+            split = report.story if page_key(case["source_url"]) in pages else report.no_story
+            split[0] += 1
+            split[1] += hit1
+            split[2] += hit3
         report.coordinator += result.decision == "coordinator"
         if expected == "handoff":
             report.handoff_expected += 1
@@ -115,16 +140,7 @@ def evaluate_leave_site_out(cases: Iterable[dict], *, config=None, knowledge=Non
     report = EvalReport()
     for router, group in site_routers(cases, config=config, knowledge=knowledge, profiles=profiles,
                                       memory=memory, lexicon=lexicon):
-        part = evaluate(router, group)
-        report.n += part.n
-        report.top1 += part.top1
-        report.top3 += part.top3
-        report.decision_ok += part.decision_ok
-        report.handoff_expected += part.handoff_expected
-        report.handoff_ok += part.handoff_ok
-        report.coordinator += part.coordinator
-        report.misses.extend(part.misses)
-        report.confusion.update(part.confusion)
+        report.merge(evaluate(router, group))
     order = {c.get("id"): i for i, c in enumerate(cases)}
     report.misses.sort(key=lambda m: order.get(m.id, 0))
     return report
@@ -143,6 +159,9 @@ def format_report(report: EvalReport, label: str = "") -> str:
         + f"  ({report.handoff_ok}/{report.handoff_expected})",
         f"  coordinator         {report.coordinator}",
     ]
+    for label, (n, top1, top3) in (("story in knowledge", report.story), ("story not in knowledge", report.no_story)):
+        if report.story[0] or report.no_story[0]:  # real cases: does a fact cite the case's own page?
+            lines.append(f"  {label:<23} {n} cases, top-1 {report.rate(top1, n):.3f}, top-3 {report.rate(top3, n):.3f}")
     if report.misses:
         lines.append("  misses (id: gold -> predicted top-3 [decision/expected] title)")
         for m in report.misses:

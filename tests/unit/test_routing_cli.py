@@ -141,3 +141,27 @@ def test_eval_and_calibrate_leave_site_out_route_without_the_cases_own_sites(tmp
     assert main(["route", "calibrate", path, "--check", path, "--leave-site-out", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "leave-site-out" in out["calibration"]["fitted_on"]
+
+
+def test_eval_splits_real_cases_by_whether_the_knowledge_holds_their_own_story(tmp_path, capsys):
+    from sos1379.routing.knowledge import page_key
+
+    assert page_key("https://fnnews.com/ampNews/202406051117392365") == page_key(
+        "https://www.fnnews.com/news/202406051117392365/")
+    assert page_key("https://m.etnews.com/20160602000491") != page_key("https://m.etnews.com/20160602000492")
+    # a case written from a page a fact cites (linked through another host), one from a page none cites
+    source = sorted(get_router().fact_sources())[0]
+    told = source.replace("://www.", "://").replace("://", "://m.", 1) if "://m." not in source else source
+    cases = [{"id": "s", "title": "용접 균열", "text": "TIG 용접부 균열", "gold": ["KITECH"], "source_url": told},
+             {"id": "n", "title": "용접 균열", "text": "TIG 용접부 균열", "gold": ["KITECH"],
+              "source_url": "https://example.org/news/123456789"}]
+    path = _write_cases(tmp_path / "real.jsonl", cases)
+    assert main(["route", "eval", path, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["story_in_knowledge"]["cases"] == 1 and report["story_not_in_knowledge"]["cases"] == 1
+    assert report["story_in_knowledge"]["top1"] == report["story_not_in_knowledge"]["top1"] == report["top1"]
+    assert main(["route", "eval", path, "--leave-site-out", "--json"]) == 0  # its own site's facts left out
+    report = json.loads(capsys.readouterr().out)
+    assert report["story_in_knowledge"]["cases"] == 0 and report["story_not_in_knowledge"]["cases"] == 2
+    assert main(["route", "eval", path]) == 0
+    assert "story in knowledge      1 cases" in capsys.readouterr().out

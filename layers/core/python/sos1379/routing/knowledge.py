@@ -14,6 +14,7 @@ a source, so an edit error fails loudly at load time rather than silently routin
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -91,6 +92,19 @@ def source_site(url: str) -> str:
     if len(parts) >= 3 and parts[-1] == "kr" and parts[-2] in {"co", "or", "re", "go", "ne", "ac"}:
         return ".".join(parts[-3:])
     return ".".join(parts[-2:])
+
+
+_ARTICLE_ID = re.compile(r"\d{6,}|[A-Z0-9]{10}")
+
+
+def page_key(url: str) -> str:
+    """One story page however it is linked: the source site plus the page's article id (the last
+    long number or 10-character upper-case id in its path and query; the whole path and query when
+    it has none). ``m.``/``www.``/amp hosts and paths of one article share a key."""
+    parsed = urlparse(url)
+    tail = f"{parsed.path.rstrip('/')}?{parsed.query}" if parsed.query else parsed.path.rstrip("/")
+    ids = _ARTICLE_ID.findall(tail)
+    return f"{source_site(url)}|{ids[-1] if ids else tail}"
 
 
 def without_sites(knowledge: dict[str, InstituteKnowledge], sites: set[str]) -> dict[str, InstituteKnowledge]:

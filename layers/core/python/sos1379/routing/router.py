@@ -318,6 +318,10 @@ class Router:
 
     # --- scoring -------------------------------------------------------------------------------
 
+    def fact_sources(self) -> set[str]:
+        """The public pages this router's knowledge facts cite."""
+        return {fact.source for fact in self._facts}
+
     def query_terms(self, inp: RoutingInput) -> list[str]:
         title = self._analyze(inp.title or "")
         return title * self.config.title_repeat + self._analyze(inp.text or "")
