@@ -59,8 +59,10 @@ eval-routing: install
 	$(BIN)/sos1379 route eval tests/data/routing_holdout.jsonl $(if $(CATALOG),--catalog $(CATALOG))
 	$(BIN)/sos1379 route eval tests/data/routing_real_dev.jsonl $(if $(CATALOG),--catalog $(CATALOG))
 	$(BIN)/sos1379 route eval tests/data/routing_real_test.jsonl $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/sos1379 route eval tests/data/routing_real_fresh.jsonl $(if $(CATALOG),--catalog $(CATALOG))
 	$(BIN)/sos1379 route eval tests/data/routing_real_dev.jsonl --leave-site-out
 	$(BIN)/sos1379 route eval tests/data/routing_real_test.jsonl --leave-site-out
+	$(BIN)/sos1379 route eval tests/data/routing_real_fresh.jsonl --leave-site-out
 	$(BIN)/sos1379 route curve
 	$(BIN)/sos1379 route calibrate --leave-site-out
 

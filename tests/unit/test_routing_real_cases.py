@@ -1,15 +1,17 @@
-"""The real-case evaluation set (tests/data/routing_real_{dev,test}.jsonl): schema, and the split
-by source that keeps the test split honest (no site contributes cases to both splits)."""
+"""The real-case evaluation sets (tests/data/routing_real_{dev,test,fresh}.jsonl): schema, the split
+by source that keeps the test split honest (no site contributes cases to both dev and test), and the
+fresh split (collected after all tuning, blind to the knowledge) sharing no page with the others."""
 import json
 from pathlib import Path
 
 import pytest
 
 from sos1379.directory import load_directory
+from sos1379.routing.knowledge import page_key
 from sos1379.routing.knowledge import source_site as site
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SPLITS = {name: DATA / f"routing_real_{name}.jsonl" for name in ("dev", "test")}
+SPLITS = {name: DATA / f"routing_real_{name}.jsonl" for name in ("dev", "test", "fresh")}
 
 
 def _load(path: Path) -> list[dict]:
@@ -22,7 +24,7 @@ def test_cases_are_well_formed(name):
     cases = _load(SPLITS[name])
     assert len(cases) >= 50
     for case in cases:
-        assert case["id"].startswith("RW") and case["title"] and case["text"]
+        assert case["id"].startswith(("RW", "RF")) and case["title"] and case["text"]
         assert case["lang"] in {"ko", "en"}
         assert case["expected_decision"] in {"refer", "handoff"}
         assert case["gold"] and set(case["gold"]) <= codes, case["id"]
@@ -38,7 +40,15 @@ def test_split_is_by_source_and_ids_are_unique():
     assert not {site(c["source_url"]) for c in dev} & {site(c["source_url"]) for c in test}
 
 
-def test_both_splits_have_handoffs_and_english_cases():
+def test_fresh_split_shares_no_page_or_id_with_dev_and_test():
+    dev_test = _load(SPLITS["dev"]) + _load(SPLITS["test"])
+    fresh = _load(SPLITS["fresh"])
+    ids = [c["id"] for c in dev_test + fresh]
+    assert len(ids) == len(set(ids))
+    assert not {page_key(c["source_url"]) for c in fresh} & {page_key(c["source_url"]) for c in dev_test}
+
+
+def test_every_split_has_handoffs_and_english_cases():
     for name, path in SPLITS.items():
         cases = _load(path)
         assert any(c["expected_decision"] == "handoff" for c in cases), name
