@@ -159,9 +159,9 @@ def format_report(report: EvalReport, label: str = "") -> str:
         + f"  ({report.handoff_ok}/{report.handoff_expected})",
         f"  coordinator         {report.coordinator}",
     ]
-    for label, (n, top1, top3) in (("story in knowledge", report.story), ("story not in knowledge", report.no_story)):
-        if report.story[0] or report.no_story[0]:  # real cases: does a fact cite the case's own page?
-            lines.append(f"  {label:<23} {n} cases, top-1 {report.rate(top1, n):.3f}, top-3 {report.rate(top3, n):.3f}")
+    if report.story[0] or report.no_story[0]:  # real cases: does a fact cite the case's own page?
+        for name, (n, top1, top3) in (("story in knowledge", report.story), ("story not in knowledge", report.no_story)):
+            lines.append(f"  {name:<23} {n} cases, top-1 {report.rate(top1, n):.3f}, top-3 {report.rate(top3, n):.3f}")
     if report.misses:
         lines.append("  misses (id: gold -> predicted top-3 [decision/expected] title)")
         for m in report.misses:
