@@ -94,17 +94,31 @@ def source_site(url: str) -> str:
     return ".".join(parts[-2:])
 
 
-_ARTICLE_ID = re.compile(r"\d{6,}|[A-Z0-9]{10}")
+# a news article id in a path: 8+ digits (dates and serials) or 10 capitals and digits
+_NEWS_ID = re.compile(r"\d{8,}|\b(?=[0-9]*[A-Z])(?=[A-Z]*[0-9])[A-Z0-9]{10}\b")
+# query parameters that name the article on board-style pages (articleView.html?idxno=...)
+_ID_PARAMS = frozenset({"idxno", "idx", "no", "id", "pid", "arcid", "articleid", "key", "ud", "seq", "wr_id",
+                        "list_no", "uid", "ncode", "nid", "nttid", "aid", "newsid", "news_id", "artid"})
+# query parameters that say how a page was reached, not which page it is
+_NAVIGATION = frozenset({"page", "pageindex", "redir", "delcode", "menuno", "mcode", "replyall", "sc_order_by",
+                         "sca", "year", "month", "list_type", "amode", "cate_code", "find", "search", "sdate",
+                         "edate", "ymd"})
 
 
 def page_key(url: str) -> str:
-    """One story page however it is linked: the source site plus the page's article id (the last
-    long number or 10-character upper-case id in its path and query; the whole path and query when
-    it has none). ``m.``/``www.``/amp hosts and paths of one article share a key."""
+    """One story page however it is linked: the source site plus the page's article id (an id
+    parameter such as ``idxno``, else a news id in its path, else a 5+ digit last path segment), else
+    its path and query without navigation parameters. ``m.``/``www.``/amp links and tracking
+    parameters of one article share a key."""
     parsed = urlparse(url)
-    tail = f"{parsed.path.rstrip('/')}?{parsed.query}" if parsed.query else parsed.path.rstrip("/")
-    ids = _ARTICLE_ID.findall(tail)
-    return f"{source_site(url)}|{ids[-1] if ids else tail}"
+    path = parsed.path.rstrip("/")
+    params = [kv.split("=", 1) if "=" in kv else ["", kv] for kv in parsed.query.split("&") if kv]
+    ids = ([v for k, v in params if (k.lower() in _ID_PARAMS or (not k and v.isdigit())) and v][:1]
+           or _NEWS_ID.findall(path)[-1:] or re.findall(r"(\d{5,})(?:\.\w+)?$", path))
+    if ids:
+        return f"{source_site(url)}|{ids[0]}"
+    query = "&".join(sorted(f"{k}={v}" for k, v in params if k.lower() not in _NAVIGATION))
+    return f"{source_site(url)}|{re.sub('amp', '', path, flags=re.IGNORECASE)}?{query}"  # articleViewAmp.html
 
 
 def without_sites(knowledge: dict[str, InstituteKnowledge], sites: set[str]) -> dict[str, InstituteKnowledge]:
