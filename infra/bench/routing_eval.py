@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sos1379.routing.knowledge import load_knowledge, page_key, source_site, without_sites
 from sos1379.routing.models import RoutingInput
 from sos1379.routing.router import Router
 
@@ -80,8 +81,6 @@ def _decision_family(decision: str) -> str:
 
 
 def evaluate(router: Router, cases: Iterable[dict]) -> EvalReport:
-    from sos1379.routing.knowledge import page_key
-
     report = EvalReport()
     pages: set[str] | None = None
     for case in cases:
@@ -120,8 +119,6 @@ def site_routers(cases: Iterable[dict], *, config=None, knowledge=None, profiles
     """The leave-site-out protocol: yields ``(router, cases)`` per source site, the router's knowledge
     lacking every fact from that site (``source_site(case["source_url"])``), so a case never meets
     the story it was written from. Cases without a ``source_url`` come last, with the full knowledge."""
-    from sos1379.routing.knowledge import load_knowledge, source_site, without_sites
-
     knowledge = load_knowledge() if knowledge is None else knowledge
     groups: dict[str, list[dict]] = {}
     for case in cases:
